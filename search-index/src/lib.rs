@@ -1,0 +1,1 @@
+//! Full-text search for Agora (tantivy lives here and nowhere else).

@@ -1,0 +1,140 @@
+//! The `agora` command line: `serve [--demo]`, `migrate`, `user create`.
+
+use std::io::BufRead;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::{Email, Password, Role, Username};
+use crate::startup::{self, Application, StartupError};
+use crate::{demo, service, telemetry};
+
+#[derive(Parser)]
+#[command(name = "agora", version, about = "Agora: a resident help community for a city council")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (migrates the database first).
+    Serve {
+        /// Seed an empty database with a demo community and print its logins.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account (how the first admin appears).
+    Create(CreateUser),
+}
+
+#[derive(Args)]
+struct CreateUser {
+    #[arg(long)]
+    username: String,
+    #[arg(long)]
+    email: String,
+    /// A role to grant; repeat for several. Every account is also a resident.
+    #[arg(long = "role", value_parser = parse_role)]
+    roles: Vec<Role>,
+    /// The password; read from the first line of stdin when omitted (which
+    /// keeps it out of the process list and shell history).
+    #[arg(long)]
+    password: Option<String>,
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::parse(value)
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("agora: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format);
+    let result = match cli.command {
+        Command::Serve { demo } => serve(settings, demo),
+        Command::Migrate => migrate(&settings),
+        Command::User(UserCommand::Create(args)) => create_user(&settings, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("agora: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(settings: Settings, with_demo: bool) -> Result<(), StartupError> {
+    tracing::info!(?settings, "starting");
+    let pool = startup::open_database(&settings)?;
+    let clock = Clock::default();
+    if with_demo {
+        let mut conn = pool.get()?;
+        match demo::seed(&mut conn, &clock)? {
+            Some(logins) => print_demo_logins(&logins),
+            None => println!("The database already has users; the demo community was not seeded."),
+        }
+    }
+    let state = startup::build_state(settings, pool, clock)?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(state)?;
+        tracing::info!(address = %app.state().settings.bind, port = app.port(), "listening");
+        app.run_until_stopped().await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn print_demo_logins(logins: &[demo::DemoLogin]) {
+    println!("Demo community seeded. Logins (username / password):");
+    for login in logins {
+        println!("  {:<10} {:<14} {}", login.role, login.username, login.password);
+    }
+}
+
+fn migrate(settings: &Settings) -> Result<(), StartupError> {
+    startup::open_database(settings)?;
+    println!("The database schema is up to date.");
+    Ok(())
+}
+
+fn create_user(settings: &Settings, args: CreateUser) -> Result<(), StartupError> {
+    let username = Username::parse_allowing_reserved(&args.username).map_err(|m| format!("username {m}"))?;
+    let email = Email::parse(&args.email).map_err(|m| format!("email {m}"))?;
+    let password = match args.password {
+        Some(password) => password,
+        None => read_password_from_stdin()?,
+    };
+    let password = Password::parse(&password, Some(username.as_str())).map_err(|m| format!("password {m}"))?;
+    let pool = startup::open_database(settings)?;
+    let mut conn = pool.get()?;
+    let now = Clock::default().now();
+    let user = service::accounts::create_user_cli(&mut conn, now, &username, &email, &password, &args.roles)
+        .map_err(|e| e.to_string())?;
+    println!("Created user {} (id {}).", user.username, user.id);
+    Ok(())
+}
+
+fn read_password_from_stdin() -> Result<String, StartupError> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

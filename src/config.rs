@@ -1,0 +1,246 @@
+//! Configuration: defaults, then an optional `agora.toml`, then `AGORA_*`
+//! environment variables (DESIGN.md). With nothing set, `agora serve` keeps
+//! everything under `data/` and listens on 127.0.0.1:8080.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::store::{Backend, PoolOptions};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid {path}: {source}")]
+    Toml { path: PathBuf, source: toml::de::Error },
+    #[error("invalid value for {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Login throttling: failures allowed within a sliding window.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginThrottle {
+    pub max_failures_per_account: u32,
+    pub max_failures_per_ip: u32,
+    pub window_secs: u64,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        LoginThrottle { max_failures_per_account: 5, max_failures_per_ip: 20, window_secs: 15 * 60 }
+    }
+}
+
+/// Everything the service can be told. `Debug` never prints the secret.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Holds `agora.db`, the search index and the generated JWT secret.
+    pub data_dir: PathBuf,
+    pub bind: String,
+    /// `postgres://…` selects PostgreSQL; unset means `<data_dir>/agora.db`.
+    pub database_url: Option<String>,
+    /// Shared HS256 secret (several nodes must share one); unset means a
+    /// secret generated once into `<data_dir>/jwt_secret`.
+    pub jwt_secret: Option<String>,
+    pub log_format: LogFormat,
+    pub cors_origins: Vec<String>,
+    /// HTTP worker threads; unset means one per core.
+    pub workers: Option<usize>,
+    pub db_pool_size: u32,
+    /// How long a request waits for a database connection before a 503.
+    pub db_timeout_ms: u64,
+    /// Take the client address from the last `X-Forwarded-For` hop. Only
+    /// for deployments behind a proxy that sets it.
+    pub trust_forwarded_for: bool,
+    pub login_throttle: LoginThrottle,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("data"),
+            bind: "127.0.0.1:8080".to_owned(),
+            database_url: None,
+            jwt_secret: None,
+            log_format: LogFormat::Text,
+            cors_origins: Vec::new(),
+            workers: None,
+            db_pool_size: 10,
+            db_timeout_ms: 3000,
+            trust_forwarded_for: false,
+            login_throttle: LoginThrottle::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("database", &self.database_url.as_deref().map(redact_url))
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("log_format", &self.log_format)
+            .field("cors_origins", &self.cors_origins)
+            .field("workers", &self.workers)
+            .field("db_pool_size", &self.db_pool_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password of a `postgres://user:password@host/db` URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Settings {
+    /// Defaults, then `agora.toml` (or the file named by `AGORA_CONFIG`),
+    /// then the environment.
+    pub fn load() -> Result<Settings, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let file = env("AGORA_CONFIG").map(PathBuf::from);
+        let mut settings = match file {
+            Some(path) => Settings::from_file(&path)?,
+            None if Path::new("agora.toml").exists() => Settings::from_file(Path::new("agora.toml"))?,
+            None => Settings::default(),
+        };
+        settings.apply_env(env)?;
+        Ok(settings)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Toml { path: path.to_owned(), source })
+    }
+
+    /// Overrides settings from `AGORA_*` variables, read through `env`.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = env("AGORA_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("AGORA_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = env("AGORA_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = env("AGORA_JWT_SECRET") {
+            self.jwt_secret = Some(v);
+        }
+        if let Some(v) = env("AGORA_LOG_FORMAT") {
+            self.log_format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "text" => LogFormat::Text,
+                _ => return Err(invalid("AGORA_LOG_FORMAT", "expected json or text")),
+            };
+        }
+        if let Some(v) = env("AGORA_CORS_ORIGINS") {
+            self.cors_origins = v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+        }
+        if let Some(v) = env("AGORA_WORKERS") {
+            self.workers = Some(parse_number("AGORA_WORKERS", &v)?);
+        }
+        if let Some(v) = env("AGORA_DB_POOL_SIZE") {
+            self.db_pool_size = parse_number("AGORA_DB_POOL_SIZE", &v)?;
+        }
+        if let Some(v) = env("AGORA_DB_TIMEOUT_MS") {
+            self.db_timeout_ms = parse_number("AGORA_DB_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = env("AGORA_TRUST_FORWARDED_FOR") {
+            self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        self.validate()
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(secret) = &self.jwt_secret
+            && secret.len() < 32
+        {
+            return Err(invalid("AGORA_JWT_SECRET", "must be at least 32 characters"));
+        }
+        if self.db_pool_size == 0 {
+            return Err(invalid("AGORA_DB_POOL_SIZE", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The database URL in use: the configured one, or the SQLite file in
+    /// the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => self.data_dir.join("agora.db").to_string_lossy().into_owned(),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        Backend::of_url(&self.database_url())
+    }
+
+    pub fn pool_options(&self) -> PoolOptions {
+        PoolOptions { max_size: self.db_pool_size, connection_timeout: Duration::from_millis(self.db_timeout_ms) }
+    }
+}
+
+fn invalid(name: &'static str, message: &str) -> ConfigError {
+    ConfigError::Invalid { name, message: message.to_owned() }
+}
+
+fn parse_number<T: FromStr>(name: &'static str, value: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| invalid(name, "expected a number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let mut s = Settings::default();
+        s.apply_env(|name| match name {
+            "AGORA_BIND" => Some("0.0.0.0:9000".into()),
+            "AGORA_CORS_ORIGINS" => Some("https://a.example, https://b.example".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.bind, "0.0.0.0:9000");
+        assert_eq!(s.cors_origins, vec!["https://a.example", "https://b.example"]);
+        assert_eq!(s.backend(), Backend::Sqlite);
+    }
+
+    #[test]
+    fn short_secret_is_refused() {
+        let mut s = Settings::default();
+        let result = s.apply_env(|name| (name == "AGORA_JWT_SECRET").then(|| "short".into()));
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn url_password_is_redacted() {
+        assert_eq!(redact_url("postgres://agora:hunter2@db/agora"), "postgres://agora:***@db/agora");
+        assert_eq!(redact_url("data/agora.db"), "data/agora.db");
+    }
+}

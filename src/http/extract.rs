@@ -1,0 +1,269 @@
+//! Request extractors. Each turns a bad request into an `ApiError`, so every
+//! failure leaves as problem+json.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use crate::domain::Role;
+use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
+
+/// The largest request body accepted (API.md).
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+/// A JSON body: `application/json`, at most 256 KiB, deserialized with the
+/// path of the offending field in the error.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = is_json_content_type(req);
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType("the body must be application/json".to_owned()));
+            }
+            let bytes = body.await.map_err(|e| body_error(&e))?;
+            parse_json(&bytes).map(JsonBody)
+        })
+    }
+}
+
+fn is_json_content_type(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn body_error(e: &actix_web::Error) -> ApiError {
+    let overflow = e
+        .as_error::<actix_web::error::PayloadError>()
+        .is_some_and(|p| matches!(p, actix_web::error::PayloadError::Overflow));
+    if overflow || e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge { limit: BODY_LIMIT }
+    } else {
+        ApiError::bad_request("malformed_body", "the request body could not be read")
+    }
+}
+
+/// Syntax errors are 400 `malformed_json`; well-formed JSON of the wrong
+/// shape is 422 with the offending field named.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let inner = e.inner();
+        if inner.classify() != serde_json::error::Category::Data {
+            return malformed_json(inner);
+        }
+        let field = field_of(&e.path().to_string(), &inner.to_string());
+        ApiError::Validation(vec![FieldError::new(field, strip_position(&inner.to_string()))])
+    })?;
+    deserializer.end().map_err(|e| malformed_json(&e))?;
+    Ok(value)
+}
+
+fn malformed_json(e: &serde_json::Error) -> ApiError {
+    ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+}
+
+/// serde reports a missing field at its parent: name the field itself.
+fn field_of(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
+        (".", Some(name)) => name.to_owned(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (".", None) => "body".to_owned(),
+        (path, None) => path.to_owned(),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// An authenticated caller. The token's signature and expiry are checked,
+/// then the user's token version, suspension and roles are read from the
+/// database, so revocation takes effect on the next request.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: i64,
+    pub roles: Vec<Role>,
+    pub reputation: i32,
+    pub created_at: chrono::NaiveDateTime,
+    /// The login (refresh-token family) the access token came from.
+    pub session_id: String,
+}
+
+impl AuthUser {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+impl FromRequest for AuthUser {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let token = token?.ok_or_else(|| ApiError::Unauthorized("authentication required".to_owned()))?;
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            authenticate(state, token).await
+        })
+    }
+}
+
+/// A caller who may be anonymous. A token that is present but invalid is
+/// still a 401: a client should learn its session ended.
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            match token? {
+                None => Ok(MaybeUser(None)),
+                Some(token) => {
+                    let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+                    authenticate(state, token).await.map(|u| MaybeUser(Some(u)))
+                }
+            }
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| malformed_authorization())?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(malformed_authorization()),
+    }
+}
+
+fn malformed_authorization() -> ApiError {
+    ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".to_owned())
+}
+
+async fn authenticate(state: web::Data<AppState>, token: String) -> Result<AuthUser, ApiError> {
+    let claims = state.tokens.verify(&token, state.clock.now_utc())?;
+    let user_id: i64 = claims.sub.parse().map_err(|_| revoked())?;
+    let now = state.clock.now();
+    let auth = state.db(move |conn| Ok(crate::store::users::auth_state(conn, user_id)?)).await?;
+    let auth = auth.ok_or_else(revoked)?;
+    let suspended = auth.suspended_until.is_some_and(|until| until > now);
+    if auth.token_version != claims.tv || suspended {
+        return Err(revoked());
+    }
+    Ok(AuthUser {
+        id: user_id,
+        roles: auth.roles,
+        reputation: auth.reputation,
+        created_at: auth.created_at,
+        session_id: claims.sid,
+    })
+}
+
+fn revoked() -> ApiError {
+    ApiError::Unauthorized("the access token has been revoked".to_owned())
+}
+
+/// The client's address, for throttling. The peer address, or the last
+/// `X-Forwarded-For` hop when the deployment says a proxy sets it.
+pub struct ClientIp(pub String);
+
+impl FromRequest for ClientIp {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let trust_proxy = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.settings.trust_forwarded_for);
+        let forwarded = trust_proxy
+            .then(|| {
+                req.headers().get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next().map(|s| s.trim().to_owned())
+            })
+            .flatten()
+            .filter(|ip| !ip.is_empty());
+        let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned());
+        std::future::ready(Ok(ClientIp(forwarded.unwrap_or(peer))))
+    }
+}
+
+/// Query-string and path errors as problems: a bad query is a 400, a path
+/// segment of the wrong type names no resource (404).
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into())
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound("no such resource".to_owned()).into())
+}
+
+pub fn payload_config() -> web::PayloadConfig {
+    web::PayloadConfig::new(BODY_LIMIT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        name: String,
+        tags: Vec<String>,
+    }
+
+    fn field(e: ApiError) -> String {
+        match e {
+            ApiError::Validation(errors) => errors[0].field.clone(),
+            other => panic!("expected validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        assert!(parse_json::<Sample>(br#"{"name":"a","tags":[]}"#).is_ok());
+        assert!(matches!(parse_json::<Sample>(b"{\"name\":"), Err(ApiError::BadRequest { .. })));
+        assert!(matches!(
+            parse_json::<Sample>(br#"{"name":"a","tags":[]} trailing"#),
+            Err(ApiError::BadRequest { .. })
+        ));
+        assert_eq!(field(parse_json::<Sample>(br#"{"tags":[]}"#).unwrap_err()), "name");
+        assert_eq!(field(parse_json::<Sample>(br#"{"name":"a","tags":[1]}"#).unwrap_err()), "tags[0]");
+        assert_eq!(field(parse_json::<Sample>(br#"{"name":"a","tags":[],"x":1}"#).unwrap_err()), "x");
+        assert_eq!(field(parse_json::<Sample>(b"[]").unwrap_err()), "body");
+    }
+}

@@ -1,0 +1,86 @@
+//! GET/PATCH /me and POST /me/password.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Deserializer};
+
+use super::extract::{AuthUser, ClientIp, JsonBody};
+use crate::domain::{DisplayName, Errors, bounded_text};
+use crate::error::ApiResult;
+use crate::service::accounts;
+use crate::state::AppState;
+use crate::store::users::ProfileUpdateForm;
+
+pub async fn show(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
+    let st = state.clone();
+    let me = state.db(move |conn| accounts::me(conn, &st, user.id)).await?;
+    Ok(HttpResponse::Ok().json(me))
+}
+
+/// Absent fields stay as they are; `area: null` clears the area.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMeRequest {
+    display_name: Option<String>,
+    bio: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    area: Option<Option<String>>,
+}
+
+/// Distinguishes `"area": null` (Some(None)) from an absent field (None).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl UpdateMeRequest {
+    fn parse(self) -> ApiResult<ProfileUpdateForm> {
+        let mut errors = Errors::default();
+        let display_name = self
+            .display_name
+            .and_then(|name| errors.check("display_name", DisplayName::parse(&name)))
+            .map(DisplayName::into_inner);
+        let bio = self.bio.and_then(|bio| errors.check("bio", bounded_text(&bio, 0, 1000, true)));
+        let area = match self.area {
+            Some(Some(area)) => errors.check("area", bounded_text(&area, 1, 80, false)).map(Some),
+            Some(None) => Some(None),
+            None => None,
+        };
+        errors.into_result()?;
+        Ok(ProfileUpdateForm { display_name, bio, area, updated_at: None })
+    }
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: JsonBody<UpdateMeRequest>,
+) -> ApiResult<HttpResponse> {
+    let form = body.0.parse()?;
+    let st = state.clone();
+    let me = state.db(move |conn| accounts::update_me(conn, &st, user.id, form)).await?;
+    Ok(HttpResponse::Ok().json(me))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    ip: ClientIp,
+    body: JsonBody<ChangePasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    let ChangePasswordRequest { current_password, new_password } = body.0;
+    if current_password.chars().count() > crate::domain::Password::MAX_CHARS {
+        return Err(crate::error::ApiError::validation("current_password", "is too long"));
+    }
+    let st = state.clone();
+    web::block(move || {
+        accounts::change_password(&st.pool, &st, user.id, &user.session_id, &ip.0, &current_password, &new_password)
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}

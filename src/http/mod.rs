@@ -1,0 +1,120 @@
+//! HTTP: thin handlers that extract, authorise, call a service and map the
+//! result. Every route is listed once in `route_table`, which both
+//! registers it and lets the spec test compare it with `openapi.yaml`.
+
+pub mod auth;
+pub mod extract;
+pub mod me;
+pub mod middleware;
+pub mod ops;
+pub mod users;
+
+use std::collections::BTreeMap;
+
+use actix_web::http::Method;
+use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route, web};
+
+use crate::error::{ApiError, Problem};
+
+/// One served route: its method, its path template (OpenAPI syntax) and
+/// the actix route that handles it.
+pub struct ApiRoute {
+    pub method: Method,
+    pub path: &'static str,
+    route: Route,
+}
+
+fn route<F, Args>(method: Method, path: &'static str, handler: F) -> ApiRoute
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    ApiRoute { method: method.clone(), path, route: web::method(method).to(handler) }
+}
+
+fn get<F, Args>(path: &'static str, handler: F) -> ApiRoute
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    route(Method::GET, path, handler)
+}
+
+fn post<F, Args>(path: &'static str, handler: F) -> ApiRoute
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    route(Method::POST, path, handler)
+}
+
+fn patch<F, Args>(path: &'static str, handler: F) -> ApiRoute
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    route(Method::PATCH, path, handler)
+}
+
+/// Every route the server serves.
+pub fn route_table() -> Vec<ApiRoute> {
+    vec![
+        get("/healthz", ops::healthz),
+        get("/readyz", ops::readyz),
+        get("/openapi.yaml", ops::openapi),
+        post("/api/v1/auth/register", auth::register),
+        post("/api/v1/auth/login", auth::login),
+        post("/api/v1/auth/refresh", auth::refresh),
+        post("/api/v1/auth/logout", auth::logout),
+        get("/api/v1/me", me::show),
+        patch("/api/v1/me", me::update),
+        post("/api/v1/me/password", me::change_password),
+        get("/api/v1/users/{id}", users::show),
+    ]
+}
+
+/// (method, path) of every route, for the spec test.
+pub fn served_routes() -> Vec<(String, String)> {
+    route_table().into_iter().map(|r| (r.method.to_string(), r.path.to_owned())).collect()
+}
+
+/// Registers every route, grouped by path so that a wrong method on a known
+/// path is a 405 problem listing the allowed ones.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut by_path: BTreeMap<&'static str, Vec<ApiRoute>> = BTreeMap::new();
+    for api_route in route_table() {
+        by_path.entry(api_route.path).or_default().push(api_route);
+    }
+    for (path, routes) in by_path {
+        let allowed: Vec<String> = routes.iter().map(|r| r.method.to_string()).collect();
+        let mut resource = web::resource(path);
+        for api_route in routes {
+            resource = resource.route(api_route.route);
+        }
+        let allow = allowed.join(", ");
+        resource = resource.default_service(web::to(move || method_not_allowed(allow.clone())));
+        cfg.service(resource);
+    }
+}
+
+async fn method_not_allowed(allow: String) -> HttpResponse {
+    let mut response = Problem::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("allowed: {allow}"),
+    )
+    .into_response();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(actix_web::http::header::ALLOW, value);
+    }
+    response
+}
+
+/// Unknown paths.
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("no route for {}", req.path())))
+}

@@ -1,0 +1,18 @@
+//! Agora: the backend of a resident help community for a city council.
+//!
+//! Layers (DESIGN.md): `http` (handlers) → `service` (rules) → `store`
+//! (diesel on SQLite or PostgreSQL); full-text search lives in the
+//! `search-index` crate.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod service;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

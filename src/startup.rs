@@ -1,0 +1,187 @@
+//! Builds the application from settings: storage, secret, state and the
+//! HTTP server. Tests call `Application::build` with port 0.
+
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::http;
+use crate::service::privileges::Thresholds;
+use crate::service::tokens::{self, TokenKeys};
+use crate::state::AppState;
+use crate::store::{self, DbPool};
+
+pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens the database named by the settings (creating the data directory
+/// for SQLite) and brings its schema up to date.
+pub fn open_database(settings: &Settings) -> Result<DbPool, StartupError> {
+    ensure_data_dir(&settings.data_dir)?;
+    let url = settings.database_url();
+    let pool = store::connect(&url, &settings.pool_options())?;
+    let mut conn = pool.get()?;
+    store::migrate(&mut conn)?;
+    Ok(pool)
+}
+
+fn ensure_data_dir(dir: &Path) -> Result<(), StartupError> {
+    if !dir.exists() {
+        fs::create_dir_all(dir)?;
+        restrict_permissions(dir, 0o700)?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_: &Path, _: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// The configured JWT secret, or the one generated into the data directory
+/// on first start (mode 0600).
+pub fn jwt_secret(settings: &Settings) -> Result<Vec<u8>, StartupError> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.as_bytes().to_vec());
+    }
+    ensure_data_dir(&settings.data_dir)?;
+    let path = settings.data_dir.join("jwt_secret");
+    if let Ok(existing) = fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if existing.len() >= 32 {
+            return Ok(existing.as_bytes().to_vec());
+        }
+        return Err(format!("{} is too short to be a secret", path.display()).into());
+    }
+    let secret = URL_SAFE_NO_PAD.encode(tokens::random_bytes::<48>()?);
+    write_private_file(&path, &secret)?;
+    tracing::info!(path = %path.display(), "generated a new JWT secret");
+    Ok(secret.into_bytes())
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+/// Builds the shared state from settings, an open pool and a clock.
+pub fn build_state(settings: Settings, pool: DbPool, clock: Clock) -> Result<AppState, StartupError> {
+    let secret = jwt_secret(&settings)?;
+    Ok(AppState {
+        pool,
+        clock,
+        tokens: TokenKeys::new(&secret),
+        settings: Arc::new(settings),
+        thresholds: Thresholds::default(),
+    })
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub fn build(state: AppState) -> Result<Application, StartupError> {
+        let listener = TcpListener::bind(&state.settings.bind)?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(state);
+        let server = run(listener, state.clone())?;
+        Ok(Application { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let workers = state.settings.workers;
+    let server_state = state.clone();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(server_state.clone())
+            .app_data(http::extract::query_config())
+            .app_data(http::extract::path_config())
+            .app_data(http::extract::payload_config())
+            .configure(http::configure)
+            .default_service(web::to(http::not_found))
+            .wrap(cors(&server_state.settings.cors_origins))
+            .wrap(from_fn(http::middleware::request_context))
+    })
+    .shutdown_timeout(30)
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+/// Browser frontends on the configured origins may call the API and read
+/// the request-id and rate-limit headers. Other origins get no CORS headers
+/// (the browser then refuses), never an error from us.
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            http::middleware::REQUEST_ID,
+            header::HeaderName::from_static("x-visitor-id"),
+        ])
+        .expose_headers([
+            http::middleware::REQUEST_ID,
+            header::RETRY_AFTER,
+            header::LOCATION,
+            header::HeaderName::from_static("ratelimit-limit"),
+            header::HeaderName::from_static("ratelimit-remaining"),
+            header::HeaderName::from_static("ratelimit-reset"),
+        ])
+        .max_age(3600)
+        .block_on_origin_mismatch(false);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}

@@ -1,0 +1,38 @@
+//! What every request handler can reach.
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::error::{ApiError, ApiResult};
+use crate::service::privileges::Thresholds;
+use crate::service::tokens::TokenKeys;
+use crate::store::{DbConn, DbPool};
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub clock: Clock,
+    pub tokens: TokenKeys,
+    pub settings: Arc<Settings>,
+    pub thresholds: Thresholds,
+}
+
+impl AppState {
+    /// Runs blocking database work on actix's blocking pool with a pooled
+    /// connection. A pool timeout becomes a 503.
+    pub async fn db<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(ApiError::from)?
+    }
+}

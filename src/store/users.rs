@@ -1,0 +1,177 @@
+//! Users and their roles.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::{user_roles, users};
+use crate::domain::Role;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub display_name: String,
+    pub bio: String,
+    pub area: Option<String>,
+    pub reputation: i32,
+    pub token_version: i32,
+    pub suspended_until: Option<NaiveDateTime>,
+    pub suspension_reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl User {
+    pub fn is_suspended_at(&self, now: NaiveDateTime) -> bool {
+        self.suspended_until.is_some_and(|until| until > now)
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserInsertForm<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub display_name: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A partial profile update; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct ProfileUpdateForm {
+    pub display_name: Option<String>,
+    pub bio: Option<String>,
+    pub area: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConn, form: &UserInsertForm<'_>, roles: &[Role]) -> QueryResult<User> {
+    let user: User = diesel::insert_into(users::table).values(form).get_result(conn)?;
+    set_roles(conn, user.id, roles)?;
+    Ok(user)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<User>> {
+    users::table.find(id).select(User::as_select()).first(conn).optional()
+}
+
+/// Finds a user by username or email (both stored lowercased).
+pub fn find_by_login(conn: &mut DbConn, login: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username.eq(login).or(users::email.eq(login)))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn username_taken(conn: &mut DbConn, username: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(users::table.filter(users::username.eq(username)))).get_result(conn)
+}
+
+pub fn email_taken(conn: &mut DbConn, email: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(users::table.filter(users::email.eq(email)))).get_result(conn)
+}
+
+pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+pub fn roles(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Role>> {
+    let names: Vec<String> =
+        user_roles::table.filter(user_roles::user_id.eq(user_id)).select(user_roles::role).load(conn)?;
+    Ok(parse_roles(&names))
+}
+
+/// Replaces a user's roles.
+pub fn set_roles(conn: &mut DbConn, user_id: i64, roles: &[Role]) -> QueryResult<()> {
+    diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user_id))).execute(conn)?;
+    // One row at a time: MultiConnection has no batch insert.
+    for role in roles {
+        diesel::insert_into(user_roles::table)
+            .values((user_roles::user_id.eq(user_id), user_roles::role.eq(role.as_str())))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// What every authenticated request re-checks: the token version, the
+/// suspension and the current roles and reputation. One query.
+#[derive(Debug, Clone)]
+pub struct AuthState {
+    pub token_version: i32,
+    pub suspended_until: Option<NaiveDateTime>,
+    pub reputation: i32,
+    pub created_at: NaiveDateTime,
+    pub roles: Vec<Role>,
+}
+
+/// token_version, suspended_until, reputation, created_at, one role.
+type AuthRow = (i32, Option<NaiveDateTime>, i32, NaiveDateTime, Option<String>);
+
+pub fn auth_state(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<AuthState>> {
+    let rows: Vec<AuthRow> = users::table
+        .left_join(user_roles::table)
+        .filter(users::id.eq(user_id))
+        .select((
+            users::token_version,
+            users::suspended_until,
+            users::reputation,
+            users::created_at,
+            user_roles::role.nullable(),
+        ))
+        .load(conn)?;
+    let Some(&(token_version, suspended_until, reputation, created_at, _)) = rows.first() else {
+        return Ok(None);
+    };
+    let names: Vec<String> = rows.into_iter().filter_map(|r| r.4).collect();
+    Ok(Some(AuthState { token_version, suspended_until, reputation, created_at, roles: parse_roles(&names) }))
+}
+
+fn parse_roles(names: &[String]) -> Vec<Role> {
+    let mut roles: Vec<Role> = names.iter().filter_map(|n| Role::parse(n).ok()).collect();
+    roles.sort();
+    roles
+}
+
+pub fn update_profile(conn: &mut DbConn, user_id: i64, form: &ProfileUpdateForm) -> QueryResult<User> {
+    diesel::update(users::table.find(user_id)).set(form).get_result(conn)
+}
+
+/// Stores a new password hash and bumps the token version, which kills every
+/// access token issued before.
+pub fn set_password(conn: &mut DbConn, user_id: i64, hash: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::password_hash.eq(hash),
+            users::token_version.eq(users::token_version + 1),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Suspends a user until `until` (`None` lifts it) and bumps the token
+/// version so live access tokens stop working on the next request.
+pub fn set_suspension(
+    conn: &mut DbConn,
+    user_id: i64,
+    until: Option<NaiveDateTime>,
+    reason: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::suspended_until.eq(until),
+            users::suspension_reason.eq(reason),
+            users::token_version.eq(users::token_version + 1),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+}

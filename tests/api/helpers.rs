@@ -1,0 +1,337 @@
+//! The test harness: a real server on a random port over a real database
+//! (a fresh SQLite file, or a fresh PostgreSQL database when
+//! `AGORA_TEST_DATABASE_URL` names a server), driven over real HTTP. Every
+//! response is checked against `openapi.yaml`.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use actix_web::web;
+use agora::clock::Clock;
+use agora::config::Settings;
+use agora::domain::{Email, Password, Role, Username};
+use agora::startup::{self, Application};
+use agora::state::AppState;
+use agora::store::{self, DbConn};
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use serde_json::{Value, json};
+use ureq::http;
+
+use super::spec;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The PostgreSQL server tests run against, when asked to.
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("AGORA_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A database that exists for one test and is removed after it.
+pub enum TestDatabase {
+    Sqlite { dir: PathBuf },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    pub fn create() -> (TestDatabase, String) {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        match postgres_admin_url() {
+            Some(admin_url) => {
+                let name = format!("agora_test_{unique}");
+                let mut admin = PgConnection::establish(&admin_url)
+                    .unwrap_or_else(|e| panic!("AGORA_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create database");
+                let url = with_database(&admin_url, &name);
+                (TestDatabase::Postgres { admin_url, name }, url)
+            }
+            None => {
+                let dir = std::env::temp_dir().join(format!("agora-test-{unique}"));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                let url = dir.join("agora.db").to_string_lossy().into_owned();
+                (TestDatabase::Sqlite { dir }, url)
+            }
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        match self {
+            TestDatabase::Sqlite { dir } => dir.clone(),
+            TestDatabase::Postgres { name, .. } => std::env::temp_dir().join(format!("agora-test-{name}")),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self {
+            TestDatabase::Sqlite { dir } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDatabase::Postgres { admin_url, name } => {
+                if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+                }
+                let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("agora-test-{name}")));
+            }
+        }
+    }
+}
+
+/// Replaces the database name of a PostgreSQL URL.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let host_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[host_end..].find('/') {
+        Some(slash) => &base[..host_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A running server and what a test needs to drive and inspect it.
+pub struct TestApp {
+    pub address: String,
+    pub clock: Clock,
+    pub state: web::Data<AppState>,
+    agent: ureq::Agent,
+    server: actix_web::dev::ServerHandle,
+    // Dropped last: the server must stop before its database goes.
+    _db: TestDatabase,
+}
+
+impl TestApp {
+    pub fn conn(&self) -> store::PooledConn {
+        self.state.pool.get().expect("database connection")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sends the stop command at once; the server thread winds down.
+        drop(self.server.stop(false));
+    }
+}
+
+pub fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {})
+}
+
+/// Spawns an app after letting the test adjust its settings.
+pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let (db, url) = TestDatabase::create();
+    let mut settings = Settings {
+        data_dir: db.data_dir(),
+        bind: "127.0.0.1:0".to_owned(),
+        database_url: Some(url),
+        jwt_secret: Some("test-secret-0123456789-0123456789-abcdef".to_owned()),
+        workers: Some(2),
+        db_pool_size: 4,
+        ..Settings::default()
+    };
+    adjust(&mut settings);
+    let pool = startup::open_database(&settings).expect("open test database");
+    let clock = Clock::default();
+    let state = startup::build_state(settings, pool, clock.clone()).expect("state");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(state).expect("bind test server");
+            sender.send((app.port(), app.server().handle(), app.state())).expect("report port");
+            app.run_until_stopped().await
+        })
+    });
+    let (port, server, state) = receiver.recv_timeout(Duration::from_secs(30)).expect("server started");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    TestApp { address: format!("http://127.0.0.1:{port}"), clock, state, agent, server, _db: db }
+}
+
+/// A response, already checked against the spec.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub text: String,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the status and, for errors, the problem code.
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> Value {
+        self.assert_status(status);
+        let body = self.json();
+        assert_eq!(body["code"], code, "problem: {body}");
+        assert_eq!(body["status"], status, "problem: {body}");
+        body
+    }
+}
+
+/// A request under construction.
+pub struct Call<'a> {
+    app: &'a TestApp,
+    method: http::Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+}
+
+impl<'a> Call<'a> {
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn json(mut self, body: &Value) -> Self {
+        self.body = Some(serde_json::to_vec(body).expect("serialize"));
+        self.header("Content-Type", "application/json")
+    }
+
+    /// A raw body, sent as-is with the given content type.
+    pub fn raw(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        self.body = Some(body.into());
+        self.header("Content-Type", content_type)
+    }
+
+    #[track_caller]
+    pub fn send(self) -> TestResponse {
+        let url = format!("{}{}", self.app.address, self.path);
+        let mut builder = http::Request::builder().method(self.method.clone()).uri(&url);
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder.body(self.body.unwrap_or_default()).expect("request");
+        let mut response = self.app.agent.run(request).unwrap_or_else(|e| panic!("{} {url}: {e}", self.method));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.body_mut().with_config().limit(50 * 1024 * 1024).read_to_string().unwrap_or_default();
+        let result = TestResponse { status, headers, text };
+        check_response(self.method.as_str(), &self.path, &result);
+        result
+    }
+}
+
+/// What every response must satisfy, whatever the test: a request id, no
+/// 500, problem+json for errors, and the documented schema.
+#[track_caller]
+fn check_response(method: &str, path: &str, response: &TestResponse) {
+    assert!(response.header("x-request-id").is_some(), "{method} {path}: no X-Request-Id");
+    assert!(response.status < 500 || response.status == 503, "{method} {path}: server error {}", response.text);
+    if response.status >= 400 {
+        let content_type = response.header("content-type").unwrap_or_default();
+        assert!(content_type.starts_with("application/problem+json"), "{method} {path}: error as {content_type}");
+    }
+    spec::check_against_spec(method, path, response);
+}
+
+impl TestApp {
+    pub fn call(&self, method: &str, path: &str) -> Call<'_> {
+        Call {
+            app: self,
+            method: http::Method::from_bytes(method.as_bytes()).expect("method"),
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Call<'_> {
+        self.call("GET", path)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Call<'_> {
+        self.call("POST", path).json(body)
+    }
+
+    pub fn patch(&self, path: &str, body: &Value) -> Call<'_> {
+        self.call("PATCH", path).json(body)
+    }
+
+    /// Registers a resident through the API.
+    #[track_caller]
+    pub fn register(&self, username: &str) -> TestUser {
+        let response = self
+            .post(
+                "/api/v1/auth/register",
+                &json!({"username": username, "email": format!("{username}@example.org"), "password": PASSWORD}),
+            )
+            .send();
+        response.assert_status(201);
+        TestUser::from_session(&response.json())
+    }
+
+    #[track_caller]
+    pub fn login(&self, login: &str, password: &str) -> TestResponse {
+        self.post("/api/v1/auth/login", &json!({"login": login, "password": password})).send()
+    }
+
+    /// Creates a user with roles directly (as `agora user create` does) and
+    /// logs in through the API.
+    #[track_caller]
+    pub fn user_with_roles(&self, username: &str, roles: &[Role]) -> TestUser {
+        let mut conn = self.conn();
+        agora::service::accounts::create_user_cli(
+            &mut conn,
+            self.clock.now(),
+            &Username::parse_allowing_reserved(username).unwrap(),
+            &Email::parse(&format!("{username}@example.org")).unwrap(),
+            &Password::parse(PASSWORD, None).unwrap(),
+            roles,
+        )
+        .expect("create user");
+        let response = self.login(username, PASSWORD);
+        response.assert_status(200);
+        TestUser::from_session(&response.json())
+    }
+
+    pub fn with_conn<T>(&self, f: impl FnOnce(&mut DbConn) -> T) -> T {
+        let mut conn = self.conn();
+        f(&mut conn)
+    }
+}
+
+/// A logged-in user as a test sees it.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: i64,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestUser {
+    pub fn from_session(session: &Value) -> TestUser {
+        TestUser {
+            id: session["user"]["id"].as_i64().expect("user id"),
+            access_token: session["access_token"].as_str().expect("access token").to_owned(),
+            refresh_token: session["refresh_token"].as_str().expect("refresh token").to_owned(),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! One integration-test binary: every test talks HTTP to a real server on a
+//! real database. Run against PostgreSQL by setting
+//! `AGORA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres`.
+
+mod helpers;
+mod spec;
+
+mod accounts;
+mod auth_tokens;
+mod contract;
+mod schema_parity;
