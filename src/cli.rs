@@ -84,16 +84,20 @@ pub fn main() -> ExitCode {
 
 fn serve(settings: Settings, with_demo: bool) -> Result<(), StartupError> {
     tracing::info!(?settings, "starting");
-    let pool = startup::open_database(&settings)?;
+    let database = startup::open_database(&settings)?;
     let clock = Clock::default();
     if with_demo {
-        let mut conn = pool.get()?;
+        let mut conn = database.pool.get()?;
+        let started = std::time::Instant::now();
         match demo::seed(&mut conn, &clock)? {
-            Some(logins) => print_demo_logins(&logins),
+            Some(logins) => {
+                println!("Demo community seeded in {} ms.", started.elapsed().as_millis());
+                print_demo_logins(&logins)
+            }
             None => println!("The database already has users; the demo community was not seeded."),
         }
     }
-    let state = startup::build_state(settings, pool, clock)?;
+    let state = startup::build_state(settings, database, clock)?;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(state)?;
         tracing::info!(address = %app.state().settings.bind, port = app.port(), "listening");
@@ -124,8 +128,8 @@ fn create_user(settings: &Settings, args: CreateUser) -> Result<(), StartupError
         None => read_password_from_stdin()?,
     };
     let password = Password::parse(&password, Some(username.as_str())).map_err(|m| format!("password {m}"))?;
-    let pool = startup::open_database(settings)?;
-    let mut conn = pool.get()?;
+    let database = startup::open_database(settings)?;
+    let mut conn = database.pool.get()?;
     let now = Clock::default().now();
     let user = service::accounts::create_user_cli(&mut conn, now, &username, &email, &password, &args.roles)
         .map_err(|e| e.to_string())?;

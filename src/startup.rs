@@ -18,22 +18,29 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http;
+use crate::service::pagination::CursorCodec;
 use crate::service::privileges::Thresholds;
 use crate::service::tokens::{self, TokenKeys};
 use crate::state::AppState;
-use crate::store::{self, DbPool};
+use crate::store::{self, DbPool, QueryCounter};
 
 pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Opens the database named by the settings (creating the data directory
 /// for SQLite) and brings its schema up to date.
-pub fn open_database(settings: &Settings) -> Result<DbPool, StartupError> {
+pub fn open_database(settings: &Settings) -> Result<Database, StartupError> {
     ensure_data_dir(&settings.data_dir)?;
     let url = settings.database_url();
-    let pool = store::connect(&url, &settings.pool_options())?;
+    let (pool, queries) = store::connect(&url, &settings.pool_options())?;
     let mut conn = pool.get()?;
     store::migrate(&mut conn)?;
-    Ok(pool)
+    Ok(Database { pool, queries })
+}
+
+/// An open, migrated database.
+pub struct Database {
+    pub pool: DbPool,
+    pub queries: QueryCounter,
 }
 
 fn ensure_data_dir(dir: &Path) -> Result<(), StartupError> {
@@ -90,12 +97,14 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// Builds the shared state from settings, an open pool and a clock.
-pub fn build_state(settings: Settings, pool: DbPool, clock: Clock) -> Result<AppState, StartupError> {
+pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Result<AppState, StartupError> {
     let secret = jwt_secret(&settings)?;
     Ok(AppState {
-        pool,
+        pool: database.pool,
+        queries: database.queries,
         clock,
         tokens: TokenKeys::new(&secret),
+        cursors: CursorCodec::new(&secret),
         settings: Arc::new(settings),
         thresholds: Thresholds::default(),
     })

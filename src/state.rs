@@ -7,14 +7,17 @@ use actix_web::web;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
+use crate::service::pagination::CursorCodec;
 use crate::service::privileges::Thresholds;
 use crate::service::tokens::TokenKeys;
-use crate::store::{DbConn, DbPool};
+use crate::store::{DbConn, DbPool, QueryCounter};
 
 pub struct AppState {
     pub pool: DbPool,
+    pub queries: QueryCounter,
     pub clock: Clock,
     pub tokens: TokenKeys,
+    pub cursors: CursorCodec,
     pub settings: Arc<Settings>,
     pub thresholds: Thresholds,
 }

@@ -2,8 +2,10 @@
 //! `Username` exists it is valid, so the layers below never re-check it.
 
 pub mod account;
+pub mod post;
 
 pub use account::{DisplayName, Email, Password, Role, Username};
+pub use post::{Body, CommentBody, TagName, Title};
 
 use crate::error::FieldError;
 

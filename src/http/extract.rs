@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::Role;
 use crate::error::{ApiError, FieldError};
+use crate::service::posts::Caller;
 use crate::state::AppState;
 
 /// The largest request body accepted (API.md).
@@ -115,8 +116,46 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(&role)
+    pub fn caller(&self) -> Caller {
+        Caller { id: self.id, roles: self.roles.clone(), reputation: self.reputation, created_at: self.created_at }
+    }
+
+    /// 403 unless the caller holds `role`.
+    pub fn require_role(&self, role: Role) -> Result<(), ApiError> {
+        if self.roles.contains(&role) {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(format!("this needs the {} role", role.as_str())))
+    }
+}
+
+impl MaybeUser {
+    pub fn caller(&self) -> Option<Caller> {
+        self.0.as_ref().map(AuthUser::caller)
+    }
+}
+
+/// `X-Visitor-Id`: an anonymous, client-chosen id for counting views and
+/// deflection. Absent is fine; malformed is a 400.
+pub struct VisitorId(pub Option<String>);
+
+impl FromRequest for VisitorId {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = match req.headers().get("x-visitor-id") {
+            None => Ok(VisitorId(None)),
+            Some(value) => match value.to_str() {
+                Ok(v) if (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) => {
+                    Ok(VisitorId(Some(v.to_owned())))
+                }
+                _ => {
+                    Err(ApiError::bad_request("invalid_header", "X-Visitor-Id must be 1-128 visible ASCII characters"))
+                }
+            },
+        };
+        std::future::ready(result)
     }
 }
 

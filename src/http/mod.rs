@@ -2,11 +2,15 @@
 //! result. Every route is listed once in `route_table`, which both
 //! registers it and lets the spec test compare it with `openapi.yaml`.
 
+pub mod answers;
 pub mod auth;
+pub mod categories;
 pub mod extract;
 pub mod me;
 pub mod middleware;
+pub mod notifications;
 pub mod ops;
+pub mod questions;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -51,6 +55,24 @@ where
     route(Method::POST, path, handler)
 }
 
+fn put<F, Args>(path: &'static str, handler: F) -> ApiRoute
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    route(Method::PUT, path, handler)
+}
+
+fn delete<F, Args>(path: &'static str, handler: F) -> ApiRoute
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    route(Method::DELETE, path, handler)
+}
+
 fn patch<F, Args>(path: &'static str, handler: F) -> ApiRoute
 where
     F: Handler<Args>,
@@ -74,6 +96,31 @@ pub fn route_table() -> Vec<ApiRoute> {
         patch("/api/v1/me", me::update),
         post("/api/v1/me/password", me::change_password),
         get("/api/v1/users/{id}", users::show),
+        get("/api/v1/me/notifications", notifications::list),
+        post("/api/v1/me/notifications/read", notifications::mark_read),
+        get("/api/v1/categories", categories::list),
+        post("/api/v1/categories", categories::create),
+        patch("/api/v1/categories/{slug}", categories::update),
+        get("/api/v1/tags", categories::tags),
+        get("/api/v1/questions", questions::list),
+        post("/api/v1/questions", questions::create),
+        get("/api/v1/questions/{id}", questions::show),
+        patch("/api/v1/questions/{id}", questions::edit),
+        delete("/api/v1/questions/{id}", questions::delete),
+        get("/api/v1/questions/{id}/revisions", questions::question_revisions),
+        post("/api/v1/questions/{id}/answers", answers::create),
+        post("/api/v1/questions/{id}/accept", questions::accept),
+        delete("/api/v1/questions/{id}/accept", questions::unaccept),
+        put("/api/v1/questions/{id}/vote", questions::vote_question),
+        post("/api/v1/questions/{id}/comments", questions::comment_on_question),
+        post("/api/v1/questions/{id}/follow", questions::follow),
+        delete("/api/v1/questions/{id}/follow", questions::unfollow),
+        patch("/api/v1/answers/{id}", answers::edit),
+        delete("/api/v1/answers/{id}", answers::delete),
+        get("/api/v1/answers/{id}/revisions", questions::answer_revisions),
+        put("/api/v1/answers/{id}/vote", questions::vote_answer),
+        post("/api/v1/answers/{id}/comments", questions::comment_on_answer),
+        delete("/api/v1/comments/{id}", questions::delete_comment),
     ]
 }
 

@@ -50,8 +50,16 @@ pub struct PublicProfile {
     pub reputation: i32,
     /// Only the roles residents should see: staff and moderator.
     pub roles: Vec<Role>,
+    pub counts: PostCounts,
     #[serde(with = "rfc3339")]
     pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PostCounts {
+    pub questions: i64,
+    pub answers: i64,
+    pub accepted_answers: i64,
 }
 
 pub struct Registration {
@@ -294,7 +302,9 @@ pub fn update_me(conn: &mut DbConn, state: &AppState, user_id: i64, mut form: Pr
 pub fn public_profile(conn: &mut DbConn, user_id: i64) -> ApiResult<PublicProfile> {
     let user = users::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
     let roles = users::roles(conn, user_id)?.into_iter().filter(|r| r.is_public()).collect();
+    let (questions, answers, accepted_answers) = users::post_counts(conn, user_id)?;
     Ok(PublicProfile {
+        counts: PostCounts { questions, answers, accepted_answers },
         id: user.id,
         username: user.username,
         display_name: user.display_name,

@@ -2,6 +2,16 @@
 //! synchronous and run on actix's blocking pool (`AppState::db`).
 
 pub mod accounts;
+pub mod answers;
+pub mod categories;
+pub mod comments;
+pub mod markdown;
+pub mod notifications;
+pub mod pagination;
 pub mod passwords;
+pub mod posts;
 pub mod privileges;
+pub mod questions;
+pub mod revisions;
 pub mod tokens;
+pub mod votes;

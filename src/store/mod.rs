@@ -4,14 +4,27 @@
 //! Everything above this module talks to `DbConn` and never to a concrete
 //! backend; backend-specific SQL stays in here.
 
+pub mod answers;
+pub mod categories;
+pub mod comments;
+pub mod follows;
 pub mod login_failures;
+pub mod notifications;
+pub mod outbox;
+pub mod questions;
 pub mod refresh_tokens;
+pub mod revisions;
 pub mod schema;
+pub mod tags;
 pub mod users;
+pub mod views;
+pub mod votes;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, InstrumentationEvent, SimpleConnection, TransactionManager};
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::result::{ConnectionError, Error as DieselError};
 use diesel::{Connection, PgConnection, SqliteConnection};
@@ -70,6 +83,27 @@ pub enum StoreSetupError {
 pub struct DbConnManager {
     url: String,
     backend: Backend,
+    queries: QueryCounter,
+}
+
+/// Counts the SQL statements a pool runs: exported as a metric, and what
+/// the no-N+1 tests measure.
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn instrument(&self, conn: &mut impl Connection) {
+        let counter = self.0.clone();
+        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+            if let InstrumentationEvent::StartQuery { .. } = event {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,10 +120,15 @@ impl ManageConnection for DbConnManager {
 
     fn connect(&self) -> Result<DbConn, ConnectError> {
         match self.backend {
-            Backend::Postgres => Ok(DbConn::Postgres(PgConnection::establish(&self.url)?)),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url)?;
+                self.queries.instrument(&mut conn);
+                Ok(DbConn::Postgres(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url)?;
                 apply_sqlite_pragmas(&mut conn)?;
+                self.queries.instrument(&mut conn);
                 Ok(DbConn::Sqlite(conn))
             }
         }
@@ -116,14 +155,15 @@ fn apply_sqlite_pragmas(conn: &mut SqliteConnection) -> Result<(), DieselError> 
 }
 
 /// Opens a pool on `url` (a `postgres://` URL or a SQLite file path).
-pub fn connect(url: &str, options: &PoolOptions) -> Result<DbPool, StoreSetupError> {
-    let manager = DbConnManager { url: url.to_owned(), backend: Backend::of_url(url) };
+pub fn connect(url: &str, options: &PoolOptions) -> Result<(DbPool, QueryCounter), StoreSetupError> {
+    let queries = QueryCounter::default();
+    let manager = DbConnManager { url: url.to_owned(), backend: Backend::of_url(url), queries: queries.clone() };
     let pool = Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(1))
         .connection_timeout(options.connection_timeout)
         .build(manager)?;
-    Ok(pool)
+    Ok((pool, queries))
 }
 
 /// Runs the pending migrations of the connection's backend.

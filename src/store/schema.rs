@@ -48,7 +48,186 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    categories (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        description -> Text,
+        question_count -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tags (id) {
+        id -> BigInt,
+        name -> Text,
+        question_count -> Integer,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    questions (id) {
+        id -> BigInt,
+        author_id -> BigInt,
+        category_id -> BigInt,
+        title -> Text,
+        body -> Text,
+        body_html -> Text,
+        area -> Nullable<Text>,
+        score -> Integer,
+        answer_count -> Integer,
+        view_count -> BigInt,
+        accepted_answer_id -> Nullable<BigInt>,
+        has_verified_answer -> Bool,
+        status -> Text,
+        closed_at -> Nullable<Timestamp>,
+        close_reason -> Nullable<Text>,
+        duplicate_of -> Nullable<BigInt>,
+        locked_at -> Nullable<Timestamp>,
+        hidden_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_activity_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    question_tags (question_id, tag_id) {
+        question_id -> BigInt,
+        tag_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    answers (id) {
+        id -> BigInt,
+        question_id -> BigInt,
+        author_id -> BigInt,
+        body -> Text,
+        body_html -> Text,
+        score -> Integer,
+        verified_at -> Nullable<Timestamp>,
+        verified_by -> Nullable<BigInt>,
+        review_by -> Nullable<Timestamp>,
+        hidden_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    comments (id) {
+        id -> BigInt,
+        question_id -> BigInt,
+        answer_id -> Nullable<BigInt>,
+        author_id -> BigInt,
+        body -> Text,
+        body_html -> Text,
+        hidden_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    revisions (id) {
+        id -> BigInt,
+        post_type -> Text,
+        post_id -> BigInt,
+        revision -> Integer,
+        editor_id -> BigInt,
+        title -> Nullable<Text>,
+        body -> Text,
+        tags -> Nullable<Text>,
+        redacted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    votes (id) {
+        id -> BigInt,
+        voter_id -> BigInt,
+        post_type -> Text,
+        post_id -> BigInt,
+        value -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    question_views (question_id, visitor_key, day) {
+        question_id -> BigInt,
+        visitor_key -> Text,
+        day -> Text,
+    }
+}
+
+diesel::table! {
+    follows (user_id, question_id) {
+        user_id -> BigInt,
+        question_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        question_id -> Nullable<BigInt>,
+        answer_id -> Nullable<BigInt>,
+        comment_id -> Nullable<BigInt>,
+        actor_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    search_outbox (id) {
+        id -> BigInt,
+        question_id -> BigInt,
+        reason -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(questions -> users (author_id));
+diesel::joinable!(questions -> categories (category_id));
+diesel::joinable!(question_tags -> questions (question_id));
+diesel::joinable!(question_tags -> tags (tag_id));
+diesel::joinable!(answers -> questions (question_id));
+diesel::joinable!(answers -> users (author_id));
+diesel::joinable!(comments -> users (author_id));
+diesel::joinable!(follows -> questions (question_id));
+diesel::joinable!(revisions -> users (editor_id));
 
-diesel::allow_tables_to_appear_in_same_query!(users, user_roles, refresh_tokens, login_failures);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    user_roles,
+    refresh_tokens,
+    login_failures,
+    categories,
+    tags,
+    questions,
+    question_tags,
+    answers,
+    comments,
+    revisions,
+    votes,
+    question_views,
+    follows,
+    notifications,
+    search_outbox,
+);

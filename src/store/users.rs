@@ -175,3 +175,55 @@ pub fn set_suspension(
         ))
         .execute(conn)
 }
+
+/// The part of a user shown next to their posts.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRef {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub reputation: i32,
+}
+
+pub fn refs(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<UserRef>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    users::table.filter(users::id.eq_any(ids)).select(UserRef::as_select()).load(conn)
+}
+
+/// (user id, role) for the public roles (staff, moderator) of these users.
+pub fn public_roles(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, Role)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let public: Vec<&str> = Role::ALL.iter().filter(|r| r.is_public()).map(|r| r.as_str()).collect();
+    let rows: Vec<(i64, String)> = user_roles::table
+        .filter(user_roles::user_id.eq_any(ids))
+        .filter(user_roles::role.eq_any(public))
+        .select((user_roles::user_id, user_roles::role))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(id, role)| Role::parse(&role).ok().map(|r| (id, r))).collect())
+}
+
+/// (questions, answers, accepted answers) a user has that others can see.
+pub fn post_counts(conn: &mut DbConn, user_id: i64) -> QueryResult<(i64, i64, i64)> {
+    use super::schema::{answers, questions};
+    let questions_count = questions::table
+        .filter(questions::author_id.eq(user_id))
+        .filter(questions::deleted_at.is_null())
+        .filter(questions::hidden_at.is_null())
+        .count()
+        .get_result(conn)?;
+    let visible_answers = answers::table
+        .filter(answers::author_id.eq(user_id))
+        .filter(answers::deleted_at.is_null())
+        .filter(answers::hidden_at.is_null());
+    let answers_count = visible_answers.count().get_result(conn)?;
+    let accepted = visible_answers
+        .inner_join(questions::table.on(questions::accepted_answer_id.eq(answers::id.nullable())))
+        .count()
+        .get_result(conn)?;
+    Ok((questions_count, answers_count, accepted))
+}

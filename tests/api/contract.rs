@@ -122,7 +122,7 @@ fn malformed_requests_never_reach_500() {
         json!({"n": 1e308, "m": -1, "s": "\u{d7ff}"}),
     ];
     for route in agora::http::served_routes() {
-        let path = route.1.replace("{id}", "1");
+        let path = route.1.replace("{id}", "1").replace("{slug}", "waste");
         for body in &bodies {
             for token in [None, Some(user.access_token.as_str()), Some("garbage.token.value")] {
                 let mut call = app.call(&route.0, &path).json(body);

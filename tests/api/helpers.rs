@@ -137,9 +137,9 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         ..Settings::default()
     };
     adjust(&mut settings);
-    let pool = startup::open_database(&settings).expect("open test database");
+    let database = startup::open_database(&settings).expect("open test database");
     let clock = Clock::default();
-    let state = startup::build_state(settings, pool, clock.clone()).expect("state");
+    let state = startup::build_state(settings, database, clock.clone()).expect("state");
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
@@ -333,5 +333,52 @@ impl TestUser {
             access_token: session["access_token"].as_str().expect("access token").to_owned(),
             refresh_token: session["refresh_token"].as_str().expect("refresh token").to_owned(),
         }
+    }
+}
+
+/// Shortcuts for the Q&A tests.
+impl TestApp {
+    pub fn admin(&self) -> TestUser {
+        self.user_with_roles("admin_root", &[Role::Admin])
+    }
+
+    #[track_caller]
+    pub fn create_category(&self, admin: &TestUser, slug: &str) -> Value {
+        let body = json!({"slug": slug, "name": format!("Category {slug}"), "description": "Test category"});
+        self.post("/api/v1/categories", &body).bearer(&admin.access_token).send().assert_status(201).json()
+    }
+
+    /// Asks a question through the API and returns the created page.
+    #[track_caller]
+    pub fn ask(&self, user: &TestUser, category: &str, title: &str, tags: &[&str]) -> Value {
+        let body = json!({
+            "title": title,
+            "body": format!("{title} - some more detail so the body is long enough."),
+            "category": category,
+            "tags": tags,
+        });
+        self.post("/api/v1/questions", &body).bearer(&user.access_token).send().assert_status(201).json()
+    }
+
+    #[track_caller]
+    pub fn answer(&self, user: &TestUser, question_id: i64, body: &str) -> Value {
+        self.post(&format!("/api/v1/questions/{question_id}/answers"), &json!({"body": body}))
+            .bearer(&user.access_token)
+            .send()
+            .assert_status(201)
+            .json()
+    }
+
+    /// Sets a user's reputation directly (reputation events come later).
+    pub fn set_reputation(&self, user_id: i64, reputation: i32) {
+        use agora::store::schema::users;
+        use diesel::prelude::*;
+        self.with_conn(|conn| {
+            diesel::update(users::table.find(user_id)).set(users::reputation.eq(reputation)).execute(conn).unwrap()
+        });
+    }
+
+    pub fn question(&self, id: i64) -> Value {
+        self.get(&format!("/api/v1/questions/{id}")).send().assert_status(200).json()
     }
 }

@@ -6,6 +6,9 @@ mod helpers;
 mod spec;
 
 mod accounts;
+mod answers;
 mod auth_tokens;
 mod contract;
+mod demo;
+mod questions;
 mod schema_parity;

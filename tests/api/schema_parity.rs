@@ -40,7 +40,7 @@ fn options() -> PoolOptions {
 fn sqlite_columns() -> Columns {
     let dir = std::env::temp_dir().join(format!("agora-parity-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pool = store::connect(dir.join("agora.db").to_str().unwrap(), &options()).unwrap();
+    let (pool, _) = store::connect(dir.join("agora.db").to_str().unwrap(), &options()).unwrap();
     let mut conn = pool.get().unwrap();
     store::migrate(&mut conn).unwrap();
     let rows: Vec<SqliteColumn> = diesel::sql_query(
@@ -65,7 +65,7 @@ fn sqlite_columns() -> Columns {
 fn postgres_columns() -> Columns {
     let (db, url) = TestDatabase::create();
     assert!(matches!(db, TestDatabase::Postgres { .. }));
-    let pool = store::connect(&url, &options()).unwrap();
+    let (pool, _) = store::connect(&url, &options()).unwrap();
     let mut conn = pool.get().unwrap();
     store::migrate(&mut conn).unwrap();
     let rows: Vec<PgColumn> = diesel::sql_query(

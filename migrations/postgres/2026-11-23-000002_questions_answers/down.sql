@@ -1,0 +1,12 @@
+DROP TABLE search_outbox;
+DROP TABLE notifications;
+DROP TABLE follows;
+DROP TABLE question_views;
+DROP TABLE votes;
+DROP TABLE revisions;
+DROP TABLE comments;
+DROP TABLE answers;
+DROP TABLE question_tags;
+DROP TABLE questions;
+DROP TABLE tags;
+DROP TABLE categories;

@@ -1,0 +1,65 @@
+//! POST /questions/{id}/answers, PATCH/DELETE /answers/{id}.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::extract::{AuthUser, JsonBody};
+use crate::domain::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::service::answers;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerRequest {
+    body: String,
+}
+
+impl AnswerRequest {
+    fn parse(self) -> ApiResult<Body> {
+        Body::parse(&self.body).map_err(|m| ApiError::validation("body", &m))
+    }
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: JsonBody<AnswerRequest>,
+) -> ApiResult<HttpResponse> {
+    let (question_id, body, caller) = (path.into_inner(), body.0.parse()?, user.caller());
+    let st = state.clone();
+    let answer = state
+        .db(move |conn| {
+            let id = answers::create(conn, &st, &caller, question_id, body)?;
+            answers::load_view(conn, Some(&caller), id)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/questions/{question_id}#answer-{}", answer.id)))
+        .json(answer))
+}
+
+pub async fn edit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: JsonBody<AnswerRequest>,
+) -> ApiResult<HttpResponse> {
+    let (id, body, caller) = (path.into_inner(), body.0.parse()?, user.caller());
+    let st = state.clone();
+    let answer = state
+        .db(move |conn| {
+            answers::edit(conn, &st, &caller, id, body)?;
+            answers::load_view(conn, Some(&caller), id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+pub async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let (id, caller) = (path.into_inner(), user.caller());
+    let st = state.clone();
+    state.db(move |conn| answers::delete(conn, &st, &caller, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,102 @@
+//! GET/POST /categories, PATCH /categories/{slug}, GET /tags.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::extract::{AuthUser, JsonBody, MaybeUser};
+use crate::domain::post::parse_slug;
+use crate::domain::{Errors, Role, bounded_text};
+use crate::error::ApiResult;
+use crate::service::categories::{self, NewCategory};
+use crate::service::pagination;
+use crate::state::AppState;
+use crate::store::categories::CategoryUpdateForm;
+
+pub async fn list(state: web::Data<AppState>, _caller: MaybeUser) -> ApiResult<HttpResponse> {
+    let page = state.db(categories::list).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCategoryRequest {
+    slug: String,
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+impl CreateCategoryRequest {
+    fn parse(self) -> ApiResult<NewCategory> {
+        let mut errors = Errors::default();
+        let slug = errors.check("slug", parse_slug(&self.slug));
+        let name = errors.check("name", bounded_text(&self.name, 2, 80, false));
+        let description = errors.check("description", bounded_text(&self.description, 0, 500, true));
+        errors.into_result()?;
+        Ok(NewCategory {
+            slug: slug.unwrap_or_default(),
+            name: name.unwrap_or_default(),
+            description: description.unwrap_or_default(),
+        })
+    }
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: JsonBody<CreateCategoryRequest>,
+) -> ApiResult<HttpResponse> {
+    user.require_role(Role::Admin)?;
+    let new = body.0.parse()?;
+    let now = state.clock.now();
+    let category = state.db(move |conn| categories::create(conn, new, now)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/api/v1/categories/{}", category.slug)))
+        .json(category))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCategoryRequest {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: JsonBody<UpdateCategoryRequest>,
+) -> ApiResult<HttpResponse> {
+    user.require_role(Role::Admin)?;
+    let mut errors = Errors::default();
+    let form = CategoryUpdateForm {
+        name: body.0.name.and_then(|n| errors.check("name", bounded_text(&n, 2, 80, false))),
+        description: body.0.description.and_then(|d| errors.check("description", bounded_text(&d, 0, 500, true))),
+    };
+    errors.into_result()?;
+    let slug = path.into_inner();
+    let category = state.db(move |conn| categories::update(conn, &slug, form)).await?;
+    Ok(HttpResponse::Ok().json(category))
+}
+
+#[derive(Deserialize)]
+pub struct TagsQuery {
+    prefix: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+pub async fn tags(
+    state: web::Data<AppState>,
+    _caller: MaybeUser,
+    query: web::Query<TagsQuery>,
+) -> ApiResult<HttpResponse> {
+    let TagsQuery { prefix, limit, cursor } = query.into_inner();
+    let limit = pagination::limit(limit)?;
+    let st = state.clone();
+    let page = state
+        .db(move |conn| categories::list_tags(conn, &st.cursors, prefix.as_deref(), cursor.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}

@@ -1,0 +1,569 @@
+//! Questions: ask, list, read (with answers and comments), edit with
+//! revisions, soft delete, views and follows.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use crate::clock::rfc3339;
+use crate::domain::{Body, TagName, Title};
+use crate::error::{ApiError, ApiResult};
+use crate::service::answers::{self, AnswerView};
+use crate::service::categories;
+use crate::service::markdown;
+use crate::service::pagination::{self, KeyPosition, Page};
+use crate::service::posts::{self, Caller, CommentView, PostType, UserView, UserViews};
+use crate::service::privileges::Privilege;
+use crate::state::AppState;
+use crate::store::questions::{Keyset, Question, QuestionFilter, QuestionInsertForm, QuestionRow, QuestionSort};
+use crate::store::revisions::NewRevision;
+use crate::store::{self, DbConn, write_transaction};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryRef {
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ClosedInfo {
+    pub reason: Option<String>,
+    #[serde(with = "rfc3339")]
+    pub closed_at: NaiveDateTime,
+    /// The canonical question when closed as a duplicate.
+    pub duplicate_of: Option<i64>,
+}
+
+/// A question in a list.
+#[derive(Debug, Serialize)]
+pub struct QuestionSummary {
+    pub id: i64,
+    pub title: String,
+    pub excerpt: String,
+    pub category: CategoryRef,
+    pub tags: Vec<String>,
+    pub area: Option<String>,
+    pub author: UserView,
+    pub score: i32,
+    pub answer_count: i32,
+    pub view_count: i64,
+    pub status: String,
+    pub accepted_answer_id: Option<i64>,
+    pub closed: bool,
+    #[serde(with = "rfc3339")]
+    pub created_at: NaiveDateTime,
+    #[serde(with = "rfc3339")]
+    pub last_activity_at: NaiveDateTime,
+}
+
+/// A question page: the question, its answers in reading order, comments
+/// and the caller's own votes.
+#[derive(Debug, Serialize)]
+pub struct QuestionDetail {
+    pub id: i64,
+    pub title: String,
+    pub body: String,
+    pub body_html: String,
+    pub category: CategoryRef,
+    pub tags: Vec<String>,
+    pub area: Option<String>,
+    pub author: UserView,
+    pub score: i32,
+    pub answer_count: i32,
+    pub view_count: i64,
+    pub status: String,
+    pub accepted_answer_id: Option<i64>,
+    pub closed: Option<ClosedInfo>,
+    pub locked: bool,
+    /// Only moderators (and, for hidden posts, the author) see these true.
+    pub hidden: bool,
+    pub deleted: bool,
+    pub my_vote: Option<i32>,
+    pub following: Option<bool>,
+    pub comments: Vec<CommentView>,
+    pub answers: Vec<AnswerView>,
+    #[serde(with = "rfc3339")]
+    pub created_at: NaiveDateTime,
+    #[serde(with = "rfc3339")]
+    pub updated_at: NaiveDateTime,
+    #[serde(with = "rfc3339")]
+    pub last_activity_at: NaiveDateTime,
+}
+
+pub struct NewQuestion {
+    pub title: Title,
+    pub body: Body,
+    pub category: String,
+    pub tags: Vec<TagName>,
+    pub area: Option<String>,
+}
+
+/// Asks a question: stores it with its first revision, tags and category
+/// counts, makes the asker follow it and enqueues it for search.
+pub fn create(conn: &mut DbConn, state: &AppState, caller: &Caller, new: NewQuestion) -> ApiResult<i64> {
+    caller.require(&state.thresholds, Privilege::Ask)?;
+    let now = state.clock.now();
+    let body_html = markdown::render(new.body.as_str());
+    write_transaction(conn, |conn| {
+        let category = store::categories::find_by_slug(conn, &new.category)?
+            .ok_or_else(|| ApiError::validation("category", "no such category"))?;
+        let tag_ids = categories::resolve_tags(conn, caller, &state.thresholds, &new.tags, now)?;
+        let record = QuestionRecord {
+            author_id: caller.id,
+            category_id: category.id,
+            title: new.title.as_str(),
+            body: new.body.as_str(),
+            body_html: &body_html,
+            area: new.area.as_deref(),
+            tag_ids: &tag_ids,
+            tag_list: &tag_list(&new.tags),
+            at: now,
+        };
+        insert(conn, &record)
+    })
+}
+
+/// A question to store, already validated and authorised.
+pub struct QuestionRecord<'a> {
+    pub author_id: i64,
+    pub category_id: i64,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub body_html: &'a str,
+    pub area: Option<&'a str>,
+    pub tag_ids: &'a [i64],
+    /// Space-separated tag names, for the revision.
+    pub tag_list: &'a str,
+    pub at: NaiveDateTime,
+}
+
+/// Stores a question inside the caller's transaction: the row, tags and
+/// counts, the first revision, the asker's follow and the outbox entry.
+/// Shared by the API, the demo seeder and importers.
+pub fn insert(conn: &mut DbConn, r: &QuestionRecord<'_>) -> ApiResult<i64> {
+    let question = store::questions::insert(
+        conn,
+        &QuestionInsertForm {
+            author_id: r.author_id,
+            category_id: r.category_id,
+            title: r.title,
+            body: r.body,
+            body_html: r.body_html,
+            area: r.area,
+            created_at: r.at,
+            updated_at: r.at,
+            last_activity_at: r.at,
+        },
+    )?;
+    store::tags::set_for_question(conn, question.id, r.tag_ids)?;
+    store::tags::adjust_counts(conn, r.tag_ids, 1)?;
+    store::categories::adjust_count(conn, r.category_id, 1)?;
+    store::revisions::append(
+        conn,
+        &NewRevision {
+            post_type: PostType::Question.as_str(),
+            post_id: question.id,
+            editor_id: r.author_id,
+            title: Some(r.title),
+            body: r.body,
+            tags: Some(r.tag_list),
+            created_at: r.at,
+        },
+    )?;
+    store::follows::follow(conn, r.author_id, question.id, r.at)?;
+    store::outbox::enqueue(conn, question.id, "question_created", r.at)?;
+    Ok(question.id)
+}
+
+pub fn tag_list(tags: &[TagName]) -> String {
+    tags.iter().map(TagName::as_str).collect::<Vec<_>>().join(" ")
+}
+
+/// Loads a question the viewer may see, or 404.
+pub fn visible(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult<Question> {
+    let question = store::questions::find(conn, id)?.ok_or_else(|| ApiError::not_found("question"))?;
+    if !posts::can_see(viewer, question.author_id, question.hidden_at, question.deleted_at) {
+        return Err(ApiError::not_found("question"));
+    }
+    Ok(question)
+}
+
+/// The question page, in a fixed number of queries however many answers
+/// and comments it has.
+pub fn detail(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult<QuestionDetail> {
+    let row = store::questions::find_row(conn, id)?.ok_or_else(|| ApiError::not_found("question"))?;
+    let q = &row.question;
+    if !posts::can_see(viewer, q.author_id, q.hidden_at, q.deleted_at) {
+        return Err(ApiError::not_found("question"));
+    }
+    let tags = store::tags::names_for_questions(conn, &[id])?.into_iter().map(|(_, name)| name).collect();
+    let is_moderator = viewer.is_some_and(Caller::is_moderator);
+    let answer_rows: Vec<_> = store::answers::for_question(conn, id, is_moderator)?
+        .into_iter()
+        .filter(|r| posts::can_see(viewer, r.answer.author_id, r.answer.hidden_at, r.answer.deleted_at))
+        .collect();
+    let comment_rows: Vec<_> = store::comments::for_question(conn, id)?
+        .into_iter()
+        .filter(|r| posts::can_see(viewer, r.comment.author_id, r.comment.hidden_at, r.comment.deleted_at))
+        .collect();
+    let mut user_ids = vec![row.author.id];
+    user_ids.extend(answer_rows.iter().map(|r| r.author.id));
+    user_ids.extend(comment_rows.iter().map(|r| r.author.id));
+    user_ids.extend(answer_rows.iter().filter_map(|r| r.answer.verified_by));
+    let users = UserViews::load(conn, &user_ids)?;
+    let votes = MyVotes::load(conn, viewer, id, &answer_rows.iter().map(|r| r.answer.id).collect::<Vec<_>>())?;
+    let following = match viewer {
+        Some(v) => Some(store::follows::is_following(conn, v.id, id)?),
+        None => None,
+    };
+    let verifier_ids: Vec<i64> = answer_rows.iter().filter_map(|r| r.answer.verified_by).collect();
+    let verifiers = answers::Verifiers::load(conn, &users, &verifier_ids)?;
+
+    let mut comments_by_answer: HashMap<Option<i64>, Vec<CommentView>> = HashMap::new();
+    for r in comment_rows {
+        comments_by_answer.entry(r.comment.answer_id).or_default().push(CommentView {
+            id: r.comment.id,
+            body: r.comment.body,
+            body_html: r.comment.body_html,
+            author: users.view(r.author),
+            created_at: r.comment.created_at,
+        });
+    }
+    let accepted = row.question.accepted_answer_id;
+    let mut answer_views: Vec<AnswerView> = answer_rows
+        .into_iter()
+        .map(|r| {
+            let comments = comments_by_answer.remove(&Some(r.answer.id)).unwrap_or_default();
+            let my_vote = votes.answers.get(&r.answer.id).copied();
+            answers::view(r, &users, &verifiers, accepted, my_vote, comments)
+        })
+        .collect();
+    answers::sort_for_reading(&mut answer_views);
+    let question_comments = comments_by_answer.remove(&None).unwrap_or_default();
+    Ok(detail_view(row, &users, tags, votes.question, following, question_comments, answer_views))
+}
+
+fn detail_view(
+    row: QuestionRow,
+    users: &UserViews,
+    tags: Vec<String>,
+    my_vote: Option<i32>,
+    following: Option<bool>,
+    comments: Vec<CommentView>,
+    answers: Vec<AnswerView>,
+) -> QuestionDetail {
+    let q = row.question;
+    let closed = q.closed_at.map(|closed_at| ClosedInfo {
+        reason: q.close_reason.clone(),
+        closed_at,
+        duplicate_of: q.duplicate_of,
+    });
+    QuestionDetail {
+        id: q.id,
+        title: q.title,
+        body: q.body,
+        body_html: q.body_html,
+        category: CategoryRef { slug: row.category_slug, name: row.category_name },
+        tags,
+        area: q.area,
+        author: users.view(row.author),
+        score: q.score,
+        answer_count: q.answer_count,
+        view_count: q.view_count,
+        status: q.status,
+        accepted_answer_id: q.accepted_answer_id,
+        closed,
+        locked: q.locked_at.is_some(),
+        hidden: q.hidden_at.is_some(),
+        deleted: q.deleted_at.is_some(),
+        my_vote,
+        following,
+        comments,
+        answers,
+        created_at: q.created_at,
+        updated_at: q.updated_at,
+        last_activity_at: q.last_activity_at,
+    }
+}
+
+/// The viewer's votes on a question and its answers (two queries).
+struct MyVotes {
+    question: Option<i32>,
+    answers: HashMap<i64, i32>,
+}
+
+impl MyVotes {
+    fn load(conn: &mut DbConn, viewer: Option<&Caller>, question_id: i64, answer_ids: &[i64]) -> ApiResult<MyVotes> {
+        let Some(viewer) = viewer else {
+            return Ok(MyVotes { question: None, answers: HashMap::new() });
+        };
+        let question = store::votes::of_voter(conn, viewer.id, PostType::Question.as_str(), &[question_id])?;
+        let answers = store::votes::of_voter(conn, viewer.id, PostType::Answer.as_str(), answer_ids)?;
+        // A missing vote reads as 0 for a logged-in viewer.
+        Ok(MyVotes {
+            question: Some(question.first().map(|&(_, v)| v).unwrap_or(0)),
+            answers: answers.into_iter().collect(),
+        })
+    }
+}
+
+/// The filters and order of GET /questions.
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    pub category: Option<String>,
+    pub tag: Option<String>,
+    pub area: Option<String>,
+    pub status: Option<String>,
+    pub author: Option<i64>,
+    pub sort: Option<QuestionSort>,
+    pub cursor: Option<String>,
+    pub limit: i64,
+}
+
+pub fn list(conn: &mut DbConn, state: &AppState, query: ListQuery) -> ApiResult<Page<QuestionSummary>> {
+    let sort = query.sort.unwrap_or(QuestionSort::Newest);
+    let Some(filter) = resolve_filter(conn, &query)? else {
+        // An unknown category or tag filters everything out.
+        return Ok(Page { items: Vec::new(), next_cursor: None, has_more: false });
+    };
+    let scope = format!("questions:{sort:?}");
+    let after = match &query.cursor {
+        Some(cursor) => Some(decode_keyset(state, &scope, sort, cursor)?),
+        None => None,
+    };
+    let rows = store::questions::list(conn, &filter, sort, after, query.limit + 1)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.question.id).collect();
+    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+    for (question_id, name) in store::tags::names_for_questions(conn, &ids)? {
+        tags.entry(question_id).or_default().push(name);
+    }
+    let users = UserViews::load(conn, &rows.iter().map(|r| r.author.id).collect::<Vec<_>>())?;
+    Ok(pagination::page(
+        rows,
+        query.limit,
+        |r| encode_keyset(state, &scope, sort, &r.question),
+        |r| {
+            let question_tags = tags.remove(&r.question.id).unwrap_or_default();
+            summary(r, &users, question_tags)
+        },
+    ))
+}
+
+fn resolve_filter(conn: &mut DbConn, query: &ListQuery) -> ApiResult<Option<QuestionFilter>> {
+    let mut filter = QuestionFilter {
+        area: query.area.clone(),
+        status: query.status.clone(),
+        author_id: query.author,
+        ..QuestionFilter::default()
+    };
+    if let Some(slug) = &query.category {
+        match store::categories::find_by_slug(conn, slug)? {
+            Some(category) => filter.category_id = Some(category.id),
+            None => return Ok(None),
+        }
+    }
+    if let Some(tag) = &query.tag {
+        match store::tags::find_by_name(conn, tag)? {
+            Some(tag) => filter.tag_id = Some(tag.id),
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(filter))
+}
+
+fn encode_keyset(state: &AppState, scope: &str, sort: QuestionSort, q: &Question) -> String {
+    match sort {
+        QuestionSort::Newest => state.cursors.encode(scope, &KeyPosition { k: q.created_at, id: q.id }),
+        QuestionSort::Active => state.cursors.encode(scope, &KeyPosition { k: q.last_activity_at, id: q.id }),
+        QuestionSort::Votes => state.cursors.encode(scope, &KeyPosition { k: q.score, id: q.id }),
+    }
+}
+
+fn decode_keyset(state: &AppState, scope: &str, sort: QuestionSort, cursor: &str) -> ApiResult<Keyset> {
+    Ok(match sort {
+        QuestionSort::Newest | QuestionSort::Active => {
+            let p: KeyPosition<NaiveDateTime> = state.cursors.decode(scope, cursor)?;
+            Keyset::Time(p.k, p.id)
+        }
+        QuestionSort::Votes => {
+            let p: KeyPosition<i32> = state.cursors.decode(scope, cursor)?;
+            Keyset::Score(p.k, p.id)
+        }
+    })
+}
+
+fn summary(row: QuestionRow, users: &UserViews, tags: Vec<String>) -> QuestionSummary {
+    let q = row.question;
+    QuestionSummary {
+        id: q.id,
+        excerpt: markdown::excerpt(&q.body, 200),
+        title: q.title,
+        category: CategoryRef { slug: row.category_slug, name: row.category_name },
+        tags,
+        area: q.area,
+        author: users.view(row.author),
+        score: q.score,
+        answer_count: q.answer_count,
+        view_count: q.view_count,
+        status: q.status,
+        accepted_answer_id: q.accepted_answer_id,
+        closed: q.closed_at.is_some(),
+        created_at: q.created_at,
+        last_activity_at: q.last_activity_at,
+    }
+}
+
+/// An edit of a question; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct QuestionEdit {
+    pub title: Option<Title>,
+    pub body: Option<Body>,
+    pub category: Option<String>,
+    pub tags: Option<Vec<TagName>>,
+    pub area: Option<Option<String>>,
+}
+
+/// Edits a question, keeping a revision of the result. Locked questions
+/// can only be edited by moderators.
+pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, edit: QuestionEdit) -> ApiResult<()> {
+    let now = state.clock.now();
+    let body_html = edit.body.as_ref().map(|b| markdown::render(b.as_str()));
+    write_transaction(conn, |conn| {
+        let question = visible(conn, Some(caller), id)?;
+        posts::require_editor(caller, &state.thresholds, question.author_id)?;
+        if question.locked_at.is_some() && !caller.is_moderator() {
+            return Err(ApiError::Conflict { code: "question_locked", detail: "the question is locked".into() });
+        }
+        let category_id = match &edit.category {
+            Some(slug) => Some(
+                store::categories::find_by_slug(conn, slug)?
+                    .ok_or_else(|| ApiError::validation("category", "no such category"))?
+                    .id,
+            ),
+            None => None,
+        };
+        let old_tag_ids = store::tags::ids_of_question(conn, id)?;
+        let new_tag_ids = match &edit.tags {
+            Some(tags) => Some(categories::resolve_tags(conn, caller, &state.thresholds, tags, now)?),
+            None => None,
+        };
+        let form = store::questions::QuestionUpdateForm {
+            title: edit.title.as_ref().map(|t| t.as_str().to_owned()),
+            body: edit.body.as_ref().map(|b| b.as_str().to_owned()),
+            body_html: body_html.clone(),
+            category_id,
+            area: edit.area.clone(),
+            updated_at: Some(now),
+            last_activity_at: Some(now),
+        };
+        let updated = store::questions::update(conn, id, &form)?;
+        if let Some(category_id) = category_id.filter(|&c| c != question.category_id) {
+            store::categories::adjust_count(conn, question.category_id, -1)?;
+            store::categories::adjust_count(conn, category_id, 1)?;
+        }
+        if let Some(new_tag_ids) = &new_tag_ids {
+            store::tags::adjust_counts(conn, &old_tag_ids, -1)?;
+            store::tags::set_for_question(conn, id, new_tag_ids)?;
+            store::tags::adjust_counts(conn, new_tag_ids, 1)?;
+        }
+        let tags = store::tags::names_for_questions(conn, &[id])?
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect::<Vec<_>>()
+            .join(" ");
+        store::revisions::append(
+            conn,
+            &NewRevision {
+                post_type: PostType::Question.as_str(),
+                post_id: id,
+                editor_id: caller.id,
+                title: Some(&updated.title),
+                body: &updated.body,
+                tags: Some(&tags),
+                created_at: now,
+            },
+        )?;
+        store::outbox::enqueue(conn, id, "question_edited", now)?;
+        Ok(())
+    })
+}
+
+/// Soft-deletes a question: its author while it has no answers, or a
+/// moderator. The row stays for audit; it vanishes from lists and search.
+pub fn delete(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64) -> ApiResult<()> {
+    let now = state.clock.now();
+    write_transaction(conn, |conn| {
+        let question = visible(conn, Some(caller), id)?;
+        if question.deleted_at.is_some() {
+            return Ok(());
+        }
+        if !caller.is_moderator() {
+            if question.author_id != caller.id {
+                return Err(ApiError::forbidden("only the author or a moderator may delete this question"));
+            }
+            if question.answer_count > 0 {
+                return Err(ApiError::Conflict {
+                    code: "question_has_answers",
+                    detail: "a question with answers can only be deleted by a moderator".into(),
+                });
+            }
+        }
+        store::questions::set_deleted(conn, id, Some(now))?;
+        if question.hidden_at.is_none() {
+            store::categories::adjust_count(conn, question.category_id, -1)?;
+            let tag_ids = store::tags::ids_of_question(conn, id)?;
+            store::tags::adjust_counts(conn, &tag_ids, -1)?;
+        }
+        store::outbox::enqueue(conn, id, "question_deleted", now)?;
+        Ok(())
+    })
+}
+
+/// Recomputes a question's cached answer count, acceptance and status from
+/// its answers. Every write that can change them calls this.
+pub fn refresh_state(conn: &mut DbConn, question: &Question) -> ApiResult<()> {
+    let (visible, verified) = store::answers::visible_counts(conn, question.id)?;
+    let accepted = match question.accepted_answer_id {
+        Some(answer_id) => store::answers::find(conn, answer_id)?.filter(|a| a.deleted_at.is_none()).map(|a| a.id),
+        None => None,
+    };
+    let status = posts::question_status(visible, accepted.is_some(), verified > 0);
+    store::questions::set_state(
+        conn,
+        question.id,
+        &store::questions::QuestionState {
+            answer_count: visible as i32,
+            has_verified_answer: verified > 0,
+            accepted_answer_id: accepted,
+            status: status.to_owned(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Counts a view once per visitor, question and UTC day.
+pub fn record_view(conn: &mut DbConn, id: i64, visitor: &str, now: NaiveDateTime) -> ApiResult<()> {
+    let day = now.format("%Y-%m-%d").to_string();
+    let result = write_transaction(conn, |conn| -> ApiResult<()> {
+        if store::views::record(conn, id, visitor, &day)? {
+            store::questions::add_view(conn, id)?;
+        }
+        Ok(())
+    });
+    match result {
+        // A concurrent request of the same visitor counted it first.
+        Err(ApiError::Conflict { .. }) => Ok(()),
+        other => other,
+    }
+}
+
+pub fn follow(conn: &mut DbConn, caller: &Caller, id: i64, now: NaiveDateTime) -> ApiResult<()> {
+    visible(conn, Some(caller), id)?;
+    write_transaction(conn, |conn| Ok(store::follows::follow(conn, caller.id, id, now)?))
+}
+
+pub fn unfollow(conn: &mut DbConn, caller: &Caller, id: i64) -> ApiResult<()> {
+    visible(conn, Some(caller), id)?;
+    write_transaction(conn, |conn| Ok(store::follows::unfollow(conn, caller.id, id)?))
+}

@@ -1,0 +1,97 @@
+//! Answers.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::{answers, users};
+use super::users::UserRef;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = answers)]
+pub struct Answer {
+    pub id: i64,
+    pub question_id: i64,
+    pub author_id: i64,
+    pub body: String,
+    pub body_html: String,
+    pub score: i32,
+    pub verified_at: Option<NaiveDateTime>,
+    pub verified_by: Option<i64>,
+    pub review_by: Option<NaiveDateTime>,
+    pub hidden_at: Option<NaiveDateTime>,
+    pub deleted_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Answer {
+    pub fn is_visible(&self) -> bool {
+        self.hidden_at.is_none() && self.deleted_at.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+pub struct AnswerRow {
+    #[diesel(embed)]
+    pub answer: Answer,
+    #[diesel(embed)]
+    pub author: UserRef,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = answers)]
+pub struct AnswerInsertForm<'a> {
+    pub question_id: i64,
+    pub author_id: i64,
+    pub body: &'a str,
+    pub body_html: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConn, form: &AnswerInsertForm<'_>) -> QueryResult<Answer> {
+    diesel::insert_into(answers::table).values(form).get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Answer>> {
+    answers::table.find(id).select(Answer::as_select()).first(conn).optional()
+}
+
+/// Every answer of a question with its author, in one query, oldest first.
+pub fn for_question(conn: &mut DbConn, question_id: i64, include_deleted: bool) -> QueryResult<Vec<AnswerRow>> {
+    let mut query = answers::table
+        .inner_join(users::table)
+        .filter(answers::question_id.eq(question_id))
+        .select(AnswerRow::as_select())
+        .into_boxed();
+    if !include_deleted {
+        query = query.filter(answers::deleted_at.is_null());
+    }
+    query.order(answers::id.asc()).limit(5000).load(conn)
+}
+
+/// (visible answers, visible verified answers) of a question.
+pub fn visible_counts(conn: &mut DbConn, question_id: i64) -> QueryResult<(i64, i64)> {
+    let visible = answers::table
+        .filter(answers::question_id.eq(question_id))
+        .filter(answers::deleted_at.is_null())
+        .filter(answers::hidden_at.is_null());
+    let total = visible.count().get_result(conn)?;
+    let verified = visible.filter(answers::verified_at.is_not_null()).count().get_result(conn)?;
+    Ok((total, verified))
+}
+
+pub fn update_body(conn: &mut DbConn, id: i64, body: &str, body_html: &str, now: NaiveDateTime) -> QueryResult<Answer> {
+    diesel::update(answers::table.find(id))
+        .set((answers::body.eq(body), answers::body_html.eq(body_html), answers::updated_at.eq(now)))
+        .get_result(conn)
+}
+
+pub fn set_deleted(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> QueryResult<()> {
+    diesel::update(answers::table.find(id)).set(answers::deleted_at.eq(at)).execute(conn).map(|_| ())
+}
+
+pub fn add_to_score(conn: &mut DbConn, id: i64, delta: i32) -> QueryResult<()> {
+    diesel::update(answers::table.find(id)).set(answers::score.eq(answers::score + delta)).execute(conn).map(|_| ())
+}

@@ -1,0 +1,33 @@
+//! The search outbox: every write that changes what search shows enqueues
+//! its question here in the same transaction; the indexer tails it.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::search_outbox;
+
+pub fn enqueue(conn: &mut DbConn, question_id: i64, reason: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(search_outbox::table)
+        .values((
+            search_outbox::question_id.eq(question_id),
+            search_outbox::reason.eq(reason),
+            search_outbox::created_at.eq(now),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// (position, question id) of entries after `position`, oldest first.
+pub fn after(conn: &mut DbConn, position: i64, limit: i64) -> QueryResult<Vec<(i64, i64)>> {
+    search_outbox::table
+        .filter(search_outbox::id.gt(position))
+        .order(search_outbox::id.asc())
+        .limit(limit)
+        .select((search_outbox::id, search_outbox::question_id))
+        .load(conn)
+}
+
+pub fn count_for(conn: &mut DbConn, question_id: i64) -> QueryResult<i64> {
+    search_outbox::table.filter(search_outbox::question_id.eq(question_id)).count().get_result(conn)
+}

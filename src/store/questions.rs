@@ -1,0 +1,230 @@
+//! Questions: rows, filtered keyset-paginated lists and cached state
+//! (answer count, status, acceptance).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::schema::{categories, question_tags, questions, users};
+use super::users::UserRef;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = questions)]
+pub struct Question {
+    pub id: i64,
+    pub author_id: i64,
+    pub category_id: i64,
+    pub title: String,
+    pub body: String,
+    pub body_html: String,
+    pub area: Option<String>,
+    pub score: i32,
+    pub answer_count: i32,
+    pub view_count: i64,
+    pub accepted_answer_id: Option<i64>,
+    pub has_verified_answer: bool,
+    pub status: String,
+    pub closed_at: Option<NaiveDateTime>,
+    pub close_reason: Option<String>,
+    pub duplicate_of: Option<i64>,
+    pub locked_at: Option<NaiveDateTime>,
+    pub hidden_at: Option<NaiveDateTime>,
+    pub deleted_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_activity_at: NaiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = questions)]
+pub struct QuestionInsertForm<'a> {
+    pub author_id: i64,
+    pub category_id: i64,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub body_html: &'a str,
+    pub area: Option<&'a str>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub last_activity_at: NaiveDateTime,
+}
+
+/// An edit; `None` leaves a column alone (`area: Some(None)` clears it).
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = questions)]
+pub struct QuestionUpdateForm {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub body_html: Option<String>,
+    pub category_id: Option<i64>,
+    pub area: Option<Option<String>>,
+    pub updated_at: Option<NaiveDateTime>,
+    pub last_activity_at: Option<NaiveDateTime>,
+}
+
+/// A question with what a list or page shows beside it.
+#[derive(Debug, Clone, Queryable, Selectable)]
+pub struct QuestionRow {
+    #[diesel(embed)]
+    pub question: Question,
+    #[diesel(embed)]
+    pub author: UserRef,
+    #[diesel(select_expression = categories::slug)]
+    pub category_slug: String,
+    #[diesel(select_expression = categories::name)]
+    pub category_name: String,
+}
+
+pub fn insert(conn: &mut DbConn, form: &QuestionInsertForm<'_>) -> QueryResult<Question> {
+    diesel::insert_into(questions::table).values(form).get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Question>> {
+    questions::table.find(id).select(Question::as_select()).first(conn).optional()
+}
+
+pub fn find_row(conn: &mut DbConn, id: i64) -> QueryResult<Option<QuestionRow>> {
+    questions::table
+        .inner_join(users::table)
+        .inner_join(categories::table)
+        .filter(questions::id.eq(id))
+        .select(QuestionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn update(conn: &mut DbConn, id: i64, form: &QuestionUpdateForm) -> QueryResult<Question> {
+    diesel::update(questions::table.find(id)).set(form).get_result(conn)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuestionSort {
+    Newest,
+    Active,
+    Votes,
+}
+
+/// Where the previous page ended, in the sort's own key.
+#[derive(Debug, Clone, Copy)]
+pub enum Keyset {
+    Time(NaiveDateTime, i64),
+    Score(i32, i64),
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct QuestionFilter {
+    pub category_id: Option<i64>,
+    pub tag_id: Option<i64>,
+    pub area: Option<String>,
+    pub status: Option<String>,
+    pub author_id: Option<i64>,
+}
+
+/// One page of visible questions, newest/most active/best first, ties
+/// broken by id so the keyset is total.
+pub fn list(
+    conn: &mut DbConn,
+    filter: &QuestionFilter,
+    sort: QuestionSort,
+    after: Option<Keyset>,
+    limit: i64,
+) -> QueryResult<Vec<QuestionRow>> {
+    let mut query = questions::table
+        .inner_join(users::table)
+        .inner_join(categories::table)
+        .filter(questions::deleted_at.is_null())
+        .filter(questions::hidden_at.is_null())
+        .select(QuestionRow::as_select())
+        .into_boxed();
+    if let Some(category_id) = filter.category_id {
+        query = query.filter(questions::category_id.eq(category_id));
+    }
+    if let Some(tag_id) = filter.tag_id {
+        let tagged = question_tags::table.filter(question_tags::tag_id.eq(tag_id)).select(question_tags::question_id);
+        query = query.filter(questions::id.eq_any(tagged));
+    }
+    if let Some(area) = &filter.area {
+        query = query.filter(questions::area.eq(area.clone()));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(questions::status.eq(status.clone()));
+    }
+    if let Some(author_id) = filter.author_id {
+        query = query.filter(questions::author_id.eq(author_id));
+    }
+    query = match (sort, after) {
+        (QuestionSort::Newest, Some(Keyset::Time(t, id))) => {
+            query.filter(questions::created_at.lt(t).or(questions::created_at.eq(t).and(questions::id.lt(id))))
+        }
+        (QuestionSort::Active, Some(Keyset::Time(t, id))) => query
+            .filter(questions::last_activity_at.lt(t).or(questions::last_activity_at.eq(t).and(questions::id.lt(id)))),
+        (QuestionSort::Votes, Some(Keyset::Score(s, id))) => {
+            query.filter(questions::score.lt(s).or(questions::score.eq(s).and(questions::id.lt(id))))
+        }
+        _ => query,
+    };
+    query = match sort {
+        QuestionSort::Newest => query.order((questions::created_at.desc(), questions::id.desc())),
+        QuestionSort::Active => query.order((questions::last_activity_at.desc(), questions::id.desc())),
+        QuestionSort::Votes => query.order((questions::score.desc(), questions::id.desc())),
+    };
+    query.limit(limit).load(conn)
+}
+
+/// The cached state derived from a question's answers.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = questions, treat_none_as_null = true)]
+pub struct QuestionState {
+    pub answer_count: i32,
+    pub has_verified_answer: bool,
+    pub accepted_answer_id: Option<i64>,
+    pub status: String,
+}
+
+pub fn set_state(conn: &mut DbConn, id: i64, state: &QuestionState) -> QueryResult<()> {
+    diesel::update(questions::table.find(id)).set(state).execute(conn).map(|_| ())
+}
+
+pub fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(questions::table.find(id)).set(questions::last_activity_at.eq(now)).execute(conn).map(|_| ())
+}
+
+pub fn set_deleted(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> QueryResult<()> {
+    diesel::update(questions::table.find(id)).set(questions::deleted_at.eq(at)).execute(conn).map(|_| ())
+}
+
+pub fn add_to_score(conn: &mut DbConn, id: i64, delta: i32) -> QueryResult<()> {
+    diesel::update(questions::table.find(id))
+        .set(questions::score.eq(questions::score + delta))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn add_view(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(questions::table.find(id))
+        .set(questions::view_count.eq(questions::view_count + 1))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Closing state, for tests and moderation.
+pub fn set_closed(
+    conn: &mut DbConn,
+    id: i64,
+    at: Option<NaiveDateTime>,
+    reason: Option<&str>,
+    duplicate_of: Option<i64>,
+) -> QueryResult<()> {
+    diesel::update(questions::table.find(id))
+        .set((
+            questions::closed_at.eq(at),
+            questions::close_reason.eq(reason),
+            questions::duplicate_of.eq(duplicate_of),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn set_locked(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> QueryResult<()> {
+    diesel::update(questions::table.find(id)).set(questions::locked_at.eq(at)).execute(conn).map(|_| ())
+}

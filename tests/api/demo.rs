@@ -1,0 +1,67 @@
+//! `agora serve --demo`: a believable, deterministic community.
+
+use serde_json::Value;
+
+use super::helpers::{TestApp, spawn_app};
+
+fn seed(app: &TestApp) -> Option<Vec<agora::demo::DemoLogin>> {
+    app.with_conn(|conn| agora::demo::seed(conn, &app.clock).expect("seed"))
+}
+
+/// Every question of the community, through the API.
+fn all_questions(app: &TestApp) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut url = "/api/v1/questions?limit=100&sort=votes".to_owned();
+    loop {
+        let page = app.get(&url).send().assert_status(200).json();
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => url = format!("/api/v1/questions?limit=100&sort=votes&cursor={cursor}"),
+            None => return items,
+        }
+    }
+}
+
+#[test]
+fn the_demo_is_a_whole_community_and_always_the_same() {
+    let app = spawn_app();
+    let logins = seed(&app).expect("an empty database is seeded");
+    assert!(seed(&app).is_none(), "a second seed leaves the data alone");
+    for role in ["admin", "moderator", "staff", "analyst"] {
+        let login = logins.iter().find(|l| l.role == role).unwrap();
+        let session = app.login(login.username, login.password).assert_status(200).json();
+        assert!(session["user"]["roles"].as_array().unwrap().iter().any(|r| r == role), "{role}");
+    }
+
+    let categories = app.get("/api/v1/categories").send().json();
+    assert!(categories["items"].as_array().unwrap().len() >= 10);
+    let questions = all_questions(&app);
+    assert!(questions.len() >= 300, "{} questions", questions.len());
+    let count = |status: &str| questions.iter().filter(|q| q["status"] == status).count();
+    assert!(count("unanswered") >= 50 && count("solved") >= 100 && count("answered") >= 50);
+    assert!(questions.iter().any(|q| q["score"].as_i64().unwrap() > 2));
+
+    // Staff answers carry the staff role for residents to see.
+    let solved = questions.iter().find(|q| q["status"] == "solved").unwrap();
+    let page = app.question(solved["id"].as_i64().unwrap());
+    assert_eq!(page["answers"][0]["accepted"], true);
+    let with_staff = questions.iter().take(100).any(|q| {
+        let page = app.question(q["id"].as_i64().unwrap());
+        page["answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["author"]["roles"].as_array().unwrap().iter().any(|r| r == "staff"))
+    });
+    assert!(with_staff);
+
+    // The same seed gives the same community.
+    let again = spawn_app();
+    seed(&again);
+    let shape = |qs: &[Value]| -> Vec<(Value, Value, Value, Value)> {
+        qs.iter()
+            .map(|q| (q["title"].clone(), q["author"]["username"].clone(), q["score"].clone(), q["status"].clone()))
+            .collect()
+    };
+    assert_eq!(shape(&questions), shape(&all_questions(&again)));
+}
