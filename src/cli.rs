@@ -31,6 +31,20 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Reputation maintenance.
+    #[command(subcommand)]
+    Reputation(ReputationCommand),
+}
+
+#[derive(Subcommand)]
+enum ReputationCommand {
+    /// Recompute every user's reputation from the ledger and report
+    /// differences from the cached values (exit status 1 if any).
+    Check {
+        /// Make the cached values agree with the ledger.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -72,6 +86,7 @@ pub fn main() -> ExitCode {
         Command::Serve { demo } => serve(settings, demo),
         Command::Migrate => migrate(&settings),
         Command::User(UserCommand::Create(args)) => create_user(&settings, args),
+        Command::Reputation(ReputationCommand::Check { repair }) => check_reputation(&settings, repair),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,6 +150,30 @@ fn create_user(settings: &Settings, args: CreateUser) -> Result<(), StartupError
         .map_err(|e| e.to_string())?;
     println!("Created user {} (id {}).", user.username, user.id);
     Ok(())
+}
+
+fn check_reputation(settings: &Settings, repair: bool) -> Result<(), StartupError> {
+    let database = startup::open_database(settings)?;
+    let mut conn = database.pool.get()?;
+    let report = service::reputation::check(&mut conn, repair).map_err(|e| e.to_string())?;
+    for (user_id, cached, ledger) in &report.users {
+        println!("user {user_id}: cached reputation {cached}, ledger says {ledger}");
+    }
+    for (user_id, category_id, cached, ledger) in &report.categories {
+        println!("user {user_id} in category {category_id}: cached {cached}, ledger says {ledger}");
+    }
+    let differences = report.users.len() + report.categories.len();
+    match (differences, repair) {
+        (0, _) => {
+            println!("Reputation agrees with the ledger for every user (0 differences).");
+            Ok(())
+        }
+        (n, true) => {
+            println!("Repaired {n} differences.");
+            Ok(())
+        }
+        (n, false) => Err(format!("{n} differences; run with --repair to fix them").into()),
+    }
 }
 
 fn read_password_from_stdin() -> Result<String, StartupError> {

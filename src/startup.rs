@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http;
 use crate::service::pagination::CursorCodec;
-use crate::service::privileges::Thresholds;
+use crate::service::settings::SettingsCache;
 use crate::service::tokens::{self, TokenKeys};
 use crate::state::AppState;
 use crate::store::{self, DbPool, QueryCounter};
@@ -106,7 +106,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
         tokens: TokenKeys::new(&secret),
         cursors: CursorCodec::new(&secret),
         settings: Arc::new(settings),
-        thresholds: Thresholds::default(),
+        site: SettingsCache::new(std::time::Duration::from_secs(5)),
     })
 }
 

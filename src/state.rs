@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::service::pagination::CursorCodec;
-use crate::service::privileges::Thresholds;
+use crate::service::settings::{SettingsCache, SiteSettings};
 use crate::service::tokens::TokenKeys;
 use crate::store::{DbConn, DbPool, QueryCounter};
 
@@ -19,10 +19,16 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub cursors: CursorCodec,
     pub settings: Arc<Settings>,
-    pub thresholds: Thresholds,
+    /// The community's rules (the `settings` table), cached briefly.
+    pub site: SettingsCache,
 }
 
 impl AppState {
+    /// The community's current rules (reputation points, privileges…).
+    pub fn rules(&self, conn: &mut DbConn) -> ApiResult<Arc<SiteSettings>> {
+        self.site.get(conn)
+    }
+
     /// Runs blocking database work on actix's blocking pool with a pooled
     /// connection. A pool timeout becomes a 503.
     pub async fn db<T, F>(&self, work: F) -> ApiResult<T>

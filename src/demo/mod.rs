@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::domain::{Role, TagName};
 use crate::error::{ApiError, ApiResult};
 use crate::service::posts::PostType;
+use crate::service::settings::{self, ReputationPoints};
 use crate::service::votes::VoteChange;
 use crate::service::{answers, markdown, passwords, questions, votes};
 use crate::startup::StartupError;
@@ -206,7 +207,8 @@ fn create_people(conn: &mut DbConn, hash: &str, now: NaiveDateTime) -> ApiResult
 }
 
 fn seed_content(conn: &mut DbConn, people: &People, lines: Vec<Line>, now: NaiveDateTime) -> ApiResult<()> {
-    let mut seeder = Seeder { people, rng: Rng(SEED), now };
+    let points = settings::load(conn)?.reputation;
+    let mut seeder = Seeder { people, rng: Rng(SEED), now, points };
     let question_count = lines.iter().filter(|l| matches!(l, Line::Question(_))).count() as i64;
     let mut index = 0i64;
     for line in lines {
@@ -232,6 +234,16 @@ struct Seeder<'a> {
     people: &'a People,
     rng: Rng,
     now: NaiveDateTime,
+    points: ReputationPoints,
+}
+
+/// A post being voted on.
+struct Votable {
+    post_type: PostType,
+    post_id: i64,
+    question_id: i64,
+    category_id: i64,
+    author_id: i64,
 }
 
 impl Seeder<'_> {
@@ -265,7 +277,14 @@ impl Seeder<'_> {
             answered_at = self.later(answered_at, 30, 48 * 60);
             self.answer(conn, question_id, asker_id, &q.category, answer, answered_at)?;
         }
-        self.votes(conn, PostType::Question, question_id, question_id, &[asker_id], asked_at, 5)
+        let votable = Votable {
+            post_type: PostType::Question,
+            post_id: question_id,
+            question_id,
+            category_id: category.id,
+            author_id: asker_id,
+        };
+        self.votes(conn, &votable, &[asker_id], asked_at, 5)
     }
 
     fn answer(
@@ -282,12 +301,19 @@ impl Seeder<'_> {
         let body_html = markdown::render(&answer.body);
         let answer_id = answers::insert(conn, &question, author_id, &answer.body, &body_html, at)?;
         let max_votes = if answer.accepted { 8 } else { 4 };
-        self.votes(conn, PostType::Answer, answer_id, question_id, &[asker_id, author_id], at, max_votes)?;
+        let votable = Votable {
+            post_type: PostType::Answer,
+            post_id: answer_id,
+            question_id,
+            category_id: question.category_id,
+            author_id,
+        };
+        self.votes(conn, &votable, &[asker_id, author_id], at, max_votes)?;
         if answer.accepted {
             let question = store::questions::find(conn, question_id)?.ok_or_else(|| ApiError::not_found("question"))?;
             let answer = store::answers::find(conn, answer_id)?.ok_or_else(|| ApiError::not_found("answer"))?;
             let accepted_at = self.later(at, 60, 6 * 60);
-            answers::set_accepted(conn, question, &answer, asker_id, accepted_at)?;
+            answers::set_accepted(conn, &self.points, question, &answer, asker_id, accepted_at)?;
         }
         Ok(())
     }
@@ -313,13 +339,10 @@ impl Seeder<'_> {
 
     /// Up to `max` votes from distinct residents (never the post's own
     /// people), mostly up, the odd one down.
-    #[allow(clippy::too_many_arguments)]
     fn votes(
         &mut self,
         conn: &mut DbConn,
-        post_type: PostType,
-        post_id: i64,
-        question_id: i64,
+        target: &Votable,
         exclude: &[i64],
         after: NaiveDateTime,
         max: usize,
@@ -330,7 +353,17 @@ impl Seeder<'_> {
         for voter_id in voters.into_iter().filter(|id| !exclude.contains(id)) {
             let value = if self.rng.below(10) == 0 { -1 } else { 1 };
             let at = self.later(after, 10, 600);
-            votes::apply(conn, None, &VoteChange { voter_id, post_type, post_id, question_id, value, at })?;
+            let change = VoteChange {
+                voter_id,
+                author_id: target.author_id,
+                post_type: target.post_type,
+                post_id: target.post_id,
+                question_id: target.question_id,
+                category_id: target.category_id,
+                value,
+                at,
+            };
+            votes::apply(conn, &self.points, None, &change)?;
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::extract::{AuthUser, JsonBody};
+use super::extract::{AuthUser, JsonBody, OptionalJsonBody};
 use crate::domain::Body;
 use crate::error::{ApiError, ApiResult};
 use crate::service::answers;
@@ -62,4 +62,59 @@ pub async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<
     let st = state.clone();
     state.db(move |conn| answers::delete(conn, &st, &caller, id)).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    /// YYYY-MM-DD
+    review_by: Option<chrono::NaiveDate>,
+}
+
+/// POST /answers/{id}/verify (staff). The body is optional.
+pub async fn verify(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<i64>,
+    body: OptionalJsonBody<VerifyRequest>,
+) -> ApiResult<HttpResponse> {
+    let request = body.0;
+    let (id, caller) = (path.into_inner(), user.caller());
+    let st = state.clone();
+    let answer = state
+        .db(move |conn| {
+            crate::service::verification::verify(conn, &st, &caller, id, request.review_by)?;
+            answers::load_view(conn, Some(&caller), id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+pub async fn unverify(state: web::Data<AppState>, user: AuthUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
+    let (id, caller) = (path.into_inner(), user.caller());
+    let st = state.clone();
+    state.db(move |conn| crate::service::verification::unverify(conn, &st, &caller, id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+pub struct StaleQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// GET /answers/stale (staff): verified answers past their review date.
+pub async fn stale(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<StaleQuery>,
+) -> ApiResult<HttpResponse> {
+    let StaleQuery { limit, cursor } = query.into_inner();
+    let limit = crate::service::pagination::limit(limit)?;
+    let (caller, now) = (user.caller(), state.clock.now());
+    let st = state.clone();
+    let page = state
+        .db(move |conn| crate::service::verification::stale(conn, &st.cursors, &caller, now, cursor.as_deref(), limit))
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -100,3 +100,29 @@ pub async fn tags(
         .await?;
     Ok(HttpResponse::Ok().json(page))
 }
+
+#[derive(Deserialize)]
+pub struct ExpertsQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// GET /categories/{slug}/experts.
+pub async fn experts(
+    state: web::Data<AppState>,
+    _caller: MaybeUser,
+    path: web::Path<String>,
+    query: web::Query<ExpertsQuery>,
+) -> ApiResult<HttpResponse> {
+    let ExpertsQuery { limit, cursor } = query.into_inner();
+    let limit = pagination::limit(limit)?;
+    let slug = path.into_inner();
+    let st = state.clone();
+    let page = state
+        .db(move |conn| {
+            let rules = st.rules(conn)?;
+            crate::service::experts::list(conn, &st.cursors, &rules.experts, &slug, cursor.as_deref(), limit)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}

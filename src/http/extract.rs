@@ -41,6 +41,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out entirely (then `T::default()`).
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = is_json_content_type(req);
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body.await.map_err(|e| body_error(&e))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(T::default()));
+            }
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType("the body must be application/json".to_owned()));
+            }
+            parse_json(&bytes).map(OptionalJsonBody)
+        })
+    }
+}
+
 fn is_json_content_type(req: &HttpRequest) -> bool {
     let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;

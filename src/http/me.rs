@@ -24,6 +24,8 @@ pub struct UpdateMeRequest {
     bio: Option<String>,
     #[serde(default, deserialize_with = "present")]
     area: Option<Option<String>>,
+    /// Hear about new questions in the categories one is an expert in.
+    expert_notifications: Option<bool>,
 }
 
 /// Distinguishes `"area": null` (Some(None)) from an absent field (None).
@@ -45,7 +47,13 @@ impl UpdateMeRequest {
             None => None,
         };
         errors.into_result()?;
-        Ok(ProfileUpdateForm { display_name, bio, area, updated_at: None })
+        Ok(ProfileUpdateForm {
+            display_name,
+            bio,
+            area,
+            expert_notifications: self.expert_notifications,
+            updated_at: None,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! result. Every route is listed once in `route_table`, which both
 //! registers it and lets the spec test compare it with `openapi.yaml`.
 
+pub mod admin;
 pub mod answers;
 pub mod auth;
 pub mod categories;
@@ -95,7 +96,14 @@ pub fn route_table() -> Vec<ApiRoute> {
         get("/api/v1/me", me::show),
         patch("/api/v1/me", me::update),
         post("/api/v1/me/password", me::change_password),
+        get("/api/v1/users", users::leaderboard),
         get("/api/v1/users/{id}", users::show),
+        get("/api/v1/admin/settings", admin::show_settings),
+        put("/api/v1/admin/settings", admin::update_settings),
+        get("/api/v1/categories/{slug}/experts", categories::experts),
+        post("/api/v1/answers/{id}/verify", answers::verify),
+        delete("/api/v1/answers/{id}/verify", answers::unverify),
+        get("/api/v1/answers/stale", answers::stale),
         get("/api/v1/me/notifications", notifications::list),
         post("/api/v1/me/notifications/read", notifications::mark_read),
         get("/api/v1/categories", categories::list),

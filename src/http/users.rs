@@ -10,6 +10,50 @@ use crate::state::AppState;
 /// Anyone may read a profile; a token, if sent, must still be valid.
 pub async fn show(state: web::Data<AppState>, _caller: MaybeUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
     let user_id = path.into_inner();
-    let profile = state.db(move |conn| accounts::public_profile(conn, user_id)).await?;
+    let st = state.clone();
+    let profile = state.db(move |conn| accounts::public_profile(conn, &st, user_id)).await?;
     Ok(HttpResponse::Ok().json(profile))
+}
+
+#[derive(serde::Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum RankingParam {
+    Reputation,
+    Accepted,
+}
+
+#[derive(serde::Deserialize)]
+pub struct LeaderboardParams {
+    sort: Option<RankingParam>,
+    category: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// GET /users: the leaderboard and expert directory.
+pub async fn leaderboard(
+    state: web::Data<AppState>,
+    _caller: MaybeUser,
+    params: web::Query<LeaderboardParams>,
+) -> ApiResult<HttpResponse> {
+    let p = params.into_inner();
+    let limit = crate::service::pagination::limit(p.limit)?;
+    let ranking = match p.sort.unwrap_or(RankingParam::Reputation) {
+        RankingParam::Reputation => crate::store::stats::Ranking::Reputation,
+        RankingParam::Accepted => crate::store::stats::Ranking::Accepted,
+    };
+    let st = state.clone();
+    let page = state
+        .db(move |conn| {
+            crate::service::experts::leaderboard(
+                conn,
+                &st.cursors,
+                ranking,
+                p.category.as_deref(),
+                p.cursor.as_deref(),
+                limit,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
 }

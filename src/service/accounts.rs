@@ -7,8 +7,9 @@ use serde::Serialize;
 use crate::clock::rfc3339;
 use crate::domain::{DisplayName, Email, Password, Role, Username};
 use crate::error::{ApiError, ApiResult};
-use crate::service::privileges::{self, Privilege};
-use crate::service::{passwords, tokens};
+use crate::service::badges::{self, BadgeView};
+use crate::service::privileges::{self, Privilege, Thresholds};
+use crate::service::{experts, passwords, tokens};
 use crate::state::AppState;
 use crate::store::users::{ProfileUpdateForm, User, UserInsertForm};
 use crate::store::{self, DbConn, DbPool, login_failures, refresh_tokens, users, write_transaction};
@@ -25,6 +26,7 @@ pub struct Me {
     pub roles: Vec<Role>,
     pub reputation: i32,
     pub privileges: Vec<Privilege>,
+    pub expert_notifications: bool,
     #[serde(with = "rfc3339")]
     pub created_at: NaiveDateTime,
 }
@@ -51,6 +53,9 @@ pub struct PublicProfile {
     /// Only the roles residents should see: staff and moderator.
     pub roles: Vec<Role>,
     pub counts: PostCounts,
+    /// Slugs of the categories the user is an expert in.
+    pub expert_in: Vec<String>,
+    pub badges: Vec<BadgeView>,
     #[serde(with = "rfc3339")]
     pub created_at: NaiveDateTime,
 }
@@ -123,8 +128,9 @@ fn issue_session(
         },
     )?;
     let access_token = state.tokens.issue(user.id, &roles, user.token_version, session_id, now)?;
+    let rules = state.rules(conn)?;
     Ok(Session {
-        user: me_view(state, user, roles),
+        user: me_view(&rules.privileges, user, roles),
         access_token,
         refresh_token,
         token_type: "Bearer",
@@ -132,8 +138,8 @@ fn issue_session(
     })
 }
 
-pub fn me_view(state: &AppState, user: User, roles: Vec<Role>) -> Me {
-    let privileges = privileges::held(&state.thresholds, user.reputation, &roles);
+pub fn me_view(thresholds: &Thresholds, user: User, roles: Vec<Role>) -> Me {
+    let privileges = privileges::held(thresholds, user.reputation, &roles);
     Me {
         id: user.id,
         username: user.username,
@@ -144,6 +150,7 @@ pub fn me_view(state: &AppState, user: User, roles: Vec<Role>) -> Me {
         roles,
         reputation: user.reputation,
         privileges,
+        expert_notifications: user.expert_notifications,
         created_at: user.created_at,
     }
 }
@@ -289,22 +296,25 @@ pub fn logout(conn: &mut DbConn, state: &AppState, user_id: i64, presented: &str
 pub fn me(conn: &mut DbConn, state: &AppState, user_id: i64) -> ApiResult<Me> {
     let user = users::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
     let roles = users::roles(conn, user_id)?;
-    Ok(me_view(state, user, roles))
+    Ok(me_view(&state.rules(conn)?.privileges, user, roles))
 }
 
 pub fn update_me(conn: &mut DbConn, state: &AppState, user_id: i64, mut form: ProfileUpdateForm) -> ApiResult<Me> {
     form.updated_at = Some(state.clock.now());
     let user = write_transaction(conn, |conn| users::update_profile(conn, user_id, &form))?;
     let roles = users::roles(conn, user_id)?;
-    Ok(me_view(state, user, roles))
+    Ok(me_view(&state.rules(conn)?.privileges, user, roles))
 }
 
-pub fn public_profile(conn: &mut DbConn, user_id: i64) -> ApiResult<PublicProfile> {
+pub fn public_profile(conn: &mut DbConn, state: &AppState, user_id: i64) -> ApiResult<PublicProfile> {
     let user = users::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
     let roles = users::roles(conn, user_id)?.into_iter().filter(|r| r.is_public()).collect();
     let (questions, answers, accepted_answers) = users::post_counts(conn, user_id)?;
+    let rules = state.rules(conn)?;
     Ok(PublicProfile {
         counts: PostCounts { questions, answers, accepted_answers },
+        expert_in: experts::expert_in(conn, &rules.experts, user_id)?,
+        badges: badges::of_user(conn, user_id)?,
         id: user.id,
         username: user.username,
         display_name: user.display_name,

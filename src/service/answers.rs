@@ -14,6 +14,9 @@ use crate::service::notifications::{self, Event, Kind};
 use crate::service::posts::{self, Caller, CommentView, PostType, UserView, UserViews};
 use crate::service::privileges::Privilege;
 use crate::service::questions;
+use crate::service::reputation;
+use crate::service::settings::ReputationPoints;
+use crate::service::{badges, experts, limits};
 use crate::state::AppState;
 use crate::store::answers::{Answer, AnswerInsertForm, AnswerRow};
 use crate::store::questions::Question;
@@ -28,8 +31,8 @@ pub struct VerifiedInfo {
     #[serde(with = "rfc3339")]
     pub verified_at: NaiveDateTime,
     pub verified_by: Option<UserView>,
-    #[serde(with = "rfc3339::option")]
-    pub review_by: Option<NaiveDateTime>,
+    /// The date by which staff should review the answer (YYYY-MM-DD).
+    pub review_by: Option<chrono::NaiveDate>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,7 +78,7 @@ pub fn view(
     let verified = a.verified_at.map(|verified_at| VerifiedInfo {
         verified_at,
         verified_by: a.verified_by.and_then(|id| verifiers.0.get(&id).cloned()),
-        review_by: a.review_by,
+        review_by: a.review_by.map(|t| t.date()),
     });
     AnswerView {
         id: a.id,
@@ -130,8 +133,10 @@ fn require_open(question: &Question) -> ApiResult<()> {
 
 /// Answers a question (not a closed or locked one) and tells its followers.
 pub fn create(conn: &mut DbConn, state: &AppState, caller: &Caller, question_id: i64, body: Body) -> ApiResult<i64> {
-    caller.require(&state.thresholds, Privilege::Answer)?;
     let now = state.clock.now();
+    let rules = state.rules(conn)?;
+    caller.require(&rules.privileges, Privilege::Answer)?;
+    limits::check_new_post(conn, &rules.new_accounts, caller, PostType::Answer, body.as_str(), now)?;
     let body_html = markdown::render(body.as_str());
     write_transaction(conn, |conn| {
         let question = questions::visible(conn, Some(caller), question_id)?;
@@ -156,6 +161,7 @@ pub fn insert(
         &AnswerInsertForm { question_id: question.id, author_id, body, body_html, created_at: at, updated_at: at },
     )?;
     append_revision(conn, answer.id, author_id, body, at)?;
+    badges::after_answer(conn, author_id, at)?;
     questions::refresh_state(conn, question)?;
     store::questions::touch(conn, question.id, at)?;
     notifications::notify_followers(
@@ -194,7 +200,7 @@ pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, body:
     let body_html = markdown::render(body.as_str());
     write_transaction(conn, |conn| {
         let (answer, question) = visible(conn, Some(caller), id)?;
-        posts::require_editor(caller, &state.thresholds, answer.author_id)?;
+        posts::require_editor(caller, &state.rules(conn)?.privileges, answer.author_id)?;
         if question.locked_at.is_some() && !caller.is_moderator() {
             return Err(ApiError::Conflict { code: "question_locked", detail: "the question is locked".into() });
         }
@@ -219,7 +225,11 @@ pub fn delete(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64) -> 
             return Err(ApiError::forbidden("only the author or a moderator may delete this answer"));
         }
         store::answers::set_deleted(conn, id, Some(now))?;
+        if question.accepted_answer_id == Some(id) {
+            reputation::reverse(conn, reputation::Source::Acceptance(id), now)?;
+        }
         questions::refresh_state(conn, &question)?;
+        experts::refresh_answer_stats(conn, answer.author_id, question.category_id, now)?;
         store::outbox::enqueue(conn, question.id, "answer_deleted", now)?;
         Ok(())
     })
@@ -272,7 +282,8 @@ pub fn accept(
         if question.accepted_answer_id == Some(answer_id) {
             return Ok(Acceptance { question_id, accepted_answer_id: Some(answer_id), status: question.status });
         }
-        set_accepted(conn, question, &answer, caller.id, now)?;
+        let rules = state.rules(conn)?;
+        set_accepted(conn, &rules.reputation, question, &answer, caller.id, now)?;
         acceptance(conn, question_id)
     })
 }
@@ -281,14 +292,27 @@ pub fn accept(
 /// tells its author. Shared by the API, the demo seeder and importers.
 pub fn set_accepted(
     conn: &mut DbConn,
+    points: &ReputationPoints,
     question: Question,
     answer: &Answer,
     actor_id: i64,
     at: NaiveDateTime,
 ) -> ApiResult<()> {
     let question_id = question.id;
+    reputation::on_acceptance(
+        conn,
+        points,
+        question.author_id,
+        question.accepted_answer_id,
+        Some((answer.id, answer.author_id)),
+        question.category_id,
+        at,
+    )?;
+    let previous = question.accepted_answer_id;
     let changed = Question { accepted_answer_id: Some(answer.id), ..question };
     questions::refresh_state(conn, &changed)?;
+    refresh_answerer_stats(conn, &changed, previous, at)?;
+    experts::refresh_answer_stats(conn, answer.author_id, changed.category_id, at)?;
     store::questions::touch(conn, question_id, at)?;
     notifications::notify(
         conn,
@@ -308,11 +332,32 @@ pub fn unaccept(conn: &mut DbConn, state: &AppState, caller: &Caller, question_i
         if question.accepted_answer_id.is_none() {
             return Ok(Acceptance { question_id, accepted_answer_id: None, status: question.status });
         }
+        let points = &state.rules(conn)?.reputation;
+        let previous = question.accepted_answer_id;
+        reputation::on_acceptance(conn, points, question.author_id, previous, None, question.category_id, now)?;
         let changed = Question { accepted_answer_id: None, ..question };
         questions::refresh_state(conn, &changed)?;
+        refresh_answerer_stats(conn, &changed, previous, now)?;
         store::outbox::enqueue(conn, question_id, "answer_unaccepted", now)?;
         acceptance(conn, question_id)
     })
+}
+
+/// Recounts the statistics of the author of the answer that lost the
+/// acceptance.
+fn refresh_answerer_stats(
+    conn: &mut DbConn,
+    question: &Question,
+    previous: Option<i64>,
+    at: NaiveDateTime,
+) -> ApiResult<()> {
+    let Some(previous) = previous.filter(|&p| Some(p) != question.accepted_answer_id) else {
+        return Ok(());
+    };
+    if let Some(answer) = store::answers::find(conn, previous)? {
+        experts::refresh_answer_stats(conn, answer.author_id, question.category_id, at)?;
+    }
+    Ok(())
 }
 
 fn acceptance(conn: &mut DbConn, question_id: i64) -> ApiResult<Acceptance> {

@@ -131,7 +131,7 @@ pub fn resolve_tags(
         return Err(ApiError::validation(
             "tags",
             &format!(
-                "unknown tag(s): {list}; creating a tag needs {} reputation",
+                "unknown tag(s): {list}; creating tags (create_tag) needs {} reputation",
                 thresholds.required(Privilege::CreateTag)
             ),
         ));

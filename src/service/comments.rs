@@ -51,7 +51,7 @@ pub fn create(
         let post_author = answer.as_ref().map_or(question.author_id, |a| a.author_id);
         let involved = caller.id == post_author || caller.id == question.author_id;
         if !involved {
-            caller.require(&state.thresholds, Privilege::Comment)?;
+            caller.require(&state.rules(conn)?.privileges, Privilege::Comment)?;
         }
         if question.locked_at.is_some() && !caller.is_moderator() {
             return Err(ApiError::Conflict { code: "question_locked", detail: "the question is locked".into() });

@@ -72,3 +72,40 @@ mod tests {
         assert_eq!(excerpt("short", 20), "short");
     }
 }
+
+/// Links in a Markdown body: real links and bare web addresses in text.
+pub fn count_links(markdown: &str) -> usize {
+    let mut count = 0;
+    let mut in_link = 0usize;
+    for event in Parser::new(markdown) {
+        match event {
+            pulldown_cmark::Event::Start(pulldown_cmark::Tag::Link { .. }) => {
+                count += 1;
+                in_link += 1;
+            }
+            pulldown_cmark::Event::End(pulldown_cmark::TagEnd::Link) => in_link = in_link.saturating_sub(1),
+            pulldown_cmark::Event::Text(text) if in_link == 0 => {
+                count += text
+                    .split_whitespace()
+                    .filter(|word| {
+                        let w = word.to_ascii_lowercase();
+                        w.starts_with("http://") || w.starts_with("https://") || w.starts_with("www.")
+                    })
+                    .count();
+            }
+            _ => {}
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod link_tests {
+    #[test]
+    fn counts_links_and_bare_addresses() {
+        assert_eq!(super::count_links("no links here"), 0);
+        assert_eq!(super::count_links("[a](https://a.example) and https://b.example www.c.example"), 3);
+        assert_eq!(super::count_links("[https://a.example](https://a.example)"), 1);
+        assert_eq!(super::count_links("<https://auto.example>"), 1);
+    }
+}

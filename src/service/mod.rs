@@ -3,8 +3,11 @@
 
 pub mod accounts;
 pub mod answers;
+pub mod badges;
 pub mod categories;
 pub mod comments;
+pub mod experts;
+pub mod limits;
 pub mod markdown;
 pub mod notifications;
 pub mod pagination;
@@ -12,6 +15,9 @@ pub mod passwords;
 pub mod posts;
 pub mod privileges;
 pub mod questions;
+pub mod reputation;
 pub mod revisions;
+pub mod settings;
 pub mod tokens;
+pub mod verification;
 pub mod votes;

@@ -18,6 +18,10 @@ pub enum Kind {
     AnswerAccepted,
     /// A comment on the user's question or answer.
     CommentPosted,
+    /// Council staff verified the user's answer.
+    AnswerVerified,
+    /// A new question in a category the user is an expert in (opt-in).
+    ExpertQuestion,
 }
 
 impl Kind {
@@ -26,6 +30,8 @@ impl Kind {
             Kind::AnswerPosted => "answer_posted",
             Kind::AnswerAccepted => "answer_accepted",
             Kind::CommentPosted => "comment_posted",
+            Kind::AnswerVerified => "answer_verified",
+            Kind::ExpertQuestion => "expert_question",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! Every endpoint that needs one asks `has` here; nothing else compares
 //! reputation with a threshold.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::Role;
 
@@ -49,7 +49,8 @@ impl Privilege {
 }
 
 /// Reputation needed for each privilege.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Thresholds {
     pub ask: i32,
     pub answer: i32,

@@ -12,9 +12,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::answers::{self, AnswerView};
 use crate::service::categories;
 use crate::service::markdown;
+use crate::service::notifications::{self, Event, Kind};
 use crate::service::pagination::{self, KeyPosition, Page};
 use crate::service::posts::{self, Caller, CommentView, PostType, UserView, UserViews};
 use crate::service::privileges::Privilege;
+use crate::service::{experts, limits};
 use crate::state::AppState;
 use crate::store::questions::{Keyset, Question, QuestionFilter, QuestionInsertForm, QuestionRow, QuestionSort};
 use crate::store::revisions::NewRevision;
@@ -102,13 +104,15 @@ pub struct NewQuestion {
 /// Asks a question: stores it with its first revision, tags and category
 /// counts, makes the asker follow it and enqueues it for search.
 pub fn create(conn: &mut DbConn, state: &AppState, caller: &Caller, new: NewQuestion) -> ApiResult<i64> {
-    caller.require(&state.thresholds, Privilege::Ask)?;
     let now = state.clock.now();
+    let rules = state.rules(conn)?;
+    caller.require(&rules.privileges, Privilege::Ask)?;
+    limits::check_new_post(conn, &rules.new_accounts, caller, PostType::Question, new.body.as_str(), now)?;
     let body_html = markdown::render(new.body.as_str());
     write_transaction(conn, |conn| {
         let category = store::categories::find_by_slug(conn, &new.category)?
             .ok_or_else(|| ApiError::validation("category", "no such category"))?;
-        let tag_ids = categories::resolve_tags(conn, caller, &state.thresholds, &new.tags, now)?;
+        let tag_ids = categories::resolve_tags(conn, caller, &rules.privileges, &new.tags, now)?;
         let record = QuestionRecord {
             author_id: caller.id,
             category_id: category.id,
@@ -120,7 +124,18 @@ pub fn create(conn: &mut DbConn, state: &AppState, caller: &Caller, new: NewQues
             tag_list: &tag_list(&new.tags),
             at: now,
         };
-        insert(conn, &record)
+        let id = insert(conn, &record)?;
+        let experts = experts::opted_in(conn, &rules.experts, category.id)?;
+        let event = Event {
+            kind: Kind::ExpertQuestion,
+            question_id: id,
+            answer_id: None,
+            comment_id: None,
+            actor_id: caller.id,
+            at: now,
+        };
+        notifications::notify(conn, &experts, event)?;
+        Ok(id)
     })
 }
 
@@ -431,7 +446,8 @@ pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, edit:
     let body_html = edit.body.as_ref().map(|b| markdown::render(b.as_str()));
     write_transaction(conn, |conn| {
         let question = visible(conn, Some(caller), id)?;
-        posts::require_editor(caller, &state.thresholds, question.author_id)?;
+        let rules = state.rules(conn)?;
+        posts::require_editor(caller, &rules.privileges, question.author_id)?;
         if question.locked_at.is_some() && !caller.is_moderator() {
             return Err(ApiError::Conflict { code: "question_locked", detail: "the question is locked".into() });
         }
@@ -445,7 +461,7 @@ pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, edit:
         };
         let old_tag_ids = store::tags::ids_of_question(conn, id)?;
         let new_tag_ids = match &edit.tags {
-            Some(tags) => Some(categories::resolve_tags(conn, caller, &state.thresholds, tags, now)?),
+            Some(tags) => Some(categories::resolve_tags(conn, caller, &rules.privileges, tags, now)?),
             None => None,
         };
         let form = store::questions::QuestionUpdateForm {

@@ -5,8 +5,11 @@ use chrono::{Duration, NaiveDateTime};
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
+use crate::service::badges;
 use crate::service::posts::{Caller, PostType};
 use crate::service::privileges::Privilege;
+use crate::service::reputation::{self, PostRef, VoteEvents};
+use crate::service::settings::ReputationPoints;
 use crate::service::{answers, questions};
 use crate::state::AppState;
 use crate::store::votes::Vote;
@@ -27,6 +30,7 @@ pub struct VoteResult {
 struct Target {
     author_id: i64,
     question_id: i64,
+    category_id: i64,
     score: i32,
     locked: bool,
 }
@@ -35,11 +39,23 @@ fn target(conn: &mut DbConn, caller: &Caller, post_type: PostType, id: i64) -> A
     match post_type {
         PostType::Question => {
             let q = questions::visible(conn, Some(caller), id)?;
-            Ok(Target { author_id: q.author_id, question_id: q.id, score: q.score, locked: q.locked_at.is_some() })
+            Ok(Target {
+                author_id: q.author_id,
+                question_id: q.id,
+                category_id: q.category_id,
+                score: q.score,
+                locked: q.locked_at.is_some(),
+            })
         }
         PostType::Answer => {
             let (a, q) = answers::visible(conn, Some(caller), id)?;
-            Ok(Target { author_id: a.author_id, question_id: q.id, score: a.score, locked: q.locked_at.is_some() })
+            Ok(Target {
+                author_id: a.author_id,
+                question_id: q.id,
+                category_id: q.category_id,
+                score: a.score,
+                locked: q.locked_at.is_some(),
+            })
         }
     }
 }
@@ -58,13 +74,14 @@ pub fn cast(
     post_id: i64,
     value: i32,
 ) -> ApiResult<VoteResult> {
+    let now = state.clock.now();
+    let rules = state.rules(conn)?;
     match value {
-        1 => caller.require(&state.thresholds, Privilege::VoteUp)?,
-        -1 => caller.require(&state.thresholds, Privilege::VoteDown)?,
+        1 => caller.require(&rules.privileges, Privilege::VoteUp)?,
+        -1 => caller.require(&rules.privileges, Privilege::VoteDown)?,
         0 => {}
         _ => return Err(ApiError::validation("value", "must be 1, -1 or 0")),
     }
-    let now = state.clock.now();
     write_transaction(conn, |conn| {
         let target = target(conn, caller, post_type, post_id)?;
         if target.author_id == caller.id {
@@ -80,9 +97,17 @@ pub fn cast(
         if existing.is_none() {
             check_daily_limit(conn, caller.id, now)?;
         }
-        let vote =
-            VoteChange { voter_id: caller.id, post_type, post_id, question_id: target.question_id, value, at: now };
-        let delta = apply(conn, existing.as_ref(), &vote)?;
+        let vote = VoteChange {
+            voter_id: caller.id,
+            author_id: target.author_id,
+            post_type,
+            post_id,
+            question_id: target.question_id,
+            category_id: target.category_id,
+            value,
+            at: now,
+        };
+        let delta = apply(conn, &rules.reputation, existing.as_ref(), &vote)?;
         Ok(VoteResult { post_type: post_type.as_str(), post_id, score: target.score + delta, my_vote: value })
     })
 }
@@ -90,32 +115,58 @@ pub fn cast(
 /// A vote to record, already authorised.
 pub struct VoteChange {
     pub voter_id: i64,
+    pub author_id: i64,
     pub post_type: PostType,
     pub post_id: i64,
     pub question_id: i64,
+    pub category_id: i64,
     pub value: i32,
     pub at: NaiveDateTime,
 }
 
 /// Records a vote inside the caller's transaction, replacing `existing`
-/// (the voter's current vote on the post), and moves the post's score;
-/// returns the change in score. Shared by the API, the demo seeder and
-/// importers.
-pub fn apply(conn: &mut DbConn, existing: Option<&Vote>, change: &VoteChange) -> ApiResult<i32> {
+/// (the voter's current vote on the post), moves the post's score and the
+/// author's (and voter's) reputation; returns the change in score. Shared
+/// by the API, the demo seeder and importers.
+pub fn apply(
+    conn: &mut DbConn,
+    points: &ReputationPoints,
+    existing: Option<&Vote>,
+    change: &VoteChange,
+) -> ApiResult<i32> {
     // A withdrawn vote stays as a 0 row, so withdrawing and re-voting
     // cannot dodge the daily limit.
     let previous = existing.map_or(0, |v| v.value);
-    match existing {
-        Some(vote) => store::votes::set_value(conn, vote.id, change.value, change.at)?,
+    let vote_id = match existing {
+        Some(vote) => {
+            store::votes::set_value(conn, vote.id, change.value, change.at)?;
+            vote.id
+        }
         None => {
             let post_type = change.post_type.as_str();
-            store::votes::insert(conn, change.voter_id, post_type, change.post_id, change.value, change.at)?;
+            store::votes::insert(conn, change.voter_id, post_type, change.post_id, change.value, change.at)?.id
         }
-    }
+    };
+    let post = PostRef { post_type: change.post_type, post_id: change.post_id, category_id: change.category_id };
+    reputation::on_vote(
+        conn,
+        points,
+        &VoteEvents {
+            vote_id,
+            voter_id: change.voter_id,
+            author_id: change.author_id,
+            value: change.value,
+            post,
+            at: change.at,
+        },
+    )?;
     let delta = change.value - previous;
     match change.post_type {
         PostType::Question => store::questions::add_to_score(conn, change.post_id, delta)?,
-        PostType::Answer => store::answers::add_to_score(conn, change.post_id, delta)?,
+        PostType::Answer => {
+            store::answers::add_to_score(conn, change.post_id, delta)?;
+            badges::after_answer_vote(conn, change.author_id, change.at)?;
+        }
     }
     store::outbox::enqueue(conn, change.question_id, "vote", change.at)?;
     Ok(delta)

@@ -95,3 +95,50 @@ pub fn set_deleted(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> Que
 pub fn add_to_score(conn: &mut DbConn, id: i64, delta: i32) -> QueryResult<()> {
     diesel::update(answers::table.find(id)).set(answers::score.eq(answers::score + delta)).execute(conn).map(|_| ())
 }
+
+/// When the user's answers of the window were posted (new-account limits).
+pub fn created_by_since(conn: &mut DbConn, author_id: i64, since: NaiveDateTime) -> QueryResult<Vec<NaiveDateTime>> {
+    answers::table
+        .filter(answers::author_id.eq(author_id))
+        .filter(answers::created_at.gt(since))
+        .select(answers::created_at)
+        .limit(1000)
+        .load(conn)
+}
+
+/// Marks an answer council-verified (or not) by `by`, to be reviewed by
+/// `review_by`.
+pub fn set_verified(
+    conn: &mut DbConn,
+    id: i64,
+    at: Option<NaiveDateTime>,
+    by: Option<i64>,
+    review_by: Option<NaiveDateTime>,
+) -> QueryResult<()> {
+    diesel::update(answers::table.find(id))
+        .set((answers::verified_at.eq(at), answers::verified_by.eq(by), answers::review_by.eq(review_by)))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Verified, visible answers whose review date has passed, oldest review
+/// first, after the keyset `(review_by, id)`.
+pub fn stale(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    after: Option<(NaiveDateTime, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<AnswerRow>> {
+    let mut query = answers::table
+        .inner_join(users::table)
+        .filter(answers::verified_at.is_not_null())
+        .filter(answers::review_by.lt(now))
+        .filter(answers::deleted_at.is_null())
+        .select(AnswerRow::as_select())
+        .into_boxed();
+    if let Some((review_by, id)) = after {
+        query =
+            query.filter(answers::review_by.gt(review_by).or(answers::review_by.eq(review_by).and(answers::id.gt(id))));
+    }
+    query.order((answers::review_by.asc(), answers::id.asc())).limit(limit).load(conn)
+}

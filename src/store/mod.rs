@@ -5,6 +5,7 @@
 //! backend; backend-specific SQL stays in here.
 
 pub mod answers;
+pub mod badges;
 pub mod categories;
 pub mod comments;
 pub mod follows;
@@ -13,8 +14,10 @@ pub mod notifications;
 pub mod outbox;
 pub mod questions;
 pub mod refresh_tokens;
+pub mod reputation;
 pub mod revisions;
 pub mod schema;
+pub mod stats;
 pub mod tags;
 pub mod users;
 pub mod views;

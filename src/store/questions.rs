@@ -228,3 +228,13 @@ pub fn set_closed(
 pub fn set_locked(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> QueryResult<()> {
     diesel::update(questions::table.find(id)).set(questions::locked_at.eq(at)).execute(conn).map(|_| ())
 }
+
+/// When the user's questions of the window were asked (new-account limits).
+pub fn created_by_since(conn: &mut DbConn, author_id: i64, since: NaiveDateTime) -> QueryResult<Vec<NaiveDateTime>> {
+    questions::table
+        .filter(questions::author_id.eq(author_id))
+        .filter(questions::created_at.gt(since))
+        .select(questions::created_at)
+        .limit(1000)
+        .load(conn)
+}

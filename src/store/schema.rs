@@ -16,6 +16,8 @@ diesel::table! {
         suspension_reason -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        accepted_answers -> Integer,
+        expert_notifications -> Bool,
     }
 }
 
@@ -201,7 +203,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reputation_events (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        delta -> Integer,
+        points -> Integer,
+        reason -> Text,
+        source_type -> Text,
+        source_id -> BigInt,
+        post_type -> Nullable<Text>,
+        post_id -> Nullable<BigInt>,
+        category_id -> Nullable<BigInt>,
+        day -> Text,
+        reverses_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_category_stats (user_id, category_id) {
+        user_id -> BigInt,
+        category_id -> BigInt,
+        reputation -> Integer,
+        accepted_answers -> Integer,
+        solved_answers -> Integer,
+    }
+}
+
+diesel::table! {
+    badges (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        badge -> Text,
+        awarded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(user_category_stats -> users (user_id));
+diesel::joinable!(reputation_events -> users (user_id));
+diesel::joinable!(badges -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(questions -> users (author_id));
 diesel::joinable!(questions -> categories (category_id));
@@ -230,4 +280,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     follows,
     notifications,
     search_outbox,
+    reputation_events,
+    user_category_stats,
+    badges,
+    settings,
 );

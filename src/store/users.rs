@@ -23,6 +23,8 @@ pub struct User {
     pub suspension_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub accepted_answers: i32,
+    pub expert_notifications: bool,
 }
 
 impl User {
@@ -49,6 +51,7 @@ pub struct ProfileUpdateForm {
     pub display_name: Option<String>,
     pub bio: Option<String>,
     pub area: Option<Option<String>>,
+    pub expert_notifications: Option<bool>,
     pub updated_at: Option<NaiveDateTime>,
 }
 

@@ -55,6 +55,12 @@ fn the_demo_is_a_whole_community_and_always_the_same() {
     });
     assert!(with_staff);
 
+    // The demo's reputation comes from its votes and acceptances, by the ledger.
+    let report = app.with_conn(|conn| agora::service::reputation::check(conn, false).unwrap());
+    assert!(report.is_clean(), "{report:?}");
+    let top = app.get("/api/v1/users?limit=1").send().json();
+    assert!(top["items"][0]["reputation"].as_i64().unwrap() > 100);
+
     // The same seed gives the same community.
     let again = spawn_app();
     seed(&again);

@@ -382,3 +382,32 @@ impl TestApp {
         self.get(&format!("/api/v1/questions/{id}")).send().assert_status(200).json()
     }
 }
+
+/// Settings and reputation shortcuts.
+impl TestApp {
+    /// Changes the community settings through the admin API.
+    #[track_caller]
+    pub fn change_settings(&self, admin: &TestUser, change: impl FnOnce(&mut Value)) {
+        let mut settings =
+            self.get("/api/v1/admin/settings").bearer(&admin.access_token).send().assert_status(200).json();
+        change(&mut settings);
+        self.call("PUT", "/api/v1/admin/settings")
+            .json(&settings)
+            .bearer(&admin.access_token)
+            .send()
+            .assert_status(200);
+    }
+
+    pub fn reputation(&self, user_id: i64) -> i64 {
+        self.get(&format!("/api/v1/users/{user_id}")).send().assert_status(200).json()["reputation"].as_i64().unwrap()
+    }
+
+    /// 1 + the sum of the user's ledger.
+    pub fn ledger_reputation(&self, user_id: i64) -> i64 {
+        self.with_conn(|conn| agora::store::reputation::for_user(conn, user_id).unwrap())
+            .iter()
+            .map(|e| i64::from(e.delta))
+            .sum::<i64>()
+            + 1
+    }
+}

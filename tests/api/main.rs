@@ -10,5 +10,8 @@ mod answers;
 mod auth_tokens;
 mod contract;
 mod demo;
+mod experts;
 mod questions;
+mod reputation;
+mod reputation_random;
 mod schema_parity;

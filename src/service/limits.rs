@@ -1,0 +1,59 @@
+//! Limits on new accounts (API.md): below the reputation and age of the
+//! settings, a user may post only so many questions and answers an hour
+//! and so many links a post. Staff, moderators and admins are exempt.
+
+use chrono::{Duration, NaiveDateTime};
+
+use crate::domain::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::service::markdown;
+use crate::service::posts::{Caller, PostType};
+use crate::service::settings::NewAccountLimits;
+use crate::store::{self, DbConn};
+
+fn is_new(caller: &Caller, limits: &NewAccountLimits, now: NaiveDateTime) -> bool {
+    let exempt = caller.has_role(Role::Staff) || caller.is_moderator();
+    let young = caller.created_at > now - Duration::hours(limits.younger_than_hours.into());
+    !exempt && young && caller.reputation < limits.below_reputation
+}
+
+/// Checks a new post by `caller` against the new-account limits.
+pub fn check_new_post(
+    conn: &mut DbConn,
+    limits: &NewAccountLimits,
+    caller: &Caller,
+    post_type: PostType,
+    body: &str,
+    now: NaiveDateTime,
+) -> ApiResult<()> {
+    if !is_new(caller, limits, now) {
+        return Ok(());
+    }
+    let links = markdown::count_links(body);
+    if links > limits.links_per_post as usize {
+        return Err(ApiError::validation(
+            "body",
+            &format!("new accounts may include at most {} links in a post", limits.links_per_post),
+        ));
+    }
+    let hour_ago = now - Duration::hours(1);
+    let (recent, allowed) = match post_type {
+        PostType::Question => {
+            (store::questions::created_by_since(conn, caller.id, hour_ago)?, limits.questions_per_hour)
+        }
+        PostType::Answer => (store::answers::created_by_since(conn, caller.id, hour_ago)?, limits.answers_per_hour),
+    };
+    if recent.len() < allowed as usize {
+        return Ok(());
+    }
+    // The oldest post of the hour leaves the window first.
+    let frees_at = recent.iter().min().map_or(now, |&oldest| oldest + Duration::hours(1));
+    Err(ApiError::RateLimited {
+        retry_after_secs: (frees_at - now).num_seconds().max(1) as u64,
+        detail: format!(
+            "new accounts may post {allowed} {}s an hour; this limit lifts at {} reputation",
+            post_type.as_str(),
+            limits.below_reputation
+        ),
+    })
+}

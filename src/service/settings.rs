@@ -1,0 +1,288 @@
+//! The community's rules, held in the `settings` table and changed by
+//! admins: reputation points and the daily cap, privilege thresholds, the
+//! expert rule, new-account limits and deflection parameters. Defaults are
+//! API.md's. Every rule reads its numbers from here and nowhere else.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::privileges::Thresholds;
+use crate::store::schema::settings;
+use crate::store::{DbConn, write_transaction};
+
+/// Points of the reputation table (API.md) and the daily cap on votes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReputationPoints {
+    pub question_upvoted: i32,
+    pub answer_upvoted: i32,
+    pub post_downvoted: i32,
+    pub downvoted_an_answer: i32,
+    pub answer_accepted: i32,
+    pub accepted_an_answer: i32,
+    pub answer_verified: i32,
+    pub removed_as_spam: i32,
+    /// At most this much per user per UTC day from votes.
+    pub daily_vote_cap: i32,
+}
+
+impl Default for ReputationPoints {
+    fn default() -> Self {
+        ReputationPoints {
+            question_upvoted: 10,
+            answer_upvoted: 10,
+            post_downvoted: -2,
+            downvoted_an_answer: -1,
+            answer_accepted: 15,
+            accepted_an_answer: 2,
+            answer_verified: 15,
+            removed_as_spam: -100,
+            daily_vote_cap: 200,
+        }
+    }
+}
+
+/// Who is an expert in a category.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpertRule {
+    /// Accepted or council-verified answers in the category.
+    pub min_solved_answers: i32,
+    /// Reputation earned in the category.
+    pub min_category_reputation: i32,
+}
+
+impl Default for ExpertRule {
+    fn default() -> Self {
+        ExpertRule { min_solved_answers: 5, min_category_reputation: 50 }
+    }
+}
+
+/// Limits on accounts that are both new and low in reputation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccountLimits {
+    /// Below this reputation…
+    pub below_reputation: i32,
+    /// …and younger than this, an account is new.
+    pub younger_than_hours: i32,
+    pub questions_per_hour: i32,
+    pub answers_per_hour: i32,
+    pub links_per_post: i32,
+}
+
+impl Default for NewAccountLimits {
+    fn default() -> Self {
+        NewAccountLimits {
+            below_reputation: 15,
+            younger_than_hours: 24,
+            questions_per_hour: 3,
+            answers_per_hour: 10,
+            links_per_post: 2,
+        }
+    }
+}
+
+/// Parameters of the deflection reports (API.md "Deflection").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeflectionParameters {
+    pub window_days: i32,
+    pub confidence: f64,
+    pub cost_per_contact: f64,
+    pub currency: String,
+    pub cost_source: String,
+    pub cost_year: i32,
+    pub holdout_percent: i32,
+}
+
+impl Default for DeflectionParameters {
+    fn default() -> Self {
+        DeflectionParameters {
+            window_days: 7,
+            confidence: 0.95,
+            cost_per_contact: 3.39,
+            currency: "USD".to_owned(),
+            cost_source: "Median cost of a 311 call across 15 US cities".to_owned(),
+            cost_year: 2009,
+            holdout_percent: 0,
+        }
+    }
+}
+
+/// The whole settings document (GET/PUT /admin/settings).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSettings {
+    pub reputation: ReputationPoints,
+    pub privileges: Thresholds,
+    pub experts: ExpertRule,
+    pub new_accounts: NewAccountLimits,
+    pub deflection: DeflectionParameters,
+}
+
+impl SiteSettings {
+    /// Checks every number; all problems are reported at once.
+    pub fn validate(&self) -> ApiResult<()> {
+        let mut errors = Vec::new();
+        let mut check = |ok: bool, field: &str, message: &str| {
+            if !ok {
+                errors.push(FieldError::new(field, message));
+            }
+        };
+        let r = &self.reputation;
+        for (field, value) in [
+            ("reputation.question_upvoted", r.question_upvoted),
+            ("reputation.answer_upvoted", r.answer_upvoted),
+            ("reputation.answer_accepted", r.answer_accepted),
+            ("reputation.accepted_an_answer", r.accepted_an_answer),
+            ("reputation.answer_verified", r.answer_verified),
+            ("reputation.daily_vote_cap", r.daily_vote_cap),
+        ] {
+            check((0..=10_000).contains(&value), field, "must be 0 to 10000");
+        }
+        for (field, value) in [
+            ("reputation.post_downvoted", r.post_downvoted),
+            ("reputation.downvoted_an_answer", r.downvoted_an_answer),
+            ("reputation.removed_as_spam", r.removed_as_spam),
+        ] {
+            check((-10_000..=0).contains(&value), field, "must be -10000 to 0");
+        }
+        let p = &self.privileges;
+        for (field, value) in [
+            ("privileges.ask", p.ask),
+            ("privileges.answer", p.answer),
+            ("privileges.vote_up", p.vote_up),
+            ("privileges.flag", p.flag),
+            ("privileges.comment", p.comment),
+            ("privileges.vote_down", p.vote_down),
+            ("privileges.create_tag", p.create_tag),
+            ("privileges.close_vote", p.close_vote),
+            ("privileges.edit_others", p.edit_others),
+        ] {
+            check((1..=1_000_000).contains(&value), field, "must be 1 to 1000000");
+        }
+        let e = &self.experts;
+        check((1..=10_000).contains(&e.min_solved_answers), "experts.min_solved_answers", "must be 1 to 10000");
+        check(
+            (0..=1_000_000).contains(&e.min_category_reputation),
+            "experts.min_category_reputation",
+            "must be 0 to 1000000",
+        );
+        let n = &self.new_accounts;
+        check((1..=1_000_000).contains(&n.below_reputation), "new_accounts.below_reputation", "must be 1 to 1000000");
+        check((0..=8760).contains(&n.younger_than_hours), "new_accounts.younger_than_hours", "must be 0 to 8760");
+        check((1..=1000).contains(&n.questions_per_hour), "new_accounts.questions_per_hour", "must be 1 to 1000");
+        check((1..=1000).contains(&n.answers_per_hour), "new_accounts.answers_per_hour", "must be 1 to 1000");
+        check((0..=100).contains(&n.links_per_post), "new_accounts.links_per_post", "must be 0 to 100");
+        let d = &self.deflection;
+        check((1..=90).contains(&d.window_days), "deflection.window_days", "must be 1 to 90");
+        check(d.confidence > 0.5 && d.confidence < 1.0, "deflection.confidence", "must be between 0.5 and 1");
+        check(
+            d.cost_per_contact.is_finite() && d.cost_per_contact >= 0.0,
+            "deflection.cost_per_contact",
+            "must be 0 or more",
+        );
+        check(
+            d.currency.len() == 3 && d.currency.chars().all(|c| c.is_ascii_uppercase()),
+            "deflection.currency",
+            "must be an ISO 4217 code",
+        );
+        check(
+            (1..=200).contains(&d.cost_source.trim().chars().count()),
+            "deflection.cost_source",
+            "must say where the cost comes from",
+        );
+        check((1900..=2200).contains(&d.cost_year), "deflection.cost_year", "must be a year");
+        check((0..=50).contains(&d.holdout_percent), "deflection.holdout_percent", "must be 0 to 50");
+        if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+    }
+}
+
+const SETTINGS_KEY: &str = "site";
+
+/// Reads the stored settings (defaults when none were ever saved; a stored
+/// document missing a newer section takes that section's defaults).
+pub fn load(conn: &mut DbConn) -> ApiResult<SiteSettings> {
+    let stored: Option<String> = settings::table.find(SETTINGS_KEY).select(settings::value).first(conn).optional()?;
+    match stored {
+        None => Ok(SiteSettings::default()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| ApiError::internal(format!("stored settings: {e}"))),
+    }
+}
+
+/// Validates and stores a whole settings document.
+pub fn save(conn: &mut DbConn, new: &SiteSettings, now: NaiveDateTime) -> ApiResult<()> {
+    new.validate()?;
+    let text = serde_json::to_string(new).map_err(ApiError::internal)?;
+    write_transaction(conn, |conn| {
+        let updated = diesel::update(settings::table.find(SETTINGS_KEY))
+            .set((settings::value.eq(&text), settings::updated_at.eq(now)))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(settings::table)
+                .values((settings::name.eq(SETTINGS_KEY), settings::value.eq(&text), settings::updated_at.eq(now)))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+/// The settings as a node sees them: re-read at most every few seconds, so
+/// a change made on one node reaches the others quickly without a query
+/// on every request; a change made on this node applies at once.
+pub struct SettingsCache {
+    current: RwLock<(Arc<SiteSettings>, Option<Instant>)>,
+    max_age: Duration,
+}
+
+impl SettingsCache {
+    pub fn new(max_age: Duration) -> SettingsCache {
+        SettingsCache { current: RwLock::new((Arc::new(SiteSettings::default()), None)), max_age }
+    }
+
+    /// The current settings, reading the table if the copy is stale.
+    pub fn get(&self, conn: &mut DbConn) -> ApiResult<Arc<SiteSettings>> {
+        if let Ok(guard) = self.current.read()
+            && let (settings, Some(read_at)) = &*guard
+            && read_at.elapsed() < self.max_age
+        {
+            return Ok(settings.clone());
+        }
+        let fresh = Arc::new(load(conn)?);
+        self.set(fresh.clone());
+        Ok(fresh)
+    }
+
+    pub fn set(&self, settings: Arc<SiteSettings>) {
+        if let Ok(mut guard) = self.current.write() {
+            *guard = (settings, Some(Instant::now()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_are_named() {
+        assert!(SiteSettings::default().validate().is_ok());
+        let mut bad = SiteSettings::default();
+        bad.reputation.post_downvoted = 5;
+        bad.privileges.vote_up = 0;
+        bad.deflection.confidence = 1.5;
+        match bad.validate() {
+            Err(ApiError::Validation(errors)) => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(fields, ["reputation.post_downvoted", "privileges.vote_up", "deflection.confidence"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
