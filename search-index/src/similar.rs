@@ -1,0 +1,254 @@
+//! "Has this been asked before?": the questions most like a draft.
+//!
+//! 1. Retrieval: an OR over every word of a draft is slow on a big index,
+//!    so a bounded query is built from the draft's most informative terms
+//!    (tf·idf, at most a dozen), matching titles more strongly; words the
+//!    index has never seen (likely typos) match one edit away.
+//! 2. Re-ranking of the few candidates by a blend of their BM25 score, the
+//!    cosine of tf·idf word vectors (symmetric, so long questions do not win
+//!    by length) and the cosine of character trigrams (robust to the
+//!    misspellings residents make). The blend was tuned on the SemEval-2016
+//!    Task 3 train1 split (see tests/relevance.rs) and lifts dev MAP from
+//!    ~70 (BM25 alone) to ~73.
+//! 3. Solved questions rank higher; closed duplicates give way to the
+//!    question they duplicate.
+
+use std::collections::{HashMap, HashSet};
+
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Searcher, TantivyDocument, Term};
+
+use crate::query::{FUZZY_MIN_CHARS, STOPWORDS, boxed, term_query, tokens};
+use crate::schema::{PLAIN, STEMMED};
+use crate::{Result, SearchHit, SearchIndex, SimilarRequest};
+
+/// How many terms of a draft the retrieval query keeps.
+const QUERY_TERMS: usize = 12;
+/// Drafts longer than this are read only this far.
+const MAX_DRAFT_CHARS: usize = 5000;
+/// Candidate text read for re-ranking (the start of title and body).
+const RERANK_CHARS: usize = 1500;
+/// The re-ranking blend.
+const BM25_WEIGHT: f32 = 0.25;
+const WORD_COSINE_WEIGHT: f32 = 0.75;
+const TRIGRAM_COSINE_WEIGHT: f32 = 1.25;
+/// Solved questions rank this much higher.
+const SOLVED_BOOST: f32 = 1.25;
+
+type Vector = HashMap<String, f32>;
+
+impl SearchIndex {
+    /// The questions most like `request.text`, best first.
+    pub fn similar(&self, request: &SimilarRequest) -> Result<Vec<SearchHit>> {
+        let searcher = self.reader.searcher();
+        if searcher.num_docs() == 0 || request.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let draft: String = request.text.chars().take(MAX_DRAFT_CHARS).collect();
+        let mut words = Words { plain: self.analyzer(PLAIN)?, stemmer: self.analyzer(STEMMED)? };
+        let mut idf = Idf { searcher: &searcher, index: self, cache: HashMap::new() };
+        let Some(query) = self.retrieval_query(&mut words, &mut idf, &draft)? else {
+            return Ok(Vec::new());
+        };
+        let query = self.restricted(query, request.restrict_to.as_deref());
+        let candidates =
+            searcher.search(query.as_ref(), &TopDocs::with_limit(request.limit * 2 + 5).order_by_score())?;
+        let best_bm25 = candidates.iter().map(|c| c.0).fold(f32::EPSILON, f32::max);
+        let draft_words = words.vector(&draft, &mut idf)?;
+        let draft_trigrams = trigrams(&draft);
+        let mut hits = Vec::with_capacity(candidates.len());
+        for (bm25, address) in candidates {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let mut hit = self.hit(&doc, bm25, String::new());
+            let body = doc.get_first(self.fields.body).and_then(|v| v.as_str()).unwrap_or_default();
+            let text: String = format!("{}\n{}", hit.title, body).chars().take(RERANK_CHARS).collect();
+            hit.relevance = BM25_WEIGHT * bm25 / best_bm25
+                + WORD_COSINE_WEIGHT * cosine(&draft_words, &words.vector(&text, &mut idf)?)
+                + TRIGRAM_COSINE_WEIGHT * cosine(&draft_trigrams, &trigrams(&text));
+            if hit.status == "solved" {
+                hit.relevance *= SOLVED_BOOST;
+            }
+            hits.push(hit);
+        }
+        hits.sort_by(|a, b| b.relevance.total_cmp(&a.relevance).then(a.question_id.cmp(&b.question_id)));
+        let hits = self.replace_duplicates(&searcher, hits)?;
+        Ok(hits.into_iter().take(request.limit).collect())
+    }
+
+    /// The draft's most informative terms, title matches weighted up, plus
+    /// one-typo neighbours of words the index has never seen. `None` when
+    /// the draft has no usable words.
+    fn retrieval_query(&self, words: &mut Words, idf: &mut Idf, draft: &str) -> Result<Option<Box<dyn Query>>> {
+        let f = &self.fields;
+        let mut weighted: Vec<(f32, String)> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
+        for (stem, (tf, word)) in words.stems(draft) {
+            match idf.of(&stem)? {
+                Some(idf) => weighted.push(((1.0 + tf).ln() * idf, stem)),
+                None if word.chars().count() >= FUZZY_MIN_CHARS => unknown.push(word),
+                None => {}
+            }
+        }
+        weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        weighted.truncate(QUERY_TERMS);
+        unknown.sort();
+        unknown.truncate(3);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (_, stem) in &weighted {
+            clauses.push((Occur::Should, term_query(f.title, stem, 2.0)));
+            clauses.push((Occur::Should, term_query(f.body, stem, 1.0)));
+            clauses.push((Occur::Should, term_query(f.answers, stem, 0.3)));
+        }
+        // A likely typo weighs as much as a rare word would.
+        let rare_word_weight = 2.0 * idf.rare();
+        for word in &unknown {
+            let fuzzy = FuzzyTermQuery::new(Term::from_field_text(f.plain, word), 1, true);
+            clauses.push((Occur::Should, boxed(BoostQuery::new(boxed(fuzzy), rare_word_weight))));
+        }
+        Ok((!clauses.is_empty()).then(|| boxed(BooleanQuery::new(clauses))))
+    }
+
+    fn restricted(&self, query: Box<dyn Query>, ids: Option<&[i64]>) -> Box<dyn Query> {
+        let Some(ids) = ids else { return query };
+        let allowed: Vec<Box<dyn Query>> = ids
+            .iter()
+            .map(|&id| boxed(TermQuery::new(Term::from_field_i64(self.fields.id, id), IndexRecordOption::Basic)))
+            .collect();
+        boxed(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, boxed(BooleanQuery::union(allowed)))]))
+    }
+
+    /// Replaces closed duplicates by their canonical question (once each).
+    fn replace_duplicates(&self, searcher: &Searcher, hits: Vec<SearchHit>) -> Result<Vec<SearchHit>> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let hit = match hit.duplicate_of {
+                Some(target) => match self.by_id(searcher, target)? {
+                    Some(canonical) => SearchHit { relevance: hit.relevance, ..canonical },
+                    None => continue,
+                },
+                None => hit,
+            };
+            if seen.insert(hit.question_id) {
+                out.push(hit);
+            }
+        }
+        Ok(out)
+    }
+
+    fn by_id(&self, searcher: &Searcher, id: i64) -> Result<Option<SearchHit>> {
+        let query = TermQuery::new(Term::from_field_i64(self.fields.id, id), IndexRecordOption::Basic);
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score())?;
+        match found.first() {
+            Some(&(_, address)) => {
+                let doc: TantivyDocument = searcher.doc(address)?;
+                Ok(Some(self.hit(&doc, 0.0, String::new())))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Text → stems and word vectors.
+struct Words {
+    plain: TextAnalyzer,
+    stemmer: TextAnalyzer,
+}
+
+impl Words {
+    /// Each meaningful stem with its count and the first word it came from.
+    fn stems(&mut self, text: &str) -> HashMap<String, (f32, String)> {
+        let mut stems: HashMap<String, (f32, String)> = HashMap::new();
+        for word in tokens(&mut self.plain, text) {
+            if STOPWORDS.contains(String::as_str(&word)) || word.chars().count() < 2 {
+                continue;
+            }
+            if let Some(stem) = tokens(&mut self.stemmer, &word).into_iter().next() {
+                stems.entry(stem).or_insert((0.0, word)).0 += 1.0;
+            }
+        }
+        stems
+    }
+
+    /// A tf·idf vector of the text's known stems.
+    fn vector(&mut self, text: &str, idf: &mut Idf) -> Result<Vector> {
+        let mut vector = Vector::new();
+        for (stem, (tf, _)) in self.stems(text) {
+            if let Some(idf) = idf.of(&stem)? {
+                vector.insert(stem, (1.0 + tf).ln() * idf);
+            }
+        }
+        Ok(vector)
+    }
+}
+
+/// Inverse document frequencies over titles and bodies, cached for one
+/// request (candidates share most of their words).
+struct Idf<'a> {
+    searcher: &'a Searcher,
+    index: &'a SearchIndex,
+    cache: HashMap<String, Option<f32>>,
+}
+
+impl Idf<'_> {
+    /// `None` for a stem no question contains.
+    fn of(&mut self, stem: &str) -> Result<Option<f32>> {
+        if let Some(&cached) = self.cache.get(stem) {
+            return Ok(cached);
+        }
+        let f = &self.index.fields;
+        let df = self.searcher.doc_freq(&Term::from_field_text(f.title, stem))?
+            + self.searcher.doc_freq(&Term::from_field_text(f.body, stem))?;
+        let documents = self.searcher.num_docs() as f32;
+        let idf = (df > 0).then(|| {
+            let df = (df as f32).min(documents);
+            (1.0 + (documents - df + 0.5) / (df + 0.5)).ln()
+        });
+        self.cache.insert(stem.to_owned(), idf);
+        Ok(idf)
+    }
+
+    /// The idf of a word found once.
+    fn rare(&self) -> f32 {
+        let documents = self.searcher.num_docs() as f32;
+        (1.0 + (documents - 0.5) / 1.5).ln()
+    }
+}
+
+/// Log-weighted character trigrams of the text's meaningful words.
+fn trigrams(text: &str) -> Vector {
+    let mut counts: HashMap<String, f32> = HashMap::new();
+    let lowered = text.to_lowercase();
+    for word in lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty() && !STOPWORDS.contains(w)) {
+        let padded: Vec<char> = format!(" {word} ").chars().collect();
+        for window in padded.windows(3) {
+            *counts.entry(window.iter().collect()).or_default() += 1.0;
+        }
+    }
+    counts.into_iter().map(|(k, v)| (k, (1.0 + v).ln())).collect()
+}
+
+fn cosine(a: &Vector, b: &Vector) -> f32 {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let dot: f32 = small.iter().filter_map(|(k, x)| large.get(k).map(|y| x * y)).sum();
+    let norm = |v: &Vector| v.values().map(|x| x * x).sum::<f32>().sqrt();
+    let (na, nb) = (norm(a), norm(b));
+    if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosines_compare_shapes() {
+        let a = trigrams("recycling collection");
+        assert!((cosine(&a, &a) - 1.0).abs() < 1e-5);
+        assert!(cosine(&a, &trigrams("recyclng colection")) > 0.6, "typos keep most trigrams");
+        assert_eq!(cosine(&a, &trigrams("zzz")), 0.0);
+        assert_eq!(cosine(&a, &Vector::new()), 0.0);
+    }
+}
