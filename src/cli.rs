@@ -28,6 +28,9 @@ enum Command {
     },
     /// Bring the database schema up to date and exit.
     Migrate,
+    /// Rebuild this node's search index from the database (stop the server
+    /// first: a running server holds the index).
+    Reindex,
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -85,6 +88,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { demo } => serve(settings, demo),
         Command::Migrate => migrate(&settings),
+        Command::Reindex => reindex(&settings),
         Command::User(UserCommand::Create(args)) => create_user(&settings, args),
         Command::Reputation(ReputationCommand::Check { repair }) => check_reputation(&settings, repair),
     };
@@ -149,6 +153,29 @@ fn create_user(settings: &Settings, args: CreateUser) -> Result<(), StartupError
     let user = service::accounts::create_user_cli(&mut conn, now, &username, &email, &password, &args.roles)
         .map_err(|e| e.to_string())?;
     println!("Created user {} (id {}).", user.username, user.id);
+    Ok(())
+}
+
+fn reindex(settings: &Settings) -> Result<(), StartupError> {
+    let database = startup::open_database(settings)?;
+    let (index, _) = search_index::SearchIndex::open(&settings.index_dir())?;
+    let mut writer = index.writer(256 * 1024 * 1024)?;
+    let bar = indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} questions ({per_sec}, {eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let started = std::time::Instant::now();
+    let position = crate::indexer::rebuild(&database.pool, &mut writer, &index, |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })?;
+    bar.finish();
+    let questions = index.num_docs();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "Indexed {questions} questions in {seconds:.1} s ({:.0}/s), up to outbox position {position}.",
+        questions as f64 / seconds.max(1e-9)
+    );
     Ok(())
 }
 

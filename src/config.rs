@@ -66,6 +66,8 @@ pub struct Settings {
     /// for deployments behind a proxy that sets it.
     pub trust_forwarded_for: bool,
     pub login_throttle: LoginThrottle,
+    /// How often the indexer commits (and search catches up), in ms.
+    pub index_commit_ms: u64,
 }
 
 impl Default for Settings {
@@ -82,6 +84,7 @@ impl Default for Settings {
             db_timeout_ms: 3000,
             trust_forwarded_for: false,
             login_throttle: LoginThrottle::default(),
+            index_commit_ms: 200,
         }
     }
 }
@@ -169,6 +172,9 @@ impl Settings {
         if let Some(v) = env("AGORA_DB_TIMEOUT_MS") {
             self.db_timeout_ms = parse_number("AGORA_DB_TIMEOUT_MS", &v)?;
         }
+        if let Some(v) = env("AGORA_INDEX_COMMIT_MS") {
+            self.index_commit_ms = parse_number("AGORA_INDEX_COMMIT_MS", &v)?;
+        }
         if let Some(v) = env("AGORA_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");
         }
@@ -194,6 +200,11 @@ impl Settings {
             Some(url) => url.clone(),
             None => self.data_dir.join("agora.db").to_string_lossy().into_owned(),
         }
+    }
+
+    /// Where this node keeps its search index.
+    pub fn index_dir(&self) -> PathBuf {
+        self.data_dir.join("index")
     }
 
     pub fn backend(&self) -> Backend {

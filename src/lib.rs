@@ -11,6 +11,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod indexer;
 pub mod service;
 pub mod startup;
 pub mod state;

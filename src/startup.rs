@@ -19,10 +19,11 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http;
 use crate::service::pagination::CursorCodec;
+use crate::service::search::Search;
 use crate::service::settings::SettingsCache;
 use crate::service::tokens::{self, TokenKeys};
 use crate::state::AppState;
-use crate::store::{self, DbPool, QueryCounter};
+use crate::store::{self, DbPool, PoolOptions, QueryCounter};
 
 pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -99,7 +100,14 @@ fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 /// Builds the shared state from settings, an open pool and a clock.
 pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Result<AppState, StartupError> {
     let secret = jwt_secret(&settings)?;
+    let commit_every = std::time::Duration::from_millis(settings.index_commit_ms.max(10));
+    // Background work (indexing, the gap log) has its own small pool, so it
+    // never queues behind requests nor requests behind it.
+    let background_options = PoolOptions { max_size: 2, ..settings.pool_options() };
+    let (background, _) = store::connect(&settings.database_url(), &background_options)?;
+    let search = Search::start(&settings.index_dir(), background, clock.clone(), commit_every)?;
     Ok(AppState {
+        search,
         pool: database.pool,
         queries: database.queries,
         clock,
@@ -138,9 +146,13 @@ impl Application {
         &self.server
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests.
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests and
+    /// the last index commit.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        let state = self.state.clone();
+        let _ = web::block(move || state.search.stop()).await;
+        result
     }
 }
 

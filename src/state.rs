@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::service::pagination::CursorCodec;
+use crate::service::search::Search;
 use crate::service::settings::{SettingsCache, SiteSettings};
 use crate::service::tokens::TokenKeys;
 use crate::store::{DbConn, DbPool, QueryCounter};
@@ -21,6 +22,17 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The community's rules (the `settings` table), cached briefly.
     pub site: SettingsCache,
+    pub search: Search,
+}
+
+/// The rules without taking a database connection unless the cached copy
+/// is stale (for hot paths such as search).
+pub async fn current_rules(state: &web::Data<AppState>) -> ApiResult<Arc<SiteSettings>> {
+    if let Some(rules) = state.site.fresh() {
+        return Ok(rules);
+    }
+    let st = state.clone();
+    state.db(move |conn| st.rules(conn)).await
 }
 
 impl AppState {

@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod notifications;
 pub mod ops;
 pub mod questions;
+pub mod search;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -110,6 +111,8 @@ pub fn route_table() -> Vec<ApiRoute> {
         post("/api/v1/categories", categories::create),
         patch("/api/v1/categories/{slug}", categories::update),
         get("/api/v1/tags", categories::tags),
+        get("/api/v1/search", search::search),
+        get("/api/v1/questions/similar", search::similar),
         get("/api/v1/questions", questions::list),
         post("/api/v1/questions", questions::create),
         get("/api/v1/questions/{id}", questions::show),

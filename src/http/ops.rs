@@ -23,10 +23,13 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
             Ok(())
         })
         .await;
-    match probe {
-        Ok(()) => Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok"}))),
-        Err(_) => Err(ApiError::Unavailable("the database is not reachable".to_owned())),
+    if probe.is_err() {
+        return Err(ApiError::Unavailable("the database is not reachable".to_owned()));
     }
+    if !state.search.is_ready() {
+        return Err(ApiError::Unavailable("the search index is being built".to_owned()));
+    }
+    Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok", "index": "ok"})))
 }
 
 pub async fn openapi() -> HttpResponse {

@@ -17,6 +17,7 @@ pub mod privileges;
 pub mod questions;
 pub mod reputation;
 pub mod revisions;
+pub mod search;
 pub mod settings;
 pub mod tokens;
 pub mod verification;

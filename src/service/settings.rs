@@ -115,6 +115,15 @@ impl Default for DeflectionParameters {
     }
 }
 
+/// Search tuning that belongs to the council, not the code.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Groups of terms that find each other, added to the built-in council
+    /// list (e.g. `["wheelie bin", "green bin"]`).
+    pub synonyms: Vec<Vec<String>>,
+}
+
 /// The whole settings document (GET/PUT /admin/settings).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +133,8 @@ pub struct SiteSettings {
     pub experts: ExpertRule,
     pub new_accounts: NewAccountLimits,
     pub deflection: DeflectionParameters,
+    #[serde(default)]
+    pub search: SearchSettings,
 }
 
 impl SiteSettings {
@@ -200,6 +211,12 @@ impl SiteSettings {
         );
         check((1900..=2200).contains(&d.cost_year), "deflection.cost_year", "must be a year");
         check((0..=50).contains(&d.holdout_percent), "deflection.holdout_percent", "must be 0 to 50");
+        let groups = &self.search.synonyms;
+        check(groups.len() <= 500, "search.synonyms", "at most 500 groups");
+        let group_ok = |g: &Vec<String>| {
+            (2..=20).contains(&g.len()) && g.iter().all(|t| (1..=60).contains(&t.trim().chars().count()))
+        };
+        check(groups.iter().all(group_ok), "search.synonyms", "each group needs 2 to 20 terms of 1 to 60 characters");
         if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
     }
 }
@@ -246,13 +263,19 @@ impl SettingsCache {
         SettingsCache { current: RwLock::new((Arc::new(SiteSettings::default()), None)), max_age }
     }
 
+    /// The cached settings if they are fresh enough.
+    pub fn fresh(&self) -> Option<Arc<SiteSettings>> {
+        let guard = self.current.read().ok()?;
+        match &*guard {
+            (settings, Some(read_at)) if read_at.elapsed() < self.max_age => Some(settings.clone()),
+            _ => None,
+        }
+    }
+
     /// The current settings, reading the table if the copy is stale.
     pub fn get(&self, conn: &mut DbConn) -> ApiResult<Arc<SiteSettings>> {
-        if let Ok(guard) = self.current.read()
-            && let (settings, Some(read_at)) = &*guard
-            && read_at.elapsed() < self.max_age
-        {
-            return Ok(settings.clone());
+        if let Some(settings) = self.fresh() {
+            return Ok(settings);
         }
         let fresh = Arc::new(load(conn)?);
         self.set(fresh.clone());

@@ -17,6 +17,7 @@ pub mod refresh_tokens;
 pub mod reputation;
 pub mod revisions;
 pub mod schema;
+pub mod search;
 pub mod stats;
 pub mod tags;
 pub mod users;

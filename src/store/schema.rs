@@ -248,6 +248,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    search_gaps (id) {
+        id -> BigInt,
+        query -> Text,
+        kind -> Text,
+        results -> Integer,
+        category -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_category_stats -> users (user_id));
 diesel::joinable!(reputation_events -> users (user_id));
@@ -284,4 +295,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_category_stats,
     badges,
     settings,
+    search_gaps,
 );

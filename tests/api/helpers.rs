@@ -29,8 +29,8 @@ pub fn postgres_admin_url() -> Option<String> {
 
 /// A database that exists for one test and is removed after it.
 pub enum TestDatabase {
-    Sqlite { dir: PathBuf },
-    Postgres { admin_url: String, name: String },
+    Sqlite { dir: PathBuf, url: String },
+    Postgres { admin_url: String, name: String, url: String },
 }
 
 impl TestDatabase {
@@ -43,21 +43,28 @@ impl TestDatabase {
                     .unwrap_or_else(|e| panic!("AGORA_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
                 diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create database");
                 let url = with_database(&admin_url, &name);
-                (TestDatabase::Postgres { admin_url, name }, url)
+                (TestDatabase::Postgres { admin_url, name, url: url.clone() }, url)
             }
             None => {
                 let dir = std::env::temp_dir().join(format!("agora-test-{unique}"));
                 std::fs::create_dir_all(&dir).expect("temp dir");
                 let url = dir.join("agora.db").to_string_lossy().into_owned();
-                (TestDatabase::Sqlite { dir }, url)
+                (TestDatabase::Sqlite { dir, url: url.clone() }, url)
             }
         }
     }
 
-    pub fn data_dir(&self) -> PathBuf {
+    /// A directory removed with the database (a node's data dir lives in it).
+    pub fn scratch_dir(&self) -> PathBuf {
         match self {
-            TestDatabase::Sqlite { dir } => dir.clone(),
+            TestDatabase::Sqlite { dir, .. } => dir.clone(),
             TestDatabase::Postgres { name, .. } => std::env::temp_dir().join(format!("agora-test-{name}")),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            TestDatabase::Sqlite { url, .. } | TestDatabase::Postgres { url, .. } => url,
         }
     }
 }
@@ -65,10 +72,10 @@ impl TestDatabase {
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         match self {
-            TestDatabase::Sqlite { dir } => {
+            TestDatabase::Sqlite { dir, .. } => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            TestDatabase::Postgres { admin_url, name } => {
+            TestDatabase::Postgres { admin_url, name, .. } => {
                 if let Ok(mut admin) = PgConnection::establish(admin_url) {
                     let _ =
                         diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
@@ -103,8 +110,9 @@ pub struct TestApp {
     pub state: web::Data<AppState>,
     agent: ureq::Agent,
     server: actix_web::dev::ServerHandle,
-    // Dropped last: the server must stop before its database goes.
-    _db: TestDatabase,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    /// Dropped last: the server must stop before its database goes.
+    pub db: std::sync::Arc<TestDatabase>,
 }
 
 impl TestApp {
@@ -115,8 +123,12 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Sends the stop command at once; the server thread winds down.
+        // Stop the server and wait for its thread, which stops the indexer
+        // after a last commit.
         drop(self.server.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -126,11 +138,19 @@ pub fn spawn_app() -> TestApp {
 
 /// Spawns an app after letting the test adjust its settings.
 pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let (db, url) = TestDatabase::create();
+    let (db, _) = TestDatabase::create();
+    let db = std::sync::Arc::new(db);
+    let data_dir = db.scratch_dir().join("node-a");
+    spawn_node(&db, data_dir, adjust)
+}
+
+/// Spawns a node on an existing test database with its own data dir (a
+/// second API node, or the same node restarted).
+pub fn spawn_node(db: &std::sync::Arc<TestDatabase>, data_dir: PathBuf, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings {
-        data_dir: db.data_dir(),
+        data_dir,
         bind: "127.0.0.1:0".to_owned(),
-        database_url: Some(url),
+        database_url: Some(db.url().to_owned()),
         jwt_secret: Some("test-secret-0123456789-0123456789-abcdef".to_owned()),
         workers: Some(2),
         db_pool_size: 4,
@@ -141,7 +161,7 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let clock = Clock::default();
     let state = startup::build_state(settings, database, clock.clone()).expect("state");
     let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let app = Application::build(state).expect("bind test server");
             sender.send((app.port(), app.server().handle(), app.state())).expect("report port");
@@ -149,12 +169,27 @@ pub fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         })
     });
     let (port, server, state) = receiver.recv_timeout(Duration::from_secs(30)).expect("server started");
+    // Tests start once the search index is built, as a load balancer would
+    // wait for /readyz.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !state.search.is_ready() {
+        assert!(std::time::Instant::now() < deadline, "the search index was not ready in time");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into();
-    TestApp { address: format!("http://127.0.0.1:{port}"), clock, state, agent, server, _db: db }
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        clock,
+        state,
+        agent,
+        server,
+        thread: Some(thread),
+        db: db.clone(),
+    }
 }
 
 /// A response, already checked against the spec.

@@ -1,0 +1,142 @@
+//! What the search index is built from, and the search-gap log.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::DbConn;
+use super::questions::Question;
+use super::schema::{answers, categories, question_tags, questions, search_gaps, search_outbox, tags};
+
+/// A question with everything its index document needs.
+#[derive(Debug, Clone)]
+pub struct IndexableQuestion {
+    pub question: Question,
+    pub category_slug: String,
+    pub category_name: String,
+    pub tags: Vec<String>,
+    /// Bodies of its visible answers.
+    pub answers: Vec<String>,
+}
+
+/// Loads the given questions for indexing in three queries. Questions
+/// missing from the result do not exist.
+pub fn load(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<IndexableQuestion>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(Question, String, String)> = questions::table
+        .inner_join(categories::table)
+        .filter(questions::id.eq_any(ids))
+        .select((Question::as_select(), categories::slug, categories::name))
+        .load(conn)?;
+    let mut tag_names: HashMap<i64, Vec<String>> = HashMap::new();
+    let tag_rows: Vec<(i64, String)> = question_tags::table
+        .inner_join(tags::table)
+        .filter(question_tags::question_id.eq_any(ids))
+        .select((question_tags::question_id, tags::name))
+        .load(conn)?;
+    for (question_id, name) in tag_rows {
+        tag_names.entry(question_id).or_default().push(name);
+    }
+    let mut answer_bodies: HashMap<i64, Vec<String>> = HashMap::new();
+    let answer_rows: Vec<(i64, String)> = answers::table
+        .filter(answers::question_id.eq_any(ids))
+        .filter(answers::deleted_at.is_null())
+        .filter(answers::hidden_at.is_null())
+        .order(answers::id.asc())
+        .select((answers::question_id, answers::body))
+        .load(conn)?;
+    for (question_id, body) in answer_rows {
+        answer_bodies.entry(question_id).or_default().push(body);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(question, category_slug, category_name)| IndexableQuestion {
+            tags: tag_names.remove(&question.id).unwrap_or_default(),
+            answers: answer_bodies.remove(&question.id).unwrap_or_default(),
+            question,
+            category_slug,
+            category_name,
+        })
+        .collect())
+}
+
+/// Ids of visible questions after `after`, in id order (a rebuild's
+/// batches).
+pub fn visible_ids_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<i64>> {
+    questions::table
+        .filter(questions::id.gt(after))
+        .filter(questions::deleted_at.is_null())
+        .filter(questions::hidden_at.is_null())
+        .order(questions::id.asc())
+        .limit(limit)
+        .select(questions::id)
+        .load(conn)
+}
+
+pub fn count_visible(conn: &mut DbConn) -> QueryResult<i64> {
+    questions::table
+        .filter(questions::deleted_at.is_null())
+        .filter(questions::hidden_at.is_null())
+        .count()
+        .get_result(conn)
+}
+
+/// The newest outbox position (0 when empty).
+pub fn outbox_head(conn: &mut DbConn) -> QueryResult<i64> {
+    let max: Option<i64> = search_outbox::table.select(diesel::dsl::max(search_outbox::id)).first(conn)?;
+    Ok(max.unwrap_or(0))
+}
+
+/// The oldest outbox position still kept (None when empty).
+pub fn outbox_tail(conn: &mut DbConn) -> QueryResult<Option<i64>> {
+    search_outbox::table.select(diesel::dsl::min(search_outbox::id)).first(conn)
+}
+
+/// (position, question id) written since `since` at positions at or below
+/// `position`: late commits a position-only scan would miss.
+pub fn outbox_recent_at_or_below(
+    conn: &mut DbConn,
+    position: i64,
+    since: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(i64, i64)>> {
+    search_outbox::table
+        .filter(search_outbox::id.le(position))
+        .filter(search_outbox::created_at.ge(since))
+        .order(search_outbox::id.asc())
+        .limit(limit)
+        .select((search_outbox::id, search_outbox::question_id))
+        .load(conn)
+}
+
+/// Prunes outbox entries older than `before`, always keeping the newest.
+pub fn prune_outbox(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    let head = outbox_head(conn)?;
+    diesel::delete(search_outbox::table.filter(search_outbox::created_at.lt(before)).filter(search_outbox::id.lt(head)))
+        .execute(conn)
+}
+
+/// One search that found nothing (or nothing solved).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = search_gaps)]
+pub struct SearchGap {
+    pub query: String,
+    pub kind: &'static str,
+    pub results: i32,
+    pub category: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn record_gaps(conn: &mut DbConn, gaps: &[SearchGap]) -> QueryResult<()> {
+    for gap in gaps {
+        diesel::insert_into(search_gaps::table).values(gap).execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn count_gaps(conn: &mut DbConn) -> QueryResult<i64> {
+    search_gaps::table.count().get_result(conn)
+}

@@ -1,0 +1,103 @@
+//! A real `agora serve` process on a test database, for tests that must
+//! kill it or run the binary as operators do.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::helpers::TestDatabase;
+
+pub struct Node {
+    child: Child,
+    pub address: String,
+    agent: ureq::Agent,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+impl Node {
+    /// Starts `agora serve` on the database with `data_dir` and waits until
+    /// it is ready.
+    pub fn start(db: &TestDatabase, data_dir: &Path, env: &[(&str, &str)]) -> Node {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
+        command
+            .arg("serve")
+            .env("AGORA_DATA_DIR", data_dir)
+            .env("AGORA_DATABASE_URL", db.url())
+            .env("AGORA_BIND", format!("127.0.0.1:{port}"))
+            .env("AGORA_JWT_SECRET", "test-secret-0123456789-0123456789-abcdef")
+            .env("AGORA_WORKERS", "2")
+            .env("AGORA_DB_POOL_SIZE", "4")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("start agora serve");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let node = Node { child, address: format!("http://127.0.0.1:{port}"), agent };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while node.get("/readyz").0 != 200 {
+            assert!(Instant::now() < deadline, "agora serve did not become ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        node
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        match self.agent.get(format!("{}{path}", self.address)).call() {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                (status, response.body_mut().read_json().unwrap_or(Value::Null))
+            }
+            Err(_) => (0, Value::Null),
+        }
+    }
+
+    pub fn post(&self, path: &str, body: &Value, token: &str) -> (u16, Value) {
+        let mut response = self
+            .agent
+            .post(format!("{}{path}", self.address))
+            .header("Authorization", format!("Bearer {token}"))
+            .send_json(body)
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_json().unwrap_or(Value::Null))
+    }
+
+    pub fn login(&self, login: &str, password: &str) -> String {
+        let (status, session) = self.post("/api/v1/auth/login", &json!({"login": login, "password": password}), "none");
+        assert_eq!(status, 200, "{session}");
+        session["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub fn search_ids(&self, q: &str) -> Vec<i64> {
+        let (status, page) = self.get(&format!("/api/v1/search?q={q}&limit=100"));
+        assert_eq!(status, 200, "{page}");
+        page["items"].as_array().unwrap().iter().map(|h| h["question_id"].as_i64().unwrap()).collect()
+    }
+
+    /// SIGKILL: no graceful shutdown, no last commit.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
