@@ -9,6 +9,7 @@
 //! - `query`: user text → tantivy queries (phrases, typo tolerance,
 //!   synonyms, filters), search with facets and snippets, similar questions.
 
+mod fuzzy;
 mod index;
 mod query;
 mod schema;

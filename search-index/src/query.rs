@@ -11,12 +11,13 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use tantivy::collector::{Count, FacetCollector, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
+use crate::fuzzy;
 use crate::schema::{Fields, PLAIN, STEMMED};
 use crate::{Facets, Result, SearchError, SearchHit, SearchIndex, SearchRequest, SearchResults, SortOrder, Synonyms};
 
@@ -33,7 +34,7 @@ pub(crate) static STOPWORDS: LazyLock<HashSet<&'static str>> =
 const TITLE_BOOST: f32 = 3.0;
 const TAGS_BOOST: f32 = 2.0;
 const ANSWERS_BOOST: f32 = 0.6;
-pub(crate) const FUZZY_BOOST: f32 = 0.4;
+const FUZZY_BOOST: f32 = 0.4;
 const SYNONYM_BOOST: f32 = 0.8;
 
 /// Words and phrases of user text.
@@ -77,9 +78,14 @@ type Collected = (Vec<(f32, DocAddress)>, usize, Facets);
 
 struct QueryBuilder<'a> {
     fields: &'a Fields,
+    searcher: &'a Searcher,
     stemmer: TextAnalyzer,
     synonyms: &'a Synonyms,
 }
+
+/// A word in fewer questions than this is probably misspelt: it gets the
+/// one-typo alternative. Words the index knows well do not pay for it.
+const RARE_WORD_DOCS: u64 = 3;
 
 pub(crate) fn boxed(query: impl Query + 'static) -> Box<dyn Query> {
     Box::new(query)
@@ -95,6 +101,10 @@ fn exact(field: Field, value: &str) -> Box<dyn Query> {
 }
 
 impl QueryBuilder<'_> {
+    fn is_rare(&self, word: &str) -> bool {
+        self.searcher.doc_freq(&Term::from_field_text(self.fields.plain, word)).map_or(true, |df| df < RARE_WORD_DOCS)
+    }
+
     fn stem(&mut self, word: &str) -> Option<String> {
         tokens(&mut self.stemmer, word).into_iter().next()
     }
@@ -127,9 +137,13 @@ impl QueryBuilder<'_> {
     fn word(&mut self, word: &str) -> Option<Box<dyn Query>> {
         let stem = self.stem(word)?;
         let mut clauses = self.stem_clauses(&stem, 1.0);
-        if word.chars().count() >= FUZZY_MIN_CHARS {
-            let fuzzy = FuzzyTermQuery::new(Term::from_field_text(self.fields.plain, word), 1, true);
-            clauses.push((Occur::Should, boxed(BoostQuery::new(boxed(fuzzy), FUZZY_BOOST))));
+        if word.chars().count() >= FUZZY_MIN_CHARS && self.is_rare(word) {
+            let corrections = fuzzy::neighbours(self.searcher, self.fields.plain, word, 3).unwrap_or_default();
+            for (correction, _) in corrections {
+                if let Some(stem) = self.stem(&correction) {
+                    clauses.extend(self.stem_clauses(&stem, FUZZY_BOOST));
+                }
+            }
         }
         Some(boxed(BooleanQuery::new(clauses)))
     }
@@ -205,9 +219,9 @@ impl QueryBuilder<'_> {
 }
 
 impl SearchIndex {
-    fn builder<'a>(&'a self, synonyms: &'a Synonyms) -> Result<QueryBuilder<'a>> {
+    fn builder<'a>(&'a self, searcher: &'a Searcher, synonyms: &'a Synonyms) -> Result<QueryBuilder<'a>> {
         let stemmer = self.analyzer(STEMMED)?;
-        Ok(QueryBuilder { fields: &self.fields, stemmer, synonyms })
+        Ok(QueryBuilder { fields: &self.fields, searcher, stemmer, synonyms })
     }
 
     pub(crate) fn analyzer(&self, name: &str) -> Result<TextAnalyzer> {
@@ -222,10 +236,10 @@ impl SearchIndex {
         }
         let mut plain = self.analyzer(PLAIN)?;
         let text = split_user_text(&mut plain, &request.text);
-        let mut builder = self.builder(synonyms)?;
+        let searcher = self.reader.searcher();
+        let mut builder = self.builder(&searcher, synonyms)?;
         let text_query = builder.text_query(&text);
         let query = self.with_filters(text_query, request);
-        let searcher = self.reader.searcher();
         let (addresses, total, facets) = self.collect(&searcher, query.as_ref(), request)?;
         let snippets = Snippets::new(&searcher, query.as_ref(), &self.fields)?;
         let hits = addresses
@@ -316,33 +330,52 @@ impl SearchIndex {
 }
 
 /// Highlighted snippets from the body, else the answers, else the start of
-/// the body; always HTML-escaped, matches in `<mark>`.
-struct Snippets {
+/// the body; always HTML-escaped, matches in `<mark>`. The answers'
+/// generator is only made when a body has no match.
+struct Snippets<'a> {
+    searcher: &'a Searcher,
+    query: &'a dyn Query,
+    fields: &'a Fields,
     body: SnippetGenerator,
-    answers: SnippetGenerator,
-    body_field: Field,
+    answers: std::cell::OnceCell<Option<SnippetGenerator>>,
 }
 
-impl Snippets {
-    fn new(searcher: &Searcher, query: &dyn Query, fields: &Fields) -> Result<Snippets> {
+impl<'a> Snippets<'a> {
+    fn new(searcher: &'a Searcher, query: &'a dyn Query, fields: &'a Fields) -> Result<Snippets<'a>> {
         let mut body = SnippetGenerator::create(searcher, query, fields.body)?;
-        let mut answers = SnippetGenerator::create(searcher, query, fields.answers)?;
         body.set_max_num_chars(SNIPPET_CHARS);
-        answers.set_max_num_chars(SNIPPET_CHARS);
-        Ok(Snippets { body, answers, body_field: fields.body })
+        Ok(Snippets { searcher, query, fields, body, answers: std::cell::OnceCell::new() })
+    }
+
+    fn answers(&self) -> Option<&SnippetGenerator> {
+        self.answers
+            .get_or_init(|| {
+                let mut generator = SnippetGenerator::create(self.searcher, self.query, self.fields.answers).ok()?;
+                generator.set_max_num_chars(SNIPPET_CHARS);
+                Some(generator)
+            })
+            .as_ref()
     }
 
     fn render(&self, doc: &TantivyDocument) -> String {
-        for generator in [&self.body, &self.answers] {
-            let mut snippet = generator.snippet_from_doc(doc);
-            if !snippet.highlighted().is_empty() {
-                snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
-                return snippet.to_html();
-            }
+        if let Some(html) = highlighted(&self.body, doc) {
+            return html;
         }
-        let body = doc.get_first(self.body_field).and_then(|v| v.as_str()).unwrap_or_default();
+        if let Some(html) = self.answers().and_then(|generator| highlighted(generator, doc)) {
+            return html;
+        }
+        let body = doc.get_first(self.fields.body).and_then(|v| v.as_str()).unwrap_or_default();
         escape_html(&body.chars().take(SNIPPET_CHARS).collect::<String>())
     }
+}
+
+fn highlighted(generator: &SnippetGenerator, doc: &TantivyDocument) -> Option<String> {
+    let mut snippet = generator.snippet_from_doc(doc);
+    if snippet.highlighted().is_empty() {
+        return None;
+    }
+    snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+    Some(snippet.to_html())
 }
 
 pub(crate) fn escape_html(text: &str) -> String {

@@ -16,17 +16,20 @@
 use std::collections::{HashMap, HashSet};
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{Searcher, TantivyDocument, Term};
 
+use crate::fuzzy;
 use crate::query::{FUZZY_MIN_CHARS, STOPWORDS, boxed, term_query, tokens};
 use crate::schema::{PLAIN, STEMMED};
 use crate::{Result, SearchHit, SearchIndex, SimilarRequest};
 
 /// How many terms of a draft the retrieval query keeps.
 const QUERY_TERMS: usize = 12;
+/// How many of them are also looked for in answers.
+const ANSWER_TERMS: usize = 3;
 /// Drafts longer than this are read only this far.
 const MAX_DRAFT_CHARS: usize = 5000;
 /// Candidate text read for re-ranking (the start of title and body).
@@ -35,6 +38,10 @@ const RERANK_CHARS: usize = 1500;
 const BM25_WEIGHT: f32 = 0.25;
 const WORD_COSINE_WEIGHT: f32 = 0.75;
 const TRIGRAM_COSINE_WEIGHT: f32 = 1.25;
+/// At most this many unknown words of a draft are corrected.
+const MAX_CORRECTED_WORDS: usize = 3;
+/// A correction counts a little less than a word the resident typed.
+const CORRECTION_DISCOUNT: f32 = 0.8;
 /// Solved questions rank this much higher.
 const SOLVED_BOOST: f32 = 1.25;
 
@@ -50,14 +57,15 @@ impl SearchIndex {
         let draft: String = request.text.chars().take(MAX_DRAFT_CHARS).collect();
         let mut words = Words { plain: self.analyzer(PLAIN)?, stemmer: self.analyzer(STEMMED)? };
         let mut idf = Idf { searcher: &searcher, index: self, cache: HashMap::new() };
-        let Some(query) = self.retrieval_query(&mut words, &mut idf, &draft)? else {
+        let draft_terms = self.draft_terms(&searcher, &mut words, &mut idf, &draft)?;
+        let Some(query) = self.retrieval_query(&draft_terms) else {
             return Ok(Vec::new());
         };
         let query = self.restricted(query, request.restrict_to.as_deref());
         let candidates =
             searcher.search(query.as_ref(), &TopDocs::with_limit(request.limit * 2 + 5).order_by_score())?;
         let best_bm25 = candidates.iter().map(|c| c.0).fold(f32::EPSILON, f32::max);
-        let draft_words = words.vector(&draft, &mut idf)?;
+        let draft_words: Vector = draft_terms.iter().map(|(stem, &(tf, idf))| (stem.clone(), (1.0 + tf).ln() * idf)).collect();
         let draft_trigrams = trigrams(&draft);
         let mut hits = Vec::with_capacity(candidates.len());
         for (bm25, address) in candidates {
@@ -78,37 +86,57 @@ impl SearchIndex {
         Ok(hits.into_iter().take(request.limit).collect())
     }
 
-    /// The draft's most informative terms, title matches weighted up, plus
-    /// one-typo neighbours of words the index has never seen. `None` when
-    /// the draft has no usable words.
-    fn retrieval_query(&self, words: &mut Words, idf: &mut Idf, draft: &str) -> Result<Option<Box<dyn Query>>> {
-        let f = &self.fields;
-        let mut weighted: Vec<(f32, String)> = Vec::new();
-        let mut unknown: Vec<String> = Vec::new();
+    /// The draft's known stems with (tf, idf). Words the index has never
+    /// seen (likely typos) stand in for their most common one-edit
+    /// neighbours, a little discounted.
+    fn draft_terms(
+        &self,
+        searcher: &Searcher,
+        words: &mut Words,
+        idf: &mut Idf,
+        draft: &str,
+    ) -> Result<HashMap<String, (f32, f32)>> {
+        let mut terms: HashMap<String, (f32, f32)> = HashMap::new();
+        let mut corrections = 0;
         for (stem, (tf, word)) in words.stems(draft) {
-            match idf.of(&stem)? {
-                Some(idf) => weighted.push(((1.0 + tf).ln() * idf, stem)),
-                None if word.chars().count() >= FUZZY_MIN_CHARS => unknown.push(word),
-                None => {}
+            if let Some(weight) = idf.of(&stem)? {
+                terms.entry(stem).or_insert((0.0, weight)).0 += tf;
+                continue;
+            }
+            if word.chars().count() < FUZZY_MIN_CHARS || corrections >= MAX_CORRECTED_WORDS {
+                continue;
+            }
+            corrections += 1;
+            for (neighbour, _) in fuzzy::neighbours(searcher, self.fields.plain, &word, 2)? {
+                let Some(stem) = words.stem(&neighbour) else { continue };
+                if let Some(weight) = idf.of(&stem)? {
+                    terms.entry(stem).or_insert((0.0, weight)).0 += tf * CORRECTION_DISCOUNT;
+                }
             }
         }
-        weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        Ok(terms)
+    }
+
+    /// A union of the most informative terms (a dozen at most), title
+    /// matches weighted up. Plain terms only, so the search can skip blocks
+    /// that cannot reach the top. `None` when the draft has no usable words.
+    fn retrieval_query(&self, terms: &HashMap<String, (f32, f32)>) -> Option<Box<dyn Query>> {
+        let f = &self.fields;
+        let mut weighted: Vec<(f32, &String)> =
+            terms.iter().map(|(stem, &(tf, idf))| ((1.0 + tf).ln() * idf, stem)).collect();
+        weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
         weighted.truncate(QUERY_TERMS);
-        unknown.sort();
-        unknown.truncate(3);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (_, stem) in &weighted {
+        for (rank, (_, stem)) in weighted.iter().enumerate() {
             clauses.push((Occur::Should, term_query(f.title, stem, 2.0)));
             clauses.push((Occur::Should, term_query(f.body, stem, 1.0)));
-            clauses.push((Occur::Should, term_query(f.answers, stem, 0.3)));
+            // Answers are long: matching them on every term costs more than
+            // it finds. The few most informative terms suffice.
+            if rank < ANSWER_TERMS {
+                clauses.push((Occur::Should, term_query(f.answers, stem, 0.3)));
+            }
         }
-        // A likely typo weighs as much as a rare word would.
-        let rare_word_weight = 2.0 * idf.rare();
-        for word in &unknown {
-            let fuzzy = FuzzyTermQuery::new(Term::from_field_text(f.plain, word), 1, true);
-            clauses.push((Occur::Should, boxed(BoostQuery::new(boxed(fuzzy), rare_word_weight))));
-        }
-        Ok((!clauses.is_empty()).then(|| boxed(BooleanQuery::new(clauses))))
+        (!clauses.is_empty()).then(|| boxed(BooleanQuery::new(clauses)))
     }
 
     fn restricted(&self, query: Box<dyn Query>, ids: Option<&[i64]>) -> Box<dyn Query> {
@@ -159,16 +187,22 @@ struct Words {
 }
 
 impl Words {
+    fn stem(&mut self, word: &str) -> Option<String> {
+        tokens(&mut self.stemmer, word).into_iter().next()
+    }
+
     /// Each meaningful stem with its count and the first word it came from.
+    /// Both analyzers split text the same way, so plain words and stems
+    /// pair up one to one.
     fn stems(&mut self, text: &str) -> HashMap<String, (f32, String)> {
         let mut stems: HashMap<String, (f32, String)> = HashMap::new();
-        for word in tokens(&mut self.plain, text) {
+        let words = tokens(&mut self.plain, text);
+        let stemmed = tokens(&mut self.stemmer, text);
+        for (word, stem) in words.into_iter().zip(stemmed) {
             if STOPWORDS.contains(String::as_str(&word)) || word.chars().count() < 2 {
                 continue;
             }
-            if let Some(stem) = tokens(&mut self.stemmer, &word).into_iter().next() {
-                stems.entry(stem).or_insert((0.0, word)).0 += 1.0;
-            }
+            stems.entry(stem).or_insert((0.0, word)).0 += 1.0;
         }
         stems
     }
@@ -209,12 +243,6 @@ impl Idf<'_> {
         });
         self.cache.insert(stem.to_owned(), idf);
         Ok(idf)
-    }
-
-    /// The idf of a word found once.
-    fn rare(&self) -> f32 {
-        let documents = self.searcher.num_docs() as f32;
-        (1.0 + (documents - 0.5) / 1.5).ln()
     }
 }
 
