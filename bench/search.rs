@@ -109,11 +109,14 @@ fn material() -> Material {
     let corpus: Vec<CorpusQuestion> = jsonl(&dir.join("corpus_canonical.jsonl"));
     let comments: Vec<Comment> = jsonl(&dir.join("comments.jsonl"));
     let queries: Vec<Query> = jsonl(&dir.join("queries.jsonl"));
-    let titles: Vec<String> = corpus.iter().filter_map(|q| q.subject.clone()).filter(|s| !s.trim().is_empty()).collect();
+    let titles: Vec<String> =
+        corpus.iter().filter_map(|q| q.subject.clone()).filter(|s| !s.trim().is_empty()).collect();
     let sentences: Vec<String> = corpus
         .iter()
         .filter_map(|q| q.body.as_deref())
-        .flat_map(|b| b.split(['.', '?', '!']).map(str::trim).filter(|s| s.len() > 15).map(str::to_owned).collect::<Vec<_>>())
+        .flat_map(|b| {
+            b.split(['.', '?', '!']).map(str::trim).filter(|s| s.len() > 15).map(str::to_owned).collect::<Vec<_>>()
+        })
         .collect();
     let comments: Vec<String> = comments.into_iter().filter_map(|c| c.text).filter(|t| t.len() > 10).collect();
     let mut categories: Vec<String> = corpus.iter().filter_map(|q| q.category.clone()).collect();
@@ -143,8 +146,10 @@ fn synthetic(material: &Material, n: usize) -> Vec<QuestionDoc> {
     (1..=n)
         .map(|id| {
             let m = material;
-            let body: Vec<&str> = (0..2 + rng.below(3)).map(|_| m.sentences[rng.below(m.sentences.len())].as_str()).collect();
-            let answers: Vec<String> = (0..rng.below(4)).map(|_| m.comments[rng.below(m.comments.len())].clone()).collect();
+            let body: Vec<&str> =
+                (0..2 + rng.below(3)).map(|_| m.sentences[rng.below(m.sentences.len())].as_str()).collect();
+            let answers: Vec<String> =
+                (0..rng.below(4)).map(|_| m.comments[rng.below(m.comments.len())].clone()).collect();
             let category = &m.categories[rng.below(m.categories.len())];
             let status = statuses[if answers.is_empty() { 0 } else { 1 + rng.below(2) }];
             QuestionDoc {
@@ -209,11 +214,7 @@ fn ms(d: Duration) -> String {
 
 /// Words a full-text engine can take without syntax errors.
 fn words(query: &str) -> Vec<String> {
-    query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 1)
-        .map(str::to_lowercase)
-        .collect()
+    query.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() > 1).map(str::to_lowercase).collect()
 }
 
 #[derive(QueryableByName)]
@@ -227,7 +228,9 @@ fn sqlite_fts(docs: &[QuestionDoc], queries: &[String], work: &Path) -> (f64, Ti
     let path = work.join("fts.db");
     let _ = std::fs::remove_file(&path);
     let mut conn = SqliteConnection::establish(path.to_str().unwrap()).expect("sqlite");
-    diesel::sql_query("CREATE VIRTUAL TABLE docs USING fts5(title, body, tokenize = 'porter')").execute(&mut conn).unwrap();
+    diesel::sql_query("CREATE VIRTUAL TABLE docs USING fts5(title, body, tokenize = 'porter')")
+        .execute(&mut conn)
+        .unwrap();
     let started = Instant::now();
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         for d in docs {
@@ -246,12 +249,11 @@ fn sqlite_fts(docs: &[QuestionDoc], queries: &[String], work: &Path) -> (f64, Ti
         if fts.is_empty() {
             return;
         }
-        let _: Vec<Id> = diesel::sql_query(
-            "SELECT rowid AS id FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 3.0, 1.0) LIMIT 20",
-        )
-        .bind::<Text, _>(fts.join(" "))
-        .load(&mut conn)
-        .unwrap();
+        let _: Vec<Id> =
+            diesel::sql_query("SELECT rowid AS id FROM docs WHERE docs MATCH ? ORDER BY bm25(docs, 3.0, 1.0) LIMIT 20")
+                .bind::<Text, _>(fts.join(" "))
+                .load(&mut conn)
+                .unwrap();
     });
     (rate, timing)
 }
@@ -356,8 +358,14 @@ fn main() {
             ms(similar.p99)
         );
         let fts5 = options.fts.then(|| sqlite_fts(&docs, &searches, &work));
-        let pg = if options.fts { options.postgres.as_deref().and_then(|url| postgres_fts(url, &docs, &searches)) } else { None };
-        let cell = |t: &Option<(f64, Timing)>| t.as_ref().map_or("—".to_owned(), |(_, t)| format!("{} / {}", ms(t.p50), ms(t.p99)));
+        let pg = if options.fts {
+            options.postgres.as_deref().and_then(|url| postgres_fts(url, &docs, &searches))
+        } else {
+            None
+        };
+        let cell = |t: &Option<(f64, Timing)>| {
+            t.as_ref().map_or("—".to_owned(), |(_, t)| format!("{} / {}", ms(t.p50), ms(t.p99)))
+        };
         let ratio = |t: &Option<(f64, Timing)>| {
             t.as_ref().map_or("—".to_owned(), |(_, t)| format!("{:.1}×", search.per_second / t.per_second))
         };

@@ -43,6 +43,44 @@ impl Default for LoginThrottle {
     }
 }
 
+/// One limit: a steady rate with room for a burst.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+/// The limits of each class of request.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    pub enabled: bool,
+    /// Logins, registrations and token refreshes, per address.
+    pub auth: Limit,
+    /// Writes per user (admins exempt).
+    pub write_per_user: Limit,
+    /// Writes per address (a library or office shares one).
+    pub write_per_ip: Limit,
+    /// Deflection events per address.
+    pub events: Limit,
+    /// Searches and similar-question lookups per address.
+    pub search: Limit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            enabled: true,
+            auth: Limit { per_minute: 20, burst: 10 },
+            write_per_user: Limit { per_minute: 60, burst: 20 },
+            write_per_ip: Limit { per_minute: 600, burst: 100 },
+            events: Limit { per_minute: 600, burst: 200 },
+            search: Limit { per_minute: 300, burst: 60 },
+        }
+    }
+}
+
 /// Everything the service can be told. `Debug` never prints the secret.
 #[derive(Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -68,6 +106,7 @@ pub struct Settings {
     pub login_throttle: LoginThrottle,
     /// How often the indexer commits (and search catches up), in ms.
     pub index_commit_ms: u64,
+    pub rate_limits: RateLimits,
 }
 
 impl Default for Settings {
@@ -85,6 +124,7 @@ impl Default for Settings {
             trust_forwarded_for: false,
             login_throttle: LoginThrottle::default(),
             index_commit_ms: 200,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -174,6 +214,13 @@ impl Settings {
         }
         if let Some(v) = env("AGORA_INDEX_COMMIT_MS") {
             self.index_commit_ms = parse_number("AGORA_INDEX_COMMIT_MS", &v)?;
+        }
+        if let Some(v) = env("AGORA_RATE_LIMITS") {
+            self.rate_limits.enabled = match v.as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => return Err(invalid("AGORA_RATE_LIMITS", "expected on or off")),
+            };
         }
         if let Some(v) = env("AGORA_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");

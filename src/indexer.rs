@@ -286,13 +286,16 @@ impl Worker {
 fn apply(writer: &mut IndexWriterHandle, loaded: &[IndexableQuestion], ids: &[i64]) -> search_index::Result<()> {
     for id in ids {
         match loaded.iter().find(|q| q.question.id == *id) {
-            Some(q) if q.question.deleted_at.is_none() && q.question.hidden_at.is_none() => {
-                writer.upsert(&document(q))?
-            }
+            Some(q) if is_listed(&q.question) => writer.upsert(&document(q))?,
             _ => writer.delete(*id),
         }
     }
     Ok(())
+}
+
+/// Searchable: not deleted, hidden or merged away (as `store::questions::listed`).
+fn is_listed(q: &crate::store::questions::Question) -> bool {
+    q.deleted_at.is_none() && q.hidden_at.is_none() && q.close_reason.as_deref() != Some(store::questions::MERGED)
 }
 
 fn unix(t: NaiveDateTime) -> i64 {

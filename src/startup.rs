@@ -18,6 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http;
+use crate::http::ratelimit::RateLimiter;
 use crate::service::pagination::CursorCodec;
 use crate::service::search::Search;
 use crate::service::settings::SettingsCache;
@@ -108,6 +109,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let search = Search::start(&settings.index_dir(), background, clock.clone(), commit_every)?;
     Ok(AppState {
         search,
+        rate_limiter: RateLimiter::new(settings.rate_limits.clone()),
         pool: database.pool,
         queries: database.queries,
         clock,
@@ -167,6 +169,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Ser
             .app_data(http::extract::payload_config())
             .configure(http::configure)
             .default_service(web::to(http::not_found))
+            .wrap(from_fn(http::ratelimit::limit_requests))
             .wrap(cors(&server_state.settings.cors_origins))
             .wrap(from_fn(http::middleware::request_context))
     })

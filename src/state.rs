@@ -7,6 +7,7 @@ use actix_web::web;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
+use crate::http::ratelimit::RateLimiter;
 use crate::service::pagination::CursorCodec;
 use crate::service::search::Search;
 use crate::service::settings::{SettingsCache, SiteSettings};
@@ -23,6 +24,7 @@ pub struct AppState {
     /// The community's rules (the `settings` table), cached briefly.
     pub site: SettingsCache,
     pub search: Search,
+    pub rate_limiter: RateLimiter,
 }
 
 /// The rules without taking a database connection unless the cached copy

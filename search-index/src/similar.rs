@@ -65,7 +65,8 @@ impl SearchIndex {
         let candidates =
             searcher.search(query.as_ref(), &TopDocs::with_limit(request.limit * 2 + 5).order_by_score())?;
         let best_bm25 = candidates.iter().map(|c| c.0).fold(f32::EPSILON, f32::max);
-        let draft_words: Vector = draft_terms.iter().map(|(stem, &(tf, idf))| (stem.clone(), (1.0 + tf).ln() * idf)).collect();
+        let draft_words: Vector =
+            draft_terms.iter().map(|(stem, &(tf, idf))| (stem.clone(), (1.0 + tf).ln() * idf)).collect();
         let draft_trigrams = trigrams(&draft);
         let mut hits = Vec::with_capacity(candidates.len());
         for (bm25, address) in candidates {

@@ -40,17 +40,28 @@ pub async fn create(
         .json(answer))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditAnswerRequest {
+    body: String,
+    /// Moderators: hide earlier revisions' text (personal information).
+    #[serde(default)]
+    redact: bool,
+}
+
 pub async fn edit(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
-    body: JsonBody<AnswerRequest>,
+    body: JsonBody<EditAnswerRequest>,
 ) -> ApiResult<HttpResponse> {
-    let (id, body, caller) = (path.into_inner(), body.0.parse()?, user.caller());
+    let EditAnswerRequest { body, redact } = body.0;
+    let body = Body::parse(&body).map_err(|m| ApiError::validation("body", &m))?;
+    let (id, caller) = (path.into_inner(), user.caller());
     let st = state.clone();
     let answer = state
         .db(move |conn| {
-            answers::edit(conn, &st, &caller, id, body)?;
+            answers::edit(conn, &st, &caller, id, body, redact)?;
             answers::load_view(conn, Some(&caller), id)
         })
         .await?;

@@ -270,15 +270,17 @@ impl FromRequest for ClientIp {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let trust_proxy = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.settings.trust_forwarded_for);
-        let forwarded = trust_proxy
-            .then(|| {
-                req.headers().get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next().map(|s| s.trim().to_owned())
-            })
-            .flatten()
-            .filter(|ip| !ip.is_empty());
-        let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned());
-        std::future::ready(Ok(ClientIp(forwarded.unwrap_or(peer))))
+        std::future::ready(Ok(ClientIp(client_ip(req, trust_proxy))))
     }
+}
+
+/// The peer address, or the last `X-Forwarded-For` hop when trusted.
+pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| req.headers().get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next().map(|s| s.trim().to_owned()))
+        .flatten()
+        .filter(|ip| !ip.is_empty());
+    forwarded.unwrap_or_else(|| req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".to_owned()))
 }
 
 /// Query-string and path errors as problems: a bad query is a 400, a path

@@ -9,9 +9,11 @@ pub mod categories;
 pub mod extract;
 pub mod me;
 pub mod middleware;
+pub mod moderation;
 pub mod notifications;
 pub mod ops;
 pub mod questions;
+pub mod ratelimit;
 pub mod search;
 pub mod users;
 
@@ -111,6 +113,21 @@ pub fn route_table() -> Vec<ApiRoute> {
         post("/api/v1/categories", categories::create),
         patch("/api/v1/categories/{slug}", categories::update),
         get("/api/v1/tags", categories::tags),
+        post("/api/v1/flags", moderation::flag),
+        get("/api/v1/mod/flags", moderation::queue),
+        post("/api/v1/mod/flags/{id}/resolve", moderation::resolve),
+        post("/api/v1/mod/questions/{id}/close", moderation::close),
+        post("/api/v1/mod/questions/{id}/reopen", moderation::reopen),
+        post("/api/v1/mod/questions/{id}/lock", moderation::lock),
+        post("/api/v1/mod/questions/{id}/unlock", moderation::unlock),
+        post("/api/v1/mod/questions/{id}/merge", moderation::merge),
+        post("/api/v1/mod/posts/{type}/{id}/hide", moderation::hide),
+        post("/api/v1/mod/posts/{type}/{id}/unhide", moderation::unhide),
+        post("/api/v1/mod/users/{id}/suspend", moderation::suspend),
+        post("/api/v1/mod/users/{id}/unsuspend", moderation::unsuspend),
+        put("/api/v1/admin/users/{id}/roles", moderation::set_roles),
+        get("/api/v1/mod/audit-log", moderation::audit_log),
+        get("/api/v1/mod/audit-log.csv", moderation::audit_log_csv),
         get("/api/v1/search", search::search),
         get("/api/v1/questions/similar", search::similar),
         get("/api/v1/questions", questions::list),

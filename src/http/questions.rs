@@ -156,6 +156,9 @@ pub struct EditQuestionRequest {
     tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     area: Option<Option<String>>,
+    /// Moderators: hide earlier revisions' text (personal information).
+    #[serde(default)]
+    redact: bool,
 }
 
 impl EditQuestionRequest {
@@ -171,6 +174,7 @@ impl EditQuestionRequest {
                 Some(None) => Some(None),
                 None => None,
             },
+            redact: self.redact,
         };
         errors.into_result()?;
         Ok(edit)

@@ -10,6 +10,7 @@ use crate::clock::rfc3339;
 use crate::domain::Body;
 use crate::error::{ApiError, ApiResult};
 use crate::service::markdown;
+use crate::service::moderation::{self, Target};
 use crate::service::notifications::{self, Event, Kind};
 use crate::service::posts::{self, Caller, CommentView, PostType, UserView, UserViews};
 use crate::service::privileges::Privilege;
@@ -141,7 +142,9 @@ pub fn create(conn: &mut DbConn, state: &AppState, caller: &Caller, question_id:
     write_transaction(conn, |conn| {
         let question = questions::visible(conn, Some(caller), question_id)?;
         require_open(&question)?;
-        insert(conn, &question, caller.id, body.as_str(), &body_html, now)
+        let id = insert(conn, &question, caller.id, body.as_str(), &body_html, now)?;
+        moderation::guard_personal_info(conn, Target::Answer(id), body.as_str(), now)?;
+        Ok(id)
     })
 }
 
@@ -171,7 +174,7 @@ pub fn insert(
             question_id: question.id,
             answer_id: Some(answer.id),
             comment_id: None,
-            actor_id: author_id,
+            actor_id: Some(author_id),
             at,
         },
     )?;
@@ -195,12 +198,17 @@ fn append_revision(conn: &mut DbConn, answer_id: i64, editor_id: i64, body: &str
     Ok(())
 }
 
-pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, body: Body) -> ApiResult<()> {
+/// Edits an answer; `redact` (moderators) hides the earlier revisions'
+/// text from all but admins.
+pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, body: Body, redact: bool) -> ApiResult<()> {
     let now = state.clock.now();
     let body_html = markdown::render(body.as_str());
     write_transaction(conn, |conn| {
         let (answer, question) = visible(conn, Some(caller), id)?;
         posts::require_editor(caller, &state.rules(conn)?.privileges, answer.author_id)?;
+        if redact {
+            moderation::require_moderator(caller)?;
+        }
         if question.locked_at.is_some() && !caller.is_moderator() {
             return Err(ApiError::Conflict { code: "question_locked", detail: "the question is locked".into() });
         }
@@ -208,7 +216,11 @@ pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, body:
         append_revision(conn, id, caller.id, body.as_str(), now)?;
         store::questions::touch(conn, question.id, now)?;
         store::outbox::enqueue(conn, question.id, "answer_edited", now)?;
-        Ok(())
+        moderation::guard_personal_info(conn, Target::Answer(id), body.as_str(), now)?;
+        if redact {
+            moderation::redact_history(conn, PostType::Answer, id, now)?;
+        }
+        moderation::record_moderator_edit(conn, caller, Target::Answer(id), answer.author_id, redact, now)
     })
 }
 
@@ -224,15 +236,26 @@ pub fn delete(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64) -> 
         if answer.author_id != caller.id && !caller.is_moderator() {
             return Err(ApiError::forbidden("only the author or a moderator may delete this answer"));
         }
-        store::answers::set_deleted(conn, id, Some(now))?;
-        if question.accepted_answer_id == Some(id) {
-            reputation::reverse(conn, reputation::Source::Acceptance(id), now)?;
-        }
-        questions::refresh_state(conn, &question)?;
-        experts::refresh_answer_stats(conn, answer.author_id, question.category_id, now)?;
-        store::outbox::enqueue(conn, question.id, "answer_deleted", now)?;
-        Ok(())
+        soft_delete(conn, &answer, &question, now)?;
+        moderation::record_moderator_delete(conn, caller, Target::Answer(id), answer.author_id, now)
     })
+}
+
+/// Marks an answer deleted: it stops being accepted, the question's state,
+/// the author's statistics and search follow (the API's delete and
+/// moderation both use this).
+pub fn soft_delete(conn: &mut DbConn, answer: &Answer, question: &Question, now: NaiveDateTime) -> ApiResult<()> {
+    if answer.deleted_at.is_some() {
+        return Ok(());
+    }
+    store::answers::set_deleted(conn, answer.id, Some(now))?;
+    if question.accepted_answer_id == Some(answer.id) {
+        reputation::reverse(conn, reputation::Source::Acceptance(answer.id), now)?;
+    }
+    questions::refresh_state(conn, question)?;
+    experts::refresh_answer_stats(conn, answer.author_id, question.category_id, now)?;
+    store::outbox::enqueue(conn, question.id, "answer_deleted", now)?;
+    Ok(())
 }
 
 /// The acceptance state after a change.
@@ -317,7 +340,14 @@ pub fn set_accepted(
     notifications::notify(
         conn,
         &[answer.author_id],
-        Event { kind: Kind::AnswerAccepted, question_id, answer_id: Some(answer.id), comment_id: None, actor_id, at },
+        Event {
+            kind: Kind::AnswerAccepted,
+            question_id,
+            answer_id: Some(answer.id),
+            comment_id: None,
+            actor_id: Some(actor_id),
+            at,
+        },
     )?;
     store::outbox::enqueue(conn, question_id, "answer_accepted", at)?;
     Ok(())

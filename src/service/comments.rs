@@ -7,6 +7,7 @@ use crate::clock::rfc3339;
 use crate::domain::CommentBody;
 use crate::error::{ApiError, ApiResult};
 use crate::service::markdown;
+use crate::service::moderation::{self, Target};
 use crate::service::notifications::{self, Event, Kind};
 use crate::service::posts::{self, Caller, PostType, UserView, UserViews};
 use crate::service::privileges::Privilege;
@@ -67,6 +68,7 @@ pub fn create(
                 created_at: now,
             },
         )?;
+        moderation::guard_personal_info(conn, Target::Comment(comment.id), body.as_str(), now)?;
         notifications::notify(
             conn,
             &[post_author],
@@ -75,7 +77,7 @@ pub fn create(
                 question_id: question.id,
                 answer_id: comment.answer_id,
                 comment_id: Some(comment.id),
-                actor_id: caller.id,
+                actor_id: Some(caller.id),
                 at: now,
             },
         )?;

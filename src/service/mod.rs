@@ -3,15 +3,18 @@
 
 pub mod accounts;
 pub mod answers;
+pub mod audit;
 pub mod badges;
 pub mod categories;
 pub mod comments;
 pub mod experts;
 pub mod limits;
 pub mod markdown;
+pub mod moderation;
 pub mod notifications;
 pub mod pagination;
 pub mod passwords;
+pub mod pii;
 pub mod posts;
 pub mod privileges;
 pub mod questions;

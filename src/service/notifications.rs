@@ -22,6 +22,8 @@ pub enum Kind {
     AnswerVerified,
     /// A new question in a category the user is an expert in (opt-in).
     ExpertQuestion,
+    /// A moderator (or the flag threshold) acted on the user's post.
+    ModeratorAction,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
             Kind::CommentPosted => "comment_posted",
             Kind::AnswerVerified => "answer_verified",
             Kind::ExpertQuestion => "expert_question",
+            Kind::ModeratorAction => "moderator_action",
         }
     }
 }
@@ -43,7 +46,8 @@ pub struct Event {
     pub question_id: i64,
     pub answer_id: Option<i64>,
     pub comment_id: Option<i64>,
-    pub actor_id: i64,
+    /// `None` when the system acted (e.g. hiding after three flags).
+    pub actor_id: Option<i64>,
     pub at: NaiveDateTime,
 }
 
@@ -51,7 +55,7 @@ pub struct Event {
 pub fn notify(conn: &mut DbConn, recipients: &[i64], event: Event) -> ApiResult<()> {
     let mut seen = Vec::with_capacity(recipients.len());
     for &user_id in recipients {
-        if user_id == event.actor_id || seen.contains(&user_id) {
+        if Some(user_id) == event.actor_id || seen.contains(&user_id) {
             continue;
         }
         seen.push(user_id);
@@ -63,7 +67,7 @@ pub fn notify(conn: &mut DbConn, recipients: &[i64], event: Event) -> ApiResult<
                 question_id: Some(event.question_id),
                 answer_id: event.answer_id,
                 comment_id: event.comment_id,
-                actor_id: Some(event.actor_id),
+                actor_id: event.actor_id,
                 created_at: event.at,
             },
         )?;

@@ -12,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::answers::{self, AnswerView};
 use crate::service::categories;
 use crate::service::markdown;
+use crate::service::moderation::{self, Target};
 use crate::service::notifications::{self, Event, Kind};
 use crate::service::pagination::{self, KeyPosition, Page};
 use crate::service::posts::{self, Caller, CommentView, PostType, UserView, UserViews};
@@ -125,13 +126,15 @@ pub fn create(conn: &mut DbConn, state: &AppState, caller: &Caller, new: NewQues
             at: now,
         };
         let id = insert(conn, &record)?;
+        let text = format!("{}\n{}", new.title.as_str(), new.body.as_str());
+        moderation::guard_personal_info(conn, Target::Question(id), &text, now)?;
         let experts = experts::opted_in(conn, &rules.experts, category.id)?;
         let event = Event {
             kind: Kind::ExpertQuestion,
             question_id: id,
             answer_id: None,
             comment_id: None,
-            actor_id: caller.id,
+            actor_id: Some(caller.id),
             at: now,
         };
         notifications::notify(conn, &experts, event)?;
@@ -437,6 +440,9 @@ pub struct QuestionEdit {
     pub category: Option<String>,
     pub tags: Option<Vec<TagName>>,
     pub area: Option<Option<String>>,
+    /// Hide every earlier revision's text from all but admins (moderators
+    /// removing personal information).
+    pub redact: bool,
 }
 
 /// Edits a question, keeping a revision of the result. Locked questions
@@ -448,6 +454,9 @@ pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, edit:
         let question = visible(conn, Some(caller), id)?;
         let rules = state.rules(conn)?;
         posts::require_editor(caller, &rules.privileges, question.author_id)?;
+        if edit.redact {
+            moderation::require_moderator(caller)?;
+        }
         if question.locked_at.is_some() && !caller.is_moderator() {
             return Err(ApiError::Conflict { code: "question_locked", detail: "the question is locked".into() });
         }
@@ -501,7 +510,16 @@ pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, edit:
             },
         )?;
         store::outbox::enqueue(conn, id, "question_edited", now)?;
-        Ok(())
+        moderation::guard_personal_info(
+            conn,
+            Target::Question(id),
+            &format!("{}\n{}", updated.title, updated.body),
+            now,
+        )?;
+        if edit.redact {
+            moderation::redact_history(conn, PostType::Question, id, now)?;
+        }
+        moderation::record_moderator_edit(conn, caller, Target::Question(id), question.author_id, edit.redact, now)
     })
 }
 
@@ -525,15 +543,25 @@ pub fn delete(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64) -> 
                 });
             }
         }
-        store::questions::set_deleted(conn, id, Some(now))?;
-        if question.hidden_at.is_none() {
-            store::categories::adjust_count(conn, question.category_id, -1)?;
-            let tag_ids = store::tags::ids_of_question(conn, id)?;
-            store::tags::adjust_counts(conn, &tag_ids, -1)?;
-        }
-        store::outbox::enqueue(conn, id, "question_deleted", now)?;
-        Ok(())
+        soft_delete(conn, &question, now)?;
+        moderation::record_moderator_delete(conn, caller, Target::Question(id), question.author_id, now)
     })
+}
+
+/// Marks a question deleted and takes it out of counts and search (the
+/// API's delete and moderation both use this).
+pub fn soft_delete(conn: &mut DbConn, question: &Question, now: NaiveDateTime) -> ApiResult<()> {
+    if question.deleted_at.is_some() {
+        return Ok(());
+    }
+    store::questions::set_deleted(conn, question.id, Some(now))?;
+    if question.hidden_at.is_none() {
+        store::categories::adjust_count(conn, question.category_id, -1)?;
+        let tag_ids = store::tags::ids_of_question(conn, question.id)?;
+        store::tags::adjust_counts(conn, &tag_ids, -1)?;
+    }
+    store::outbox::enqueue(conn, question.id, "question_deleted", now)?;
+    Ok(())
 }
 
 /// Recomputes a question's cached answer count, acceptance and status from

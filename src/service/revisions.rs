@@ -4,6 +4,7 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 
 use crate::clock::rfc3339;
+use crate::domain::Role;
 use crate::error::ApiResult;
 use crate::service::pagination::{self, CursorCodec, Page};
 use crate::service::posts::{Caller, PostType, UserView, UserViews};
@@ -19,9 +20,15 @@ pub struct RevisionView {
     pub body: String,
     /// Questions only.
     pub tags: Option<Vec<String>>,
+    /// A moderator removed personal information after this revision: its
+    /// text is shown to admins only.
+    pub redacted: bool,
     #[serde(with = "rfc3339")]
     pub created_at: NaiveDateTime,
 }
+
+/// What non-admins see of a redacted revision.
+pub const REDACTED: &str = "[redacted by a moderator]";
 
 pub fn list(
     conn: &mut DbConn,
@@ -40,17 +47,23 @@ pub fn list(
     let before: Option<i32> = cursor.map(|c| codec.decode(&scope, c)).transpose()?;
     let rows = store::revisions::list(conn, post_type.as_str(), post_id, before, limit + 1)?;
     let users = UserViews::load(conn, &rows.iter().map(|r| r.editor.id).collect::<Vec<_>>())?;
+    let admin = viewer.is_some_and(|v| v.has_role(Role::Admin));
     Ok(pagination::page(
         rows,
         limit,
         |r| codec.encode(&scope, &r.revision.revision),
-        |r| RevisionView {
-            revision: r.revision.revision,
-            editor: users.view(r.editor),
-            title: r.revision.title,
-            body: r.revision.body,
-            tags: r.revision.tags.map(|t| t.split_whitespace().map(str::to_owned).collect()),
-            created_at: r.revision.created_at,
+        |r| {
+            let redacted = r.revision.redacted_at.is_some();
+            let hide = redacted && !admin;
+            RevisionView {
+                revision: r.revision.revision,
+                editor: users.view(r.editor),
+                title: if hide { r.revision.title.map(|_| REDACTED.to_owned()) } else { r.revision.title },
+                body: if hide { REDACTED.to_owned() } else { r.revision.body },
+                tags: r.revision.tags.map(|t| t.split_whitespace().map(str::to_owned).collect()),
+                redacted,
+                created_at: r.revision.created_at,
+            }
         },
     ))
 }

@@ -69,7 +69,7 @@ pub fn verify(
             question_id: question.id,
             answer_id: Some(answer_id),
             comment_id: None,
-            actor_id: caller.id,
+            actor_id: Some(caller.id),
             at: now,
         };
         notifications::notify(conn, &[answer.author_id], event)

@@ -5,11 +5,14 @@
 //! backend; backend-specific SQL stays in here.
 
 pub mod answers;
+pub mod audit;
 pub mod badges;
 pub mod categories;
 pub mod comments;
+pub mod flags;
 pub mod follows;
 pub mod login_failures;
+pub mod moderation;
 pub mod notifications;
 pub mod outbox;
 pub mod questions;

@@ -75,6 +75,21 @@ pub struct QuestionRow {
     pub category_name: String,
 }
 
+/// The close reason of a question merged into another: it stays only to
+/// point at its target, and is listed, counted and searched nowhere.
+pub const MERGED: &str = "merged";
+
+/// Questions that appear in lists, counts and search: not deleted, not
+/// hidden, not merged away.
+#[diesel::dsl::auto_type]
+pub fn listed() -> _ {
+    let not_merged: diesel::dsl::Or<
+        diesel::dsl::IsNull<questions::close_reason>,
+        diesel::dsl::NotEq<questions::close_reason, &'static str>,
+    > = questions::close_reason.is_null().or(questions::close_reason.ne(MERGED));
+    questions::deleted_at.is_null().and(questions::hidden_at.is_null()).and(not_merged)
+}
+
 pub fn insert(conn: &mut DbConn, form: &QuestionInsertForm<'_>) -> QueryResult<Question> {
     diesel::insert_into(questions::table).values(form).get_result(conn)
 }
@@ -132,8 +147,7 @@ pub fn list(
     let mut query = questions::table
         .inner_join(users::table)
         .inner_join(categories::table)
-        .filter(questions::deleted_at.is_null())
-        .filter(questions::hidden_at.is_null())
+        .filter(listed())
         .select(QuestionRow::as_select())
         .into_boxed();
     if let Some(category_id) = filter.category_id {

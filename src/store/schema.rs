@@ -259,6 +259,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    flags (id) {
+        id -> BigInt,
+        reporter_id -> Nullable<BigInt>,
+        target_type -> Text,
+        target_id -> BigInt,
+        question_id -> BigInt,
+        target_author_id -> BigInt,
+        reason -> Text,
+        note -> Nullable<Text>,
+        status -> Text,
+        resolution -> Nullable<Text>,
+        resolved_by -> Nullable<BigInt>,
+        resolution_note -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<BigInt>,
+        reason -> Nullable<Text>,
+        before_state -> Nullable<Text>,
+        after_state -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_category_stats -> users (user_id));
 diesel::joinable!(reputation_events -> users (user_id));
@@ -296,4 +329,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     badges,
     settings,
     search_gaps,
+    flags,
+    audit_log,
 );

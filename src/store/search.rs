@@ -68,8 +68,7 @@ pub fn load(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<IndexableQuestion
 pub fn visible_ids_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<i64>> {
     questions::table
         .filter(questions::id.gt(after))
-        .filter(questions::deleted_at.is_null())
-        .filter(questions::hidden_at.is_null())
+        .filter(super::questions::listed())
         .order(questions::id.asc())
         .limit(limit)
         .select(questions::id)
@@ -77,11 +76,7 @@ pub fn visible_ids_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResu
 }
 
 pub fn count_visible(conn: &mut DbConn) -> QueryResult<i64> {
-    questions::table
-        .filter(questions::deleted_at.is_null())
-        .filter(questions::hidden_at.is_null())
-        .count()
-        .get_result(conn)
+    questions::table.filter(super::questions::listed()).count().get_result(conn)
 }
 
 /// The newest outbox position (0 when empty).

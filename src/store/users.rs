@@ -215,8 +215,7 @@ pub fn post_counts(conn: &mut DbConn, user_id: i64) -> QueryResult<(i64, i64, i6
     use super::schema::{answers, questions};
     let questions_count = questions::table
         .filter(questions::author_id.eq(user_id))
-        .filter(questions::deleted_at.is_null())
-        .filter(questions::hidden_at.is_null())
+        .filter(super::questions::listed())
         .count()
         .get_result(conn)?;
     let visible_answers = answers::table

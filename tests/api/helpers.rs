@@ -154,6 +154,16 @@ pub fn spawn_node(db: &std::sync::Arc<TestDatabase>, data_dir: PathBuf, adjust: 
         jwt_secret: Some("test-secret-0123456789-0123456789-abcdef".to_owned()),
         workers: Some(2),
         db_pool_size: 4,
+        // Generous limits so the limiter runs on every test without getting
+        // in the way; the rate-limit tests set their own.
+        rate_limits: agora::config::RateLimits {
+            auth: agora::config::Limit { per_minute: 100_000, burst: 10_000 },
+            write_per_user: agora::config::Limit { per_minute: 100_000, burst: 10_000 },
+            write_per_ip: agora::config::Limit { per_minute: 100_000, burst: 10_000 },
+            events: agora::config::Limit { per_minute: 100_000, burst: 10_000 },
+            search: agora::config::Limit { per_minute: 100_000, burst: 10_000 },
+            enabled: true,
+        },
         ..Settings::default()
     };
     adjust(&mut settings);

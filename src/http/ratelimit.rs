@@ -1,0 +1,198 @@
+//! Rate limits: token buckets per client address (and per user for writes)
+//! on logins, writes, deflection events and search. Limited routes carry
+//! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a request
+//! over the limit gets 429 with `Retry-After`.
+//!
+//! Buckets live in each node's memory: behind a load balancer the
+//! effective limit is the per-node one times the number of nodes.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError, web};
+
+use crate::config::{Limit, RateLimits};
+use crate::domain::Role;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Class {
+    Auth,
+    WriteUser,
+    WriteIp,
+    Events,
+    Search,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+}
+
+/// What a check decided, and the header values to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    pub allowed: bool,
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the bucket is full again (or, when refused, until one
+    /// more request is allowed).
+    pub reset_secs: u64,
+}
+
+type Buckets = HashMap<(Class, String), Bucket>;
+
+pub struct RateLimiter {
+    pub(crate) limits: RateLimits,
+    /// The buckets, and when idle ones were last swept.
+    buckets: Mutex<(Buckets, Instant)>,
+}
+
+impl RateLimiter {
+    pub fn new(limits: RateLimits) -> RateLimiter {
+        RateLimiter { limits, buckets: Mutex::new((HashMap::new(), Instant::now())) }
+    }
+
+    fn limit_of(&self, class: Class) -> Limit {
+        match class {
+            Class::Auth => self.limits.auth,
+            Class::WriteUser => self.limits.write_per_user,
+            Class::WriteIp => self.limits.write_per_ip,
+            Class::Events => self.limits.events,
+            Class::Search => self.limits.search,
+        }
+    }
+
+    fn check(&self, class: Class, key: &str, now: Instant) -> Decision {
+        let limit = self.limit_of(class);
+        let capacity = f64::from(limit.burst.max(1));
+        let rate = f64::from(limit.per_minute.max(1)) / 60.0;
+        let Ok(mut guard) = self.buckets.lock() else {
+            return Decision { allowed: true, limit: limit.burst, remaining: 0, reset_secs: 0 };
+        };
+        let (buckets, swept) = &mut *guard;
+        // Forget idle clients now and then so memory stays bounded.
+        if now.duration_since(*swept) > Duration::from_secs(60) {
+            buckets.retain(|_, b| now.duration_since(b.updated) < Duration::from_secs(600));
+            *swept = now;
+        }
+        let bucket = buckets.entry((class, key.to_owned())).or_insert(Bucket { tokens: capacity, updated: now });
+        bucket.tokens = (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate).min(capacity);
+        bucket.updated = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            let reset = ((capacity - bucket.tokens) / rate).ceil() as u64;
+            Decision { allowed: true, limit: limit.burst, remaining: bucket.tokens.floor() as u32, reset_secs: reset }
+        } else {
+            let wait = ((1.0 - bucket.tokens) / rate).ceil().max(1.0) as u64;
+            Decision { allowed: false, limit: limit.burst, remaining: 0, reset_secs: wait }
+        }
+    }
+}
+
+/// The classes a request counts against, with their keys.
+fn classify(req: &ServiceRequest, state: &AppState) -> Vec<(Class, String)> {
+    let path = req.path();
+    if !path.starts_with("/api/v1/") {
+        return Vec::new();
+    }
+    let ip = super::extract::client_ip(req.request(), state.settings.trust_forwarded_for);
+    let method = req.method();
+    let is_read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    match (is_read, path) {
+        (false, "/api/v1/auth/login" | "/api/v1/auth/register" | "/api/v1/auth/refresh") => vec![(Class::Auth, ip)],
+        (false, "/api/v1/events") => vec![(Class::Events, ip)],
+        (true, "/api/v1/search" | "/api/v1/questions/similar") => vec![(Class::Search, ip)],
+        (true, _) => Vec::new(),
+        (false, _) => {
+            let mut classes = vec![(Class::WriteIp, ip)];
+            if let Some((user_id, roles)) = token_subject(req, state)
+                && !roles.contains(&Role::Admin)
+            {
+                classes.push((Class::WriteUser, user_id.to_string()));
+            }
+            classes
+        }
+    }
+}
+
+/// The user a (correctly signed, unexpired) bearer token names. Revocation
+/// is the handler's business; this only keys the bucket.
+fn token_subject(req: &ServiceRequest, state: &AppState) -> Option<(i64, Vec<Role>)> {
+    let header = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?;
+    let claims = state.tokens.verify(token.trim(), state.clock.now_utc()).ok()?;
+    Some((claims.sub.parse().ok()?, claims.roles))
+}
+
+const LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+
+fn set_headers(headers: &mut HeaderMap, decision: &Decision) {
+    headers.insert(LIMIT, HeaderValue::from(decision.limit));
+    headers.insert(REMAINING, HeaderValue::from(decision.remaining));
+    headers.insert(RESET, HeaderValue::from(decision.reset_secs));
+}
+
+/// The middleware: checks every bucket the request counts against and
+/// reports the tightest.
+pub async fn limit_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    };
+    if !state.rate_limiter.limits.enabled {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    }
+    let now = Instant::now();
+    let decisions: Vec<Decision> =
+        classify(&req, &state).into_iter().map(|(class, key)| state.rate_limiter.check(class, &key, now)).collect();
+    let Some(tightest) = decisions.iter().min_by_key(|d| (d.allowed, d.remaining)).copied() else {
+        return next.call(req).await.map(ServiceResponse::map_into_left_body);
+    };
+    if !tightest.allowed {
+        let error = ApiError::RateLimited {
+            retry_after_secs: tightest.reset_secs,
+            detail: "too many requests; slow down".to_owned(),
+        };
+        let mut response = error.error_response();
+        set_headers(response.headers_mut(), &tightest);
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    let mut response = next.call(req).await?;
+    set_headers(response.headers_mut(), &tightest);
+    Ok(response.map_into_left_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_allow_a_burst_then_the_rate() {
+        let limiter =
+            RateLimiter::new(RateLimits { search: Limit { per_minute: 60, burst: 3 }, ..RateLimits::default() });
+        let start = Instant::now();
+        for remaining in [2, 1, 0] {
+            let d = limiter.check(Class::Search, "ip", start);
+            assert!(d.allowed);
+            assert_eq!(d.remaining, remaining);
+        }
+        let refused = limiter.check(Class::Search, "ip", start);
+        assert!(!refused.allowed);
+        assert_eq!(refused.reset_secs, 1);
+        assert!(limiter.check(Class::Search, "other ip", start).allowed, "buckets are per key");
+        assert!(limiter.check(Class::Search, "ip", start + Duration::from_millis(1100)).allowed, "one token a second");
+    }
+}
