@@ -6,6 +6,8 @@
 //! residents and council staff. Authors, times and votes are drawn from a
 //! seeded generator, so every seed gives the same community.
 
+mod traffic;
+
 use chrono::{Duration, NaiveDateTime};
 use serde::Deserialize;
 
@@ -146,7 +148,8 @@ pub fn seed(conn: &mut DbConn, clock: &Clock) -> Result<Option<Vec<DemoLogin>>, 
     let now = clock.now();
     write_transaction(conn, |conn| -> ApiResult<()> {
         let people = create_people(conn, &hash, now)?;
-        seed_content(conn, &people, lines, now)
+        seed_content(conn, &people, lines, now)?;
+        traffic::seed(conn, &mut Rng(SEED ^ 0x7ea0_ff1c), now)
     })
     .map_err(|e| e.to_string())?;
     Ok(Some(

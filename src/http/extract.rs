@@ -158,6 +158,11 @@ impl MaybeUser {
     }
 }
 
+/// The User-Agent header, for telling bots' events from residents'.
+pub fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
 /// `X-Visitor-Id`: an anonymous, client-chosen id for counting views and
 /// deflection. Absent is fine; malformed is a 400.
 pub struct VisitorId(pub Option<String>);

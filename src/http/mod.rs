@@ -6,6 +6,7 @@ pub mod admin;
 pub mod answers;
 pub mod auth;
 pub mod categories;
+pub mod deflection;
 pub mod extract;
 pub mod me;
 pub mod middleware;
@@ -128,6 +129,13 @@ pub fn route_table() -> Vec<ApiRoute> {
         put("/api/v1/admin/users/{id}/roles", moderation::set_roles),
         get("/api/v1/mod/audit-log", moderation::audit_log),
         get("/api/v1/mod/audit-log.csv", moderation::audit_log_csv),
+        post("/api/v1/events", deflection::ingest),
+        get("/api/v1/deflection/summary", deflection::summary),
+        get("/api/v1/deflection/timeseries", deflection::timeseries),
+        get("/api/v1/deflection/questions", deflection::questions),
+        get("/api/v1/deflection/gaps", deflection::gaps),
+        get("/api/v1/deflection/experiment", deflection::experiment),
+        get("/api/v1/deflection/export.csv", deflection::export_csv),
         get("/api/v1/search", search::search),
         get("/api/v1/questions/similar", search::similar),
         get("/api/v1/questions", questions::list),

@@ -4,14 +4,14 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Deserializer};
 
-use super::extract::{AuthUser, JsonBody, MaybeUser, VisitorId};
+use super::extract::{AuthUser, JsonBody, MaybeUser, VisitorId, user_agent};
 use crate::domain::post::parse_area;
 use crate::domain::{Body, CommentBody, Errors, TagName, Title};
 use crate::error::{ApiError, ApiResult};
 use crate::service::pagination;
 use crate::service::posts::PostType;
 use crate::service::questions::{self, ListQuery, NewQuestion, QuestionEdit};
-use crate::service::{answers, comments, revisions, votes};
+use crate::service::{answers, comments, deflection, revisions, votes};
 use crate::state::AppState;
 use crate::store::questions::QuestionSort;
 
@@ -123,6 +123,7 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: JsonBody<A
 /// day.
 pub async fn show(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     user: MaybeUser,
     visitor: VisitorId,
     path: web::Path<i64>,
@@ -130,11 +131,13 @@ pub async fn show(
     let id = path.into_inner();
     let viewer = user.caller();
     let now = state.clock.now();
+    let agent = user_agent(&req);
     let detail = state
         .db(move |conn| {
             if let Some(visitor) = &visitor.0 {
                 questions::visible(conn, viewer.as_ref(), id)?;
                 questions::record_view(conn, id, visitor, now)?;
+                deflection::record_view(conn, visitor, viewer.as_ref(), agent.as_deref(), id, now)?;
             }
             questions::detail(conn, viewer.as_ref(), id)
         })

@@ -1,12 +1,12 @@
 //! GET /search and GET /questions/similar.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::extract::MaybeUser;
 use crate::error::{ApiError, ApiResult};
-use crate::service::pagination;
 use crate::service::search::{self, SearchQuery, SearchSort};
+use crate::service::{deflection, pagination};
 use crate::state::AppState;
 
 #[derive(Deserialize, Clone, Copy)]
@@ -64,6 +64,17 @@ pub async fn search(
 pub struct SimilarParams {
     text: Option<String>,
     limit: Option<i64>,
+    /// A contact form's intent: puts it in an arm of the hold-out test.
+    intent_id: Option<String>,
+}
+
+/// Similar questions, and the hold-out arm when an intent was given.
+#[derive(Serialize)]
+struct SimilarResponse {
+    #[serde(flatten)]
+    page: pagination::Page<search::SimilarQuestion>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arm: Option<&'static str>,
 }
 
 pub async fn similar(
@@ -84,7 +95,21 @@ pub async fn similar(
         Some(n) if (1..=20).contains(&n) => n as usize,
         Some(_) => return Err(ApiError::validation("limit", "must be between 1 and 20")),
     };
-    let st = state.clone();
-    let page = web::block(move || search::similar(&st.search, &text, limit)).await??;
-    Ok(HttpResponse::Ok().json(page))
+    let arm = match p.intent_id {
+        None => None,
+        Some(intent) if deflection::valid_id(&intent) => {
+            let percent = crate::state::current_rules(&state).await?.deflection.holdout_percent;
+            let now = state.clock.now();
+            Some(state.db(move |conn| deflection::arm_for(conn, &intent, percent, now)).await?)
+        }
+        Some(_) => return Err(ApiError::validation("intent_id", "must be 1-128 visible ASCII characters")),
+    };
+    // The hold-out sees no suggestions: that is the experiment.
+    let page = if arm == Some("holdout") {
+        pagination::Page { items: Vec::new(), next_cursor: None, has_more: false }
+    } else {
+        let st = state.clone();
+        web::block(move || search::similar(&st.search, &text, limit)).await??
+    };
+    Ok(HttpResponse::Ok().json(SimilarResponse { page, arm }))
 }

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::clock::rfc3339;
 use crate::domain::Body;
 use crate::error::{ApiError, ApiResult};
+use crate::service::deflection;
 use crate::service::markdown;
 use crate::service::moderation::{self, Target};
 use crate::service::notifications::{self, Event, Kind};
@@ -143,6 +144,7 @@ pub fn create(conn: &mut DbConn, state: &AppState, caller: &Caller, question_id:
         let question = questions::visible(conn, Some(caller), question_id)?;
         require_open(&question)?;
         let id = insert(conn, &question, caller.id, body.as_str(), &body_html, now)?;
+        deflection::record_action(conn, "answer_posted", caller, question_id, Some(id), now)?;
         moderation::guard_personal_info(conn, Target::Answer(id), body.as_str(), now)?;
         Ok(id)
     })
@@ -307,6 +309,7 @@ pub fn accept(
         }
         let rules = state.rules(conn)?;
         set_accepted(conn, &rules.reputation, question, &answer, caller.id, now)?;
+        deflection::record_action(conn, "answer_accepted", caller, question_id, Some(answer_id), now)?;
         acceptance(conn, question_id)
     })
 }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod badges;
 pub mod categories;
 pub mod comments;
+pub mod deflection;
 pub mod experts;
 pub mod limits;
 pub mod markdown;

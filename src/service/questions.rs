@@ -11,6 +11,7 @@ use crate::domain::{Body, TagName, Title};
 use crate::error::{ApiError, ApiResult};
 use crate::service::answers::{self, AnswerView};
 use crate::service::categories;
+use crate::service::deflection;
 use crate::service::markdown;
 use crate::service::moderation::{self, Target};
 use crate::service::notifications::{self, Event, Kind};
@@ -126,6 +127,7 @@ pub fn create(conn: &mut DbConn, state: &AppState, caller: &Caller, new: NewQues
             at: now,
         };
         let id = insert(conn, &record)?;
+        deflection::record_action(conn, "question_posted", caller, id, None, now)?;
         let text = format!("{}\n{}", new.title.as_str(), new.body.as_str());
         moderation::guard_personal_info(conn, Target::Question(id), &text, now)?;
         let experts = experts::opted_in(conn, &rules.experts, category.id)?;

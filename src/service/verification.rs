@@ -10,6 +10,7 @@ use crate::clock::rfc3339;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::service::answers;
+use crate::service::deflection;
 use crate::service::notifications::{self, Event, Kind};
 use crate::service::pagination::{self, CursorCodec, KeyPosition, Page};
 use crate::service::posts::{Caller, PostType, UserView, UserViews};
@@ -59,6 +60,7 @@ pub fn verify(
             return Ok(());
         }
         store::answers::set_verified(conn, answer_id, Some(now), Some(caller.id), review_by)?;
+        deflection::record_action(conn, "answer_verified", caller, question.id, Some(answer_id), now)?;
         let post = PostRef { post_type: PostType::Answer, post_id: answer_id, category_id: question.category_id };
         let source = Source::Verification(answer_id);
         reputation::award(conn, &rules.reputation, answer.author_id, Reason::AnswerVerified, source, post, now)?;

@@ -9,6 +9,8 @@ pub mod audit;
 pub mod badges;
 pub mod categories;
 pub mod comments;
+pub mod deflection;
+pub mod deflection_reports;
 pub mod flags;
 pub mod follows;
 pub mod login_failures;
@@ -219,4 +221,28 @@ where
 /// Whether a diesel error is a unique-constraint violation.
 pub fn is_unique_violation(e: &DieselError) -> bool {
     matches!(e, DieselError::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+}
+
+/// Raw SQL written with `?` placeholders, numbered `$1, $2…` for
+/// PostgreSQL. Only for the few statements diesel's query builder cannot
+/// express on both backends (ON CONFLICT DO NOTHING, CASE-based minima).
+/// The SQL must contain no literal `?`.
+pub fn portable_sql(conn: &DbConn, sql: &str) -> String {
+    match conn.backend() {
+        Backend::Sqlite => sql.to_owned(),
+        Backend::Postgres => {
+            let mut out = String::with_capacity(sql.len() + 16);
+            let mut n = 0;
+            for c in sql.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push('$');
+                    out.push_str(&n.to_string());
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    }
 }

@@ -292,6 +292,111 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    deflection_events (id) {
+        id -> BigInt,
+        event_id -> Text,
+        #[sql_name = "type"]
+        kind -> Text,
+        occurred_at -> Timestamp,
+        occurred_epoch -> BigInt,
+        received_at -> Timestamp,
+        visitor_id -> Text,
+        session_id -> Nullable<Text>,
+        user_id -> Nullable<BigInt>,
+        question_id -> Nullable<BigInt>,
+        answer_id -> Nullable<BigInt>,
+        intent_id -> Nullable<Text>,
+        query -> Nullable<Text>,
+        result_ids -> Nullable<Text>,
+        rank -> Nullable<Integer>,
+        value -> Nullable<Text>,
+        channel -> Nullable<Text>,
+        category -> Nullable<Text>,
+        question_solved -> Nullable<Bool>,
+        source -> Text,
+        excluded -> Bool,
+        exclusion_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    deflection_pairs (visitor_id, question_id) {
+        visitor_id -> Text,
+        question_id -> BigInt,
+        category -> Text,
+        solved_view_at -> Nullable<BigInt>,
+        first_attempt_after_view_at -> Nullable<BigInt>,
+        helpful -> Nullable<Text>,
+        helpful_at -> Nullable<BigInt>,
+        helpful_event -> Nullable<BigInt>,
+        would -> Nullable<Text>,
+        would_at -> Nullable<BigInt>,
+        would_event -> Nullable<BigInt>,
+        intent_confirmed_at -> Nullable<BigInt>,
+        confirmed_at -> Nullable<BigInt>,
+        first_contact_after_confirm_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    deflection_intents (intent_id) {
+        intent_id -> Text,
+        visitor_id -> Text,
+        category -> Text,
+        arm -> Nullable<Text>,
+        started_at -> Nullable<BigInt>,
+        suggestions_shown -> Bool,
+        clicked_at -> Nullable<BigInt>,
+        clicked_question_id -> Nullable<BigInt>,
+        confirmed_at -> Nullable<BigInt>,
+        confirmed_question_id -> Nullable<BigInt>,
+        submitted_at -> Nullable<BigInt>,
+        first_contact_after_start_at -> Nullable<BigInt>,
+        first_contact_after_confirm_at -> Nullable<BigInt>,
+        last_self_service_before_start_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    deflection_sessions (session_key) {
+        session_key -> Text,
+        visitor_id -> Text,
+        category -> Text,
+        started_at -> BigInt,
+        helpful_yes -> Bool,
+    }
+}
+
+diesel::table! {
+    deflection_visitor_days (visitor_id, category, kind, day) {
+        visitor_id -> Text,
+        category -> Text,
+        kind -> Text,
+        day -> BigInt,
+        previous_day -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    deflection_rollups (day, category, metric, gap, gap2) {
+        day -> BigInt,
+        category -> Text,
+        metric -> Text,
+        gap -> BigInt,
+        gap2 -> BigInt,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
+    experiment_arms (intent_id) {
+        intent_id -> Text,
+        arm -> Text,
+        assigned_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_category_stats -> users (user_id));
 diesel::joinable!(reputation_events -> users (user_id));
@@ -331,4 +436,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     search_gaps,
     flags,
     audit_log,
+    deflection_events,
+    deflection_pairs,
+    deflection_intents,
+    deflection_sessions,
+    deflection_visitor_days,
+    deflection_rollups,
+    experiment_arms,
 );

@@ -226,6 +226,34 @@ fn cases() -> Vec<(&'static str, &'static str, [u16; 7], Build)> {
         ("GET", "/api/v1/mod/audit-log.csv", [A, F, F, 200, 200, F, A], |_| {
             ("GET", "/api/v1/mod/audit-log.csv".into(), None)
         }),
+        ("POST", "/api/v1/events", [202, 202, 202, 202, 202, 202, A], |w| {
+            let event = json!({
+                "event_id": uuid::Uuid::new_v4().to_string(),
+                "type": "search_performed",
+                "occurred_at": w.app.clock.now_utc().to_rfc3339(),
+                "visitor_id": "authz-visitor",
+                "query": "bins",
+            });
+            ("POST", "/api/v1/events".into(), Some(json!({"events": [event]})))
+        }),
+        ("GET", "/api/v1/deflection/summary", [A, F, F, F, 200, 200, A], |_| {
+            ("GET", "/api/v1/deflection/summary".into(), None)
+        }),
+        ("GET", "/api/v1/deflection/timeseries", [A, F, F, F, 200, 200, A], |_| {
+            ("GET", "/api/v1/deflection/timeseries?granularity=week".into(), None)
+        }),
+        ("GET", "/api/v1/deflection/questions", [A, F, F, F, 200, 200, A], |_| {
+            ("GET", "/api/v1/deflection/questions".into(), None)
+        }),
+        ("GET", "/api/v1/deflection/gaps", [A, F, F, F, 200, 200, A], |_| {
+            ("GET", "/api/v1/deflection/gaps".into(), None)
+        }),
+        ("GET", "/api/v1/deflection/experiment", [A, F, F, F, 200, 200, A], |_| {
+            ("GET", "/api/v1/deflection/experiment".into(), None)
+        }),
+        ("GET", "/api/v1/deflection/export.csv", [A, F, F, F, 200, 200, A], |_| {
+            ("GET", "/api/v1/deflection/export.csv".into(), None)
+        }),
         ("GET", "/api/v1/search", [200, 200, 200, 200, 200, 200, A], |_| {
             ("GET", "/api/v1/search?q=fixture".into(), None)
         }),

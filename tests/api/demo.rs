@@ -33,6 +33,17 @@ fn the_demo_is_a_whole_community_and_always_the_same() {
         assert!(session["user"]["roles"].as_array().unwrap().iter().any(|r| r == role), "{role}");
     }
 
+    // A month of resident traffic: every deflection tier has something.
+    let analyst = logins.iter().find(|l| l.role == "analyst").unwrap();
+    let token = app.login(analyst.username, analyst.password).json()["access_token"].as_str().unwrap().to_owned();
+    let summary = app.get("/api/v1/deflection/summary").bearer(&token).send().assert_status(200).json();
+    for tier in ["confirmed", "probable"] {
+        assert!(summary[tier]["count"].as_u64().unwrap() > 10, "{tier}: {summary}");
+    }
+    assert!(summary["potential"]["viewers"].as_u64().unwrap() > 10, "{summary}");
+    assert!(summary["helpful_rate"]["n"].as_u64().unwrap() > 100, "{summary}");
+    assert_eq!(app.with_conn(|conn| agora::service::deflection::check_rollups(conn).unwrap()), vec![]);
+
     let categories = app.get("/api/v1/categories").send().json();
     assert!(categories["items"].as_array().unwrap().len() >= 10);
     let questions = all_questions(&app);

@@ -10,6 +10,7 @@ mod answers;
 mod auth_tokens;
 mod authz;
 mod contract;
+mod deflection;
 mod demo;
 mod experts;
 mod moderation;

@@ -1,0 +1,151 @@
+//! POST /events and the deflection reports.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::extract::{AuthUser, JsonBody, MaybeUser, user_agent};
+use crate::error::ApiResult;
+use crate::service::deflection::reports::{self, Filters, Granularity};
+use crate::service::deflection::{self, EventBatch, Sender};
+use crate::state::AppState;
+
+pub async fn ingest(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: MaybeUser,
+    body: JsonBody<EventBatch>,
+) -> ApiResult<HttpResponse> {
+    let caller = user.caller();
+    let agent = user_agent(&req);
+    let now = state.clock.now();
+    let result = state
+        .db(move |conn| {
+            let sender = Sender { caller: caller.as_ref(), user_agent: agent.as_deref() };
+            deflection::ingest(conn, now, &sender, body.0)
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(result))
+}
+
+/// ?from=&to=&category= (every report).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodParams {
+    from: Option<String>,
+    to: Option<String>,
+    category: Option<String>,
+}
+
+/// The period, and `granularity` (time series and export).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesParams {
+    from: Option<String>,
+    to: Option<String>,
+    category: Option<String>,
+    granularity: Option<Granularity>,
+}
+
+/// The period, and `limit` (top lists).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopParams {
+    from: Option<String>,
+    to: Option<String>,
+    category: Option<String>,
+    limit: Option<i64>,
+}
+
+fn filters(from: &Option<String>, to: &Option<String>, category: &Option<String>) -> Filters {
+    Filters { from: from.clone(), to: to.clone(), category: category.clone() }
+}
+
+/// Checks the role and the filters, then runs a report on the pool.
+async fn report<T, F>(state: web::Data<AppState>, user: AuthUser, filters: Filters, run: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut crate::store::DbConn, reports::Context) -> ApiResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    reports::require_analyst(&user.caller())?;
+    let rules = crate::state::current_rules(&state).await?;
+    let now = state.clock.now();
+    state
+        .db(move |conn| {
+            let ctx = reports::context(conn, &filters, rules.deflection.clone(), now)?;
+            run(conn, ctx)
+        })
+        .await
+}
+
+pub async fn summary(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    params: web::Query<PeriodParams>,
+) -> ApiResult<HttpResponse> {
+    let body = report(state, user, filters(&params.from, &params.to, &params.category), reports::summary).await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn timeseries(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    params: web::Query<SeriesParams>,
+) -> ApiResult<HttpResponse> {
+    let granularity = params.granularity.unwrap_or_default();
+    let body = report(state, user, filters(&params.from, &params.to, &params.category), move |conn, ctx| {
+        reports::timeseries(conn, ctx, granularity)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn questions(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    params: web::Query<TopParams>,
+) -> ApiResult<HttpResponse> {
+    let limit = crate::service::pagination::limit(params.limit)?;
+    let body = report(state, user, filters(&params.from, &params.to, &params.category), move |conn, ctx| {
+        reports::questions(conn, ctx, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn gaps(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    params: web::Query<TopParams>,
+) -> ApiResult<HttpResponse> {
+    let limit = crate::service::pagination::limit(params.limit)?;
+    let body = report(state, user, filters(&params.from, &params.to, &params.category), move |conn, ctx| {
+        reports::gaps(conn, ctx, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn experiment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    params: web::Query<PeriodParams>,
+) -> ApiResult<HttpResponse> {
+    let body = report(state, user, filters(&params.from, &params.to, &params.category), reports::experiment).await?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+pub async fn export_csv(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    params: web::Query<SeriesParams>,
+) -> ApiResult<HttpResponse> {
+    let granularity = params.granularity.unwrap_or_default();
+    let csv = report(state, user, filters(&params.from, &params.to, &params.category), move |conn, ctx| {
+        reports::export_csv(conn, ctx, granularity)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header(("Content-Disposition", "attachment; filename=\"deflection.csv\""))
+        .body(csv))
+}

@@ -1,0 +1,542 @@
+//! Deflection (API.md "Deflection"): events in — validated, deduplicated,
+//! flagged when they come from bots, council staff or a post's author —
+//! and the reports the council pays for out (`reports`), computed with the
+//! formulas of `formulas`.
+
+pub mod derive;
+pub mod formulas;
+pub mod reports;
+pub mod rollup;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Role;
+use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::posts::Caller;
+use crate::store::deflection::{self as events, StoredEvent};
+use crate::store::{DbConn, write_transaction};
+use diesel::QueryResult;
+use rollup::Deltas;
+
+/// Most events one request may carry.
+pub const MAX_BATCH: usize = 100;
+/// A contact intent with neither a submission nor a confirmation this long
+/// after it started is abandoned.
+pub const ABANDON_AFTER_SECS: i64 = 30 * 60;
+
+/// Event types frontends send.
+pub const CLIENT_TYPES: [&str; 12] = [
+    "search_performed",
+    "search_result_clicked",
+    "question_viewed",
+    "accepted_answer_viewed",
+    "helpful_vote",
+    "would_have_contacted",
+    "still_need_help_clicked",
+    "contact_intent_started",
+    "contact_suggestions_shown",
+    "contact_suggestion_clicked",
+    "contact_intent_confirmed_resolved",
+    "contact_submitted",
+];
+
+/// Event types only the server records.
+pub const SERVER_TYPES: [&str; 5] =
+    ["question_posted", "answer_posted", "answer_accepted", "answer_verified", "question_viewed"];
+
+const CHANNELS: [&str; 4] = ["phone", "online_form", "in_person", "email"];
+
+static BOTS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    include_str!("bots.txt").lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+});
+
+/// Whether a User-Agent belongs to an automated client (or is missing).
+pub fn is_bot(user_agent: Option<&str>) -> bool {
+    match user_agent.map(str::to_lowercase) {
+        None => true,
+        Some(ua) if ua.trim().is_empty() => true,
+        Some(ua) => BOTS.iter().any(|pattern| ua.contains(pattern)),
+    }
+}
+
+/// One event as a frontend sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    pub event_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub occurred_at: String,
+    pub visitor_id: String,
+    pub session_id: Option<String>,
+    pub question_id: Option<i64>,
+    pub answer_id: Option<i64>,
+    pub intent_id: Option<String>,
+    pub query: Option<String>,
+    pub result_ids: Option<Vec<i64>>,
+    pub rank: Option<i64>,
+    pub value: Option<String>,
+    pub channel: Option<String>,
+    pub category: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    pub events: Vec<EventInput>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct IngestResult {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+fn visible_id(value: &str, max: usize) -> bool {
+    (1..=max).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Visitor, session and intent ids: 1-128 visible ASCII characters.
+pub fn valid_id(value: &str) -> bool {
+    visible_id(value, 128)
+}
+
+/// A valid event, before the server decides whether it counts.
+struct Valid {
+    index: usize,
+    event_id: String,
+    kind: &'static str,
+    occurred_at: NaiveDateTime,
+    input: EventInput,
+}
+
+/// Checks one event; every problem is named `events[i].field`.
+fn validate(index: usize, input: EventInput, now: NaiveDateTime, errors: &mut Vec<FieldError>) -> Option<Valid> {
+    let before = errors.len();
+    let mut fail =
+        |field: &str, message: &str| errors.push(FieldError::new(format!("events[{index}].{field}"), message));
+    let event_id = uuid::Uuid::parse_str(&input.event_id).map(|u| u.hyphenated().to_string());
+    if event_id.is_err() {
+        fail("event_id", "must be a UUID");
+    }
+    let kind = CLIENT_TYPES.iter().copied().find(|t| *t == input.kind);
+    if kind.is_none() {
+        fail("type", "is not a known event type");
+    }
+    let occurred_at = DateTime::parse_from_rfc3339(&input.occurred_at).map(|t| t.with_timezone(&Utc).naive_utc());
+    match occurred_at {
+        Err(_) => fail("occurred_at", "must be an RFC 3339 time"),
+        Ok(t) if t > now + Duration::hours(24) => fail("occurred_at", "is more than 24 hours in the future"),
+        Ok(t) if t < now - Duration::days(30) => fail("occurred_at", "is more than 30 days in the past"),
+        Ok(_) => {}
+    }
+    if !visible_id(&input.visitor_id, 128) {
+        fail("visitor_id", "must be 1-128 visible ASCII characters");
+    }
+    if input.session_id.as_deref().is_some_and(|s| !visible_id(s, 128)) {
+        fail("session_id", "must be 1-128 visible ASCII characters");
+    }
+    if input.intent_id.as_deref().is_some_and(|s| !visible_id(s, 128)) {
+        fail("intent_id", "must be 1-128 visible ASCII characters");
+    }
+    for (field, id) in [("question_id", input.question_id), ("answer_id", input.answer_id)] {
+        if id.is_some_and(|id| id <= 0) {
+            fail(field, "must be a positive id");
+        }
+    }
+    if input.query.as_deref().is_some_and(|q| q.chars().count() > 500 || q.trim().is_empty()) {
+        fail("query", "must be 1-500 characters");
+    }
+    if input.result_ids.as_ref().is_some_and(|ids| ids.len() > 100) {
+        fail("result_ids", "at most 100 ids");
+    }
+    if input.rank.is_some_and(|r| !(1..=1000).contains(&r)) {
+        fail("rank", "must be 1-1000");
+    }
+    if input.category.as_deref().is_some_and(|c| crate::domain::post::parse_slug(c).is_err()) {
+        fail("category", "must be a category slug");
+    }
+    if input.channel.as_deref().is_some_and(|c| !CHANNELS.contains(&c)) {
+        fail("channel", "must be phone, online_form, in_person or email");
+    }
+    if let Some(kind) = kind {
+        check_type_fields(kind, &input, &mut fail);
+    }
+    match (errors.len() == before, event_id, kind, occurred_at) {
+        (true, Ok(event_id), Some(kind), Ok(occurred_at)) => Some(Valid { index, event_id, kind, occurred_at, input }),
+        _ => None,
+    }
+}
+
+/// The fields each type needs (and the values it allows).
+fn check_type_fields(kind: &str, e: &EventInput, fail: &mut impl FnMut(&str, &str)) {
+    let needs_question = matches!(
+        kind,
+        "question_viewed"
+            | "accepted_answer_viewed"
+            | "helpful_vote"
+            | "would_have_contacted"
+            | "search_result_clicked"
+    );
+    if needs_question && e.question_id.is_none() {
+        fail("question_id", "is required for this type");
+    }
+    if kind.starts_with("contact_") && e.intent_id.is_none() {
+        fail("intent_id", "is required for contact events");
+    }
+    if kind == "search_performed" && e.query.is_none() {
+        fail("query", "is required for search_performed");
+    }
+    let allowed: &[&str] = match kind {
+        "helpful_vote" => &["yes", "no"],
+        "would_have_contacted" => &["yes", "no", "unsure"],
+        _ => &[],
+    };
+    match (&e.value, allowed.is_empty()) {
+        (Some(v), false) if !allowed.contains(&v.as_str()) => {
+            fail("value", &format!("must be one of {}", allowed.join(", ")))
+        }
+        (None, false) => fail("value", "is required for this type"),
+        (Some(_), true) => fail("value", "is not used by this type"),
+        _ => {}
+    }
+}
+
+/// Who sent a batch, for deciding which events count.
+pub struct Sender<'a> {
+    pub caller: Option<&'a Caller>,
+    pub user_agent: Option<&'a str>,
+}
+
+fn is_staff(caller: &Caller) -> bool {
+    [Role::Staff, Role::Moderator, Role::Admin, Role::Analyst].iter().any(|r| caller.has_role(*r))
+}
+
+/// Stores a batch: all or nothing. One invalid event makes the whole
+/// batch a 422 naming every problem; duplicates (by `event_id`, also
+/// within the batch) are counted and skipped.
+pub fn ingest(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    sender: &Sender<'_>,
+    batch: EventBatch,
+) -> ApiResult<IngestResult> {
+    if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
+        return Err(ApiError::validation("events", &format!("must hold 1 to {MAX_BATCH} events")));
+    }
+    let mut errors = Vec::new();
+    let valid: Vec<Valid> =
+        batch.events.into_iter().enumerate().filter_map(|(i, e)| validate(i, e, now, &mut errors)).collect();
+    if valid.iter().any(|v| v.input.category.is_some()) {
+        let known: Vec<String> = crate::store::categories::list(conn)?.into_iter().map(|c| c.slug).collect();
+        for v in valid.iter().filter(|v| v.input.category.as_ref().is_some_and(|c| !known.contains(c))) {
+            errors.push(FieldError::new(format!("events[{}].category", v.index), "is not a category"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let bot = is_bot(sender.user_agent);
+    write_transaction(conn, |conn| {
+        let mut facts = QuestionFacts::default();
+        let rows = valid
+            .into_iter()
+            .map(|event| classify(conn, &mut facts, sender, bot, event, now))
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok(store_events(conn, rows)?)
+    })
+}
+
+/// Stores events and applies the counted ones, inside the caller's
+/// transaction. Shared by the API, server-side events and the benchmark.
+pub fn store_events(conn: &mut DbConn, rows: Vec<StoredEvent>) -> QueryResult<IngestResult> {
+    let mut keys: Vec<i64> = rows.iter().filter(|r| !r.excluded).map(|r| lock_key(&r.visitor_id)).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    events::lock_visitors(conn, &keys)?;
+    let mut deltas = Deltas::default();
+    let mut result = IngestResult { accepted: 0, duplicates: 0 };
+    for mut row in rows {
+        match events::insert(conn, &row)? {
+            Some(id) => {
+                result.accepted += 1;
+                row.id = id;
+                if !row.excluded {
+                    derive::apply(conn, &mut deltas, &row)?;
+                }
+            }
+            None => result.duplicates += 1,
+        }
+    }
+    derive::flush(conn, deltas)?;
+    Ok(result)
+}
+
+/// Per-batch cache of (solved, category, author) by question.
+#[derive(Default)]
+struct QuestionFacts(HashMap<i64, Option<(bool, String, i64)>>);
+
+impl QuestionFacts {
+    fn get(&mut self, conn: &mut DbConn, question: i64) -> ApiResult<Option<(bool, String, i64)>> {
+        if let Some(known) = self.0.get(&question) {
+            return Ok(known.clone());
+        }
+        let found = events::question_facts(conn, question)?;
+        self.0.insert(question, found.clone());
+        Ok(found)
+    }
+}
+
+/// Decides whether an event counts (bots, staff and a post's own author
+/// do not) and fixes, at ingest, its category and whether its question was
+/// solved.
+fn classify(
+    conn: &mut DbConn,
+    facts: &mut QuestionFacts,
+    sender: &Sender<'_>,
+    bot: bool,
+    event: Valid,
+    now: NaiveDateTime,
+) -> ApiResult<StoredEvent> {
+    let e = event.input;
+    let question = match e.question_id {
+        Some(id) => facts.get(conn, id)?,
+        None => None,
+    };
+    let author = match (e.answer_id, &question) {
+        (Some(answer), _) => events::answer_author(conn, answer)?,
+        (None, Some((_, _, author))) => Some(*author),
+        _ => None,
+    };
+    let exclusion_reason = if bot { Some("bot") } else { exclusion_for(sender.caller, author) };
+    Ok(StoredEvent {
+        received_at: now,
+        session_id: e.session_id,
+        user_id: sender.caller.map(|c| c.id),
+        question_id: e.question_id,
+        answer_id: e.answer_id,
+        intent_id: e.intent_id,
+        query: e.query.map(|q| q.trim().to_owned()),
+        result_ids: e.result_ids.map(|ids| serde_json::to_string(&ids).unwrap_or_default()),
+        rank: e.rank.map(|r| r as i32),
+        value: e.value,
+        channel: e.channel,
+        question_solved: (event.kind == "question_viewed").then(|| question.as_ref().is_some_and(|q| q.0)),
+        category: e.category.or_else(|| question.map(|(_, slug, _)| slug)),
+        excluded: exclusion_reason.is_some(),
+        exclusion_reason: exclusion_reason.map(str::to_owned),
+        ..StoredEvent::new(event.event_id, event.kind, event.occurred_at, e.visitor_id)
+    })
+}
+
+/// Why an event from a signed-in caller does not count: council staff
+/// roles, or acting on their own post.
+pub fn exclusion_for(caller: Option<&Caller>, author_id: Option<i64>) -> Option<&'static str> {
+    match caller {
+        Some(c) if is_staff(c) => Some("staff"),
+        Some(c) if author_id == Some(c.id) => Some("author"),
+        _ => None,
+    }
+}
+
+/// An event the server records itself (posts, acceptances, verifications,
+/// and views of GET /questions/{id} with `X-Visitor-Id`).
+pub struct ServerEvent<'a> {
+    pub kind: &'static str,
+    /// `X-Visitor-Id`, or `user:{id}` for signed-in actions without one.
+    pub visitor_id: String,
+    pub caller: Option<&'a Caller>,
+    pub user_agent: Option<&'a str>,
+    pub question_id: i64,
+    pub answer_id: Option<i64>,
+    pub at: NaiveDateTime,
+}
+
+/// Records a server-side event inside the caller's transaction.
+pub fn record_server_event(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<()> {
+    let Some((solved, category, question_author)) = events::question_facts(conn, event.question_id)? else {
+        return Ok(());
+    };
+    let author = match event.answer_id {
+        Some(answer) => events::answer_author(conn, answer)?,
+        None => Some(question_author),
+    };
+    // Posting, accepting and verifying are the caller's own actions; only
+    // views are judged as a resident's.
+    let exclusion_reason = match event.kind {
+        "question_viewed" if is_bot(event.user_agent) => Some("bot"),
+        "question_viewed" => exclusion_for(event.caller, author),
+        _ => event.caller.filter(|c| is_staff(c)).map(|_| "staff"),
+    };
+    let row = StoredEvent {
+        user_id: event.caller.map(|c| c.id),
+        question_id: Some(event.question_id),
+        answer_id: event.answer_id,
+        category: Some(category),
+        question_solved: (event.kind == "question_viewed").then_some(solved),
+        source: "server".to_owned(),
+        excluded: exclusion_reason.is_some(),
+        exclusion_reason: exclusion_reason.map(str::to_owned),
+        ..StoredEvent::new(uuid::Uuid::new_v4().to_string(), event.kind, event.at, event.visitor_id)
+    };
+    store_events(conn, vec![row])?;
+    Ok(())
+}
+
+/// Records a signed-in action (a post, an acceptance, a verification)
+/// inside the caller's transaction.
+pub fn record_action(
+    conn: &mut DbConn,
+    kind: &'static str,
+    caller: &Caller,
+    question_id: i64,
+    answer_id: Option<i64>,
+    at: NaiveDateTime,
+) -> ApiResult<()> {
+    let visitor_id = format!("user:{}", caller.id);
+    let event = ServerEvent { kind, visitor_id, caller: Some(caller), user_agent: None, question_id, answer_id, at };
+    record_server_event(conn, event)
+}
+
+/// Records a view of GET /questions/{id} by a visitor who sent
+/// `X-Visitor-Id`, in its own transaction.
+pub fn record_view(
+    conn: &mut DbConn,
+    visitor_id: &str,
+    caller: Option<&Caller>,
+    user_agent: Option<&str>,
+    question_id: i64,
+    at: NaiveDateTime,
+) -> ApiResult<()> {
+    write_transaction(conn, |conn| {
+        let event = ServerEvent {
+            kind: "question_viewed",
+            visitor_id: visitor_id.to_owned(),
+            caller,
+            user_agent,
+            question_id,
+            answer_id: None,
+            at,
+        };
+        record_server_event(conn, event)
+    })
+}
+
+/// The hold-out arm of an intent: assigned once, by a stable hash of the
+/// intent id, `holdout_percent` in a hundred to the hold-out.
+pub fn arm_for(
+    conn: &mut DbConn,
+    intent_id: &str,
+    holdout_percent: i32,
+    now: NaiveDateTime,
+) -> ApiResult<&'static str> {
+    write_transaction(conn, |conn| {
+        let proposed = if (stable_bucket(intent_id) as i32) < holdout_percent { "holdout" } else { "treatment" };
+        let arm =
+            if events::assign_arm(conn, intent_id, proposed, now)? == "holdout" { "holdout" } else { "treatment" };
+        if let Some(owner) = events::load_intent(conn, intent_id)?.map(|i| i.visitor_id) {
+            events::lock_visitors(conn, &[lock_key(&owner)])?;
+            let mut deltas = Deltas::default();
+            derive::set_arm(conn, &mut deltas, intent_id, arm)?;
+            derive::flush(conn, deltas)?;
+        }
+        Ok(arm)
+    })
+}
+
+/// Recomputes the derived state and rollups from the raw events, in the
+/// order they arrived. For maintenance with writers stopped; the result
+/// equals what live ingestion built.
+pub fn rebuild(conn: &mut DbConn) -> QueryResult<u64> {
+    write_transaction(conn, events::clear_derived)?;
+    let mut after = 0;
+    let mut applied = 0;
+    loop {
+        let batch = events::counted_events_after(conn, after, 2_000)?;
+        let Some(last) = batch.last().map(|e| e.id) else { return Ok(applied) };
+        write_transaction(conn, |conn| {
+            let mut deltas = Deltas::default();
+            for event in &batch {
+                derive::apply(conn, &mut deltas, event)?;
+            }
+            derive::flush(conn, deltas)
+        })?;
+        applied += batch.len() as u64;
+        after = last;
+    }
+}
+
+/// Rollup cells that differ from the sum over the derived rows (empty when
+/// they agree): (cell, in the rollups, summed from the rows).
+pub fn check_rollups(conn: &mut DbConn) -> QueryResult<Vec<(String, i64, i64)>> {
+    let mut expected = Deltas::default();
+    for pair in events::all_pairs(conn)? {
+        expected.replace(vec![], rollup::pair_cells(&pair));
+    }
+    for intent in events::all_intents(conn)? {
+        expected.replace(vec![], rollup::intent_cells(&intent));
+    }
+    for session in events::all_sessions(conn)? {
+        expected.replace(vec![], rollup::session_cells(&session));
+    }
+    for day in events::all_visitor_days(conn)? {
+        expected.replace(vec![], rollup::visitor_day_cells(&day));
+    }
+    let expected: BTreeMap<_, _> =
+        expected.into_changes().map(|(c, n)| ((c.day, c.category, c.metric.to_owned(), c.gap, c.gap2), n)).collect();
+    let actual: BTreeMap<_, _> =
+        events::all_rollups(conn)?.into_iter().map(|(d, c, m, g, g2, n)| ((d, c, m, g, g2), n)).collect();
+    let keys: std::collections::BTreeSet<_> = expected.keys().chain(actual.keys()).cloned().collect();
+    Ok(keys
+        .into_iter()
+        .filter_map(|key| {
+            let (a, e) = (actual.get(&key).copied().unwrap_or(0), expected.get(&key).copied().unwrap_or(0));
+            (a != e).then(|| (format!("{key:?}"), a, e))
+        })
+        .collect())
+}
+
+/// The advisory-lock key of a visitor.
+fn lock_key(visitor: &str) -> i64 {
+    fnv1a(visitor) as i64
+}
+
+fn fnv1a(id: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// FNV-1a of the id, in 0..100: the same on every node and every run.
+fn stable_bucket(id: &str) -> u64 {
+    fnv1a(id) % 100
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bots_are_recognised() {
+        assert!(is_bot(Some("Mozilla/5.0 (compatible; Googlebot/2.1)")));
+        assert!(is_bot(Some("curl/8.1.2")));
+        assert!(is_bot(None));
+        assert!(!is_bot(Some(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"
+        )));
+    }
+
+    #[test]
+    fn arms_are_stable_and_spread() {
+        assert_eq!(stable_bucket("intent-1"), stable_bucket("intent-1"));
+        let in_first_half = (0..1000).filter(|i| stable_bucket(&format!("intent-{i}")) < 50).count();
+        assert!((400..600).contains(&in_first_half), "{in_first_half}");
+    }
+}

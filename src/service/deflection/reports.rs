@@ -1,0 +1,610 @@
+//! The deflection reports (API.md "Deflection"): summary, time series,
+//! questions, gaps, experiment and CSV export. The database sums the
+//! rollups; this module turns sums into tiers with `formulas`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{Datelike, Duration, NaiveDate};
+use serde::Serialize;
+
+use super::ABANDON_AFTER_SECS;
+use super::formulas::{self, Cost, Difference, Estimate, Rate};
+use super::rollup::{self, ANY_CATEGORY};
+use crate::domain::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::service::posts::Caller;
+use crate::service::settings::DeflectionParameters;
+use crate::store::DbConn;
+use crate::store::deflection_reports::{self as sums, Buckets, MetricSums, Scope};
+
+/// The longest period a report may cover, in days.
+pub const MAX_PERIOD_DAYS: i64 = 732;
+/// The period when none is given: the last 30 days, today included.
+pub const DEFAULT_PERIOD_DAYS: i64 = 30;
+
+/// Reports are for analysts and admins.
+pub fn require_analyst(caller: &Caller) -> ApiResult<()> {
+    if caller.has_role(Role::Analyst) || caller.has_role(Role::Admin) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden("deflection reports need the analyst or admin role"))
+}
+
+/// The filters every report takes, as sent.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub category: Option<String>,
+}
+
+/// The period and filters a report covers, as returned.
+#[derive(Debug, Clone, Serialize)]
+pub struct Period {
+    /// First and last day covered (UTC, inclusive).
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub category: Option<String>,
+    pub window_days: i32,
+    pub confidence: f64,
+    /// Figures anchored on or after this day may still fall: the visitor's
+    /// window for contacting the council has not closed yet.
+    pub provisional_from: NaiveDate,
+}
+
+/// What a report needs: the period, its scope for SQL, the parameters.
+pub struct Context {
+    pub period: Period,
+    pub scope: Scope,
+    pub parameters: DeflectionParameters,
+}
+
+fn parse_day(field: &str, value: Option<&str>) -> ApiResult<Option<NaiveDate>> {
+    value
+        .map(|v| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| ApiError::validation(field, "must be a date YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
+fn day_number(date: NaiveDate) -> i64 {
+    date.signed_duration_since(NaiveDate::default()).num_days()
+}
+
+/// Checks the filters and fixes the period (default: the last 30 days).
+pub fn context(
+    conn: &mut DbConn,
+    filters: &Filters,
+    parameters: DeflectionParameters,
+    now: chrono::NaiveDateTime,
+) -> ApiResult<Context> {
+    let today = now.date();
+    let to = parse_day("to", filters.to.as_deref())?.unwrap_or(today);
+    let from = parse_day("from", filters.from.as_deref())?.unwrap_or(to - Duration::days(DEFAULT_PERIOD_DAYS - 1));
+    if from > to {
+        return Err(ApiError::validation("from", "must not be after to"));
+    }
+    if (to - from).num_days() + 1 > MAX_PERIOD_DAYS {
+        return Err(ApiError::validation("from", &format!("a period covers at most {MAX_PERIOD_DAYS} days")));
+    }
+    if let Some(slug) = &filters.category
+        && crate::store::categories::find_by_slug(conn, slug)?.is_none()
+    {
+        return Err(ApiError::validation("category", "is not a category"));
+    }
+    let window = i64::from(parameters.window_days);
+    let scope = Scope {
+        from_day: day_number(from),
+        to_day: day_number(to) + 1,
+        window_days: window,
+        now: now.and_utc().timestamp(),
+        abandon_after_secs: ABANDON_AFTER_SECS,
+        category: filters.category.clone(),
+    };
+    let period = Period {
+        from,
+        to,
+        category: filters.category.clone(),
+        window_days: parameters.window_days,
+        confidence: parameters.confidence,
+        provisional_from: today - Duration::days(window),
+    };
+    Ok(Context { period, scope, parameters })
+}
+
+/// A tier counted exactly: its bounds are itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct Count {
+    pub count: u64,
+    pub low: u64,
+    pub high: u64,
+}
+
+fn count(n: u64) -> Count {
+    Count { count: n, low: n, high: n }
+}
+
+/// Sums of each metric over some rows.
+#[derive(Debug, Default, Clone)]
+struct Totals(HashMap<String, MetricSums>);
+
+impl Totals {
+    /// Adds rows that count for the scope: visitor metrics are counted in
+    /// their own category rows (or the any-category rows), the others in
+    /// every category row.
+    fn add(&mut self, row: &MetricSums, category: Option<&str>) {
+        let visitor_metric = row.metric == rollup::SELF_SERVICE_VISITOR || row.metric == rollup::SUBMITTING_VISITOR;
+        if visitor_metric && row.category != category.unwrap_or(ANY_CATEGORY) {
+            return;
+        }
+        let sum = self.0.entry(row.metric.clone()).or_default();
+        sum.total += row.total;
+        sum.beyond_window += row.beyond_window;
+        sum.beyond_window_unconfirmed += row.beyond_window_unconfirmed;
+        sum.flagged += row.flagged;
+        sum.first_in_bucket += row.first_in_bucket;
+    }
+
+    fn get(&self, metric: &str) -> MetricSums {
+        self.0.get(metric).cloned().unwrap_or_default()
+    }
+
+    fn confirmed(&self) -> u64 {
+        (self.get(rollup::CONFIRMED_PAIR).beyond_window + self.get(rollup::CONFIRMED_INTENT).beyond_window) as u64
+    }
+
+    fn probable(&self, unabandoned: i64) -> u64 {
+        (self.get(rollup::PROBABLE).beyond_window - unabandoned).max(0) as u64
+    }
+
+    fn viewers(&self) -> u64 {
+        self.get(rollup::VIEWER).beyond_window_unconfirmed as u64
+    }
+
+    /// (n, yes) of a yes/no metric.
+    fn yes_no(&self, metric: &str) -> (u64, u64) {
+        let s = self.get(metric);
+        (s.total as u64, s.flagged as u64)
+    }
+}
+
+/// `potential`: viewers who made no contact attempt within the window ×
+/// the measured would-have-contacted rate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Potential {
+    pub count: f64,
+    pub low: f64,
+    pub high: f64,
+    pub viewers: u64,
+}
+
+fn potential(viewers: u64, rate: &Rate) -> Potential {
+    let Estimate { count, low, high } = formulas::scaled(viewers, rate);
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    Potential { count: round(count), low: round(low), high: round(high), viewers }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Visitors {
+    /// Unique visitors with a self-service event in the period.
+    pub self_service: u64,
+    /// Unique visitors who submitted a contact in the period.
+    pub submitted_contact: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CostAvoided {
+    pub confirmed: Cost,
+    pub probable: Cost,
+    pub currency: String,
+    pub cost_per_contact: f64,
+    pub cost_source: String,
+    pub cost_year: i32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    #[serde(flatten)]
+    pub period: Period,
+    pub confirmed: Count,
+    pub probable: Count,
+    pub potential: Potential,
+    pub self_service_score: Option<f64>,
+    pub visitors: Visitors,
+    pub helpful_rate: Rate,
+    pub would_have_contacted_rate: Rate,
+    pub tried_self_service_first: Rate,
+    pub sessions_ending_helpful: Rate,
+    pub cost_avoided: CostAvoided,
+}
+
+fn totals_of(rows: &[MetricSums], category: Option<&str>) -> Totals {
+    let mut totals = Totals::default();
+    for row in rows {
+        totals.add(row, category);
+    }
+    totals
+}
+
+fn unabandoned_total(conn: &mut DbConn, scope: &Scope) -> ApiResult<i64> {
+    Ok(sums::unabandoned_candidates(conn, scope)?.iter().map(|d| d.n).sum())
+}
+
+pub fn summary(conn: &mut DbConn, ctx: Context) -> ApiResult<Summary> {
+    let rows = sums::metric_sums(conn, &ctx.scope, &Buckets::Whole)?;
+    let totals = totals_of(&rows, ctx.scope.category.as_deref());
+    let z = formulas::z_for(ctx.parameters.confidence);
+    let rate = |(n, yes): (u64, u64)| formulas::wilson(yes, n, z);
+    let would_have_contacted_rate = rate(totals.yes_no(rollup::WOULD_HAVE_CONTACTED));
+    let intents = totals.get(rollup::INTENT);
+    let tried_first = (intents.total - intents.beyond_window) as u64;
+    let confirmed = totals.confirmed();
+    let probable = totals.probable(unabandoned_total(conn, &ctx.scope)?);
+    let visitors = Visitors {
+        self_service: totals.get(rollup::SELF_SERVICE_VISITOR).first_in_bucket as u64,
+        submitted_contact: totals.get(rollup::SUBMITTING_VISITOR).first_in_bucket as u64,
+    };
+    let p = &ctx.parameters;
+    Ok(Summary {
+        confirmed: count(confirmed),
+        probable: count(probable),
+        potential: potential(totals.viewers(), &would_have_contacted_rate),
+        self_service_score: formulas::ratio(visitors.self_service, visitors.submitted_contact),
+        visitors,
+        helpful_rate: rate(totals.yes_no(rollup::HELPFUL)),
+        would_have_contacted_rate,
+        tried_self_service_first: formulas::wilson(tried_first, intents.total as u64, z),
+        sessions_ending_helpful: rate(totals.yes_no(rollup::SESSION)),
+        cost_avoided: CostAvoided {
+            confirmed: formulas::priced(&formulas::exact(confirmed), p.cost_per_contact),
+            probable: formulas::priced(&formulas::exact(probable), p.cost_per_contact),
+            currency: p.currency.clone(),
+            cost_per_contact: p.cost_per_contact,
+            cost_source: p.cost_source.clone(),
+            cost_year: p.cost_year,
+        },
+        period: ctx.period,
+    })
+}
+
+/// How a time series is bucketed (UTC; weeks start on Monday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    #[default]
+    Day,
+    Week,
+    Month,
+}
+
+/// The first day of each bucket of the period (the first is `from`).
+fn bucket_starts(from: NaiveDate, to: NaiveDate, granularity: Granularity) -> Vec<NaiveDate> {
+    let mut starts = vec![from];
+    let mut day = from;
+    loop {
+        day = match granularity {
+            Granularity::Day => day + Duration::days(1),
+            Granularity::Week => day + Duration::days(7 - i64::from(day.weekday().num_days_from_monday())),
+            Granularity::Month => {
+                let (y, m) = if day.month() == 12 { (day.year() + 1, 1) } else { (day.year(), day.month() + 1) };
+                NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(to + Duration::days(1))
+            }
+        };
+        if day > to {
+            return starts;
+        }
+        starts.push(day);
+    }
+}
+
+fn buckets_for(starts: &[NaiveDate], granularity: Granularity) -> Buckets {
+    match granularity {
+        Granularity::Day => Buckets::Days,
+        _ => Buckets::Starting(starts.iter().map(|d| day_number(*d)).collect()),
+    }
+}
+
+/// The bucket a day falls in (the last start at or before it).
+fn bucket_of(starts: &[i64], day: i64) -> i64 {
+    let i = starts.partition_point(|s| *s <= day);
+    starts[i.saturating_sub(1)]
+}
+
+#[derive(Debug, Serialize)]
+pub struct Bucket {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub confirmed: Count,
+    pub probable: Count,
+    pub potential: Potential,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Timeseries {
+    #[serde(flatten)]
+    pub period: Period,
+    pub granularity: Granularity,
+    /// The would-have-contacted rate over the whole period, which every
+    /// bucket's `potential` uses.
+    pub would_have_contacted_rate: Rate,
+    pub buckets: Vec<Bucket>,
+}
+
+/// Per-bucket, per-category totals of a period, and the rate the
+/// potential tier uses.
+struct Bucketed {
+    starts: Vec<NaiveDate>,
+    by_bucket: BTreeMap<(i64, String), Totals>,
+    unabandoned: HashMap<(i64, String), i64>,
+    would_rate: Rate,
+}
+
+fn bucketed(conn: &mut DbConn, ctx: &Context, granularity: Granularity, per_category: bool) -> ApiResult<Bucketed> {
+    let starts = bucket_starts(ctx.period.from, ctx.period.to, granularity);
+    let start_days: Vec<i64> = starts.iter().map(|d| day_number(*d)).collect();
+    let rows = sums::metric_sums(conn, &ctx.scope, &buckets_for(&starts, granularity))?;
+    let category = ctx.scope.category.as_deref();
+    let key = |bucket: i64, cat: &str| (bucket, if per_category { cat.to_owned() } else { String::new() });
+    let mut by_bucket: BTreeMap<(i64, String), Totals> = BTreeMap::new();
+    let mut overall = Totals::default();
+    for row in &rows {
+        overall.add(row, category);
+        if !(per_category && row.category == ANY_CATEGORY) {
+            by_bucket.entry(key(row.bucket, &row.category)).or_default().add(row, category);
+        }
+    }
+    let mut unabandoned = HashMap::new();
+    for d in sums::unabandoned_candidates(conn, &ctx.scope)? {
+        *unabandoned.entry(key(bucket_of(&start_days, d.day), &d.category)).or_default() += d.n;
+    }
+    let (n, yes) = overall.yes_no(rollup::WOULD_HAVE_CONTACTED);
+    let would_rate = formulas::wilson(yes, n, formulas::z_for(ctx.parameters.confidence));
+    Ok(Bucketed { starts, by_bucket, unabandoned, would_rate })
+}
+
+fn bucket_end(starts: &[NaiveDate], i: usize, to: NaiveDate) -> NaiveDate {
+    starts.get(i + 1).map_or(to, |next| *next - Duration::days(1))
+}
+
+pub fn timeseries(conn: &mut DbConn, ctx: Context, granularity: Granularity) -> ApiResult<Timeseries> {
+    let b = bucketed(conn, &ctx, granularity, false)?;
+    let empty = Totals::default();
+    let buckets = b
+        .starts
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            let key = (day_number(*start), String::new());
+            let totals = b.by_bucket.get(&key).unwrap_or(&empty);
+            Bucket {
+                start: *start,
+                end: bucket_end(&b.starts, i, ctx.period.to),
+                confirmed: count(totals.confirmed()),
+                probable: count(totals.probable(b.unabandoned.get(&key).copied().unwrap_or(0))),
+                potential: potential(totals.viewers(), &b.would_rate),
+            }
+        })
+        .collect();
+    Ok(Timeseries { period: ctx.period, granularity, would_have_contacted_rate: b.would_rate, buckets })
+}
+
+/// The CSV export: one row per bucket per category that has data in the
+/// period (`(none)` for events without a category).
+pub fn export_csv(conn: &mut DbConn, ctx: Context, granularity: Granularity) -> ApiResult<String> {
+    let b = bucketed(conn, &ctx, granularity, true)?;
+    let categories: BTreeSet<String> = b.by_bucket.keys().map(|(_, c)| c.clone()).collect();
+    let p = &ctx.parameters;
+    let mut out = String::from(
+        "bucket_start,bucket_end,category,confirmed,probable,viewers,potential,potential_low,potential_high,\
+         helpful_votes,helpful_yes,would_have_contacted_answers,would_have_contacted_yes,intents,\
+         intents_tried_self_service_first,sessions,sessions_ending_helpful,cost_avoided_confirmed,\
+         cost_avoided_probable,currency\n",
+    );
+    let empty = Totals::default();
+    for (i, start) in b.starts.iter().enumerate() {
+        let end = bucket_end(&b.starts, i, ctx.period.to);
+        for category in &categories {
+            let key = (day_number(*start), category.clone());
+            let t = b.by_bucket.get(&key).unwrap_or(&empty);
+            let confirmed = t.confirmed();
+            let probable = t.probable(b.unabandoned.get(&key).copied().unwrap_or(0));
+            let pot = potential(t.viewers(), &b.would_rate);
+            let (helpful_n, helpful_yes) = t.yes_no(rollup::HELPFUL);
+            let (would_n, would_yes) = t.yes_no(rollup::WOULD_HAVE_CONTACTED);
+            let intents = t.get(rollup::INTENT);
+            let (sessions, sessions_helpful) = t.yes_no(rollup::SESSION);
+            let cost = |n: u64| formulas::priced(&formulas::exact(n), p.cost_per_contact).point;
+            let label = if category.is_empty() { "(none)" } else { category.as_str() };
+            out.push_str(&format!(
+                "{start},{end},{},{confirmed},{probable},{},{},{},{},{helpful_n},{helpful_yes},{would_n},{would_yes},{},{},\
+                 {sessions},{sessions_helpful},{:.2},{:.2},{}\n",
+                csv_field(label),
+                pot.viewers,
+                pot.count,
+                pot.low,
+                pot.high,
+                intents.total,
+                intents.total - intents.beyond_window,
+                cost(confirmed),
+                cost(probable),
+                csv_field(&p.currency),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A CSV field: quoted when needed, and never read as a formula by a
+/// spreadsheet.
+fn csv_field(value: &str) -> String {
+    let guarded = if value.starts_with(['=', '+', '-', '@']) { format!("'{value}") } else { value.to_owned() };
+    if guarded.contains([',', '"', '\n', '\r']) { format!("\"{}\"", guarded.replace('"', "\"\"")) } else { guarded }
+}
+
+#[derive(Debug, Serialize)]
+pub struct QuestionRow {
+    pub question_id: i64,
+    pub title: Option<String>,
+    pub category: Option<String>,
+    pub confirmed: i64,
+    pub probable: i64,
+    pub deflected: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Questions {
+    #[serde(flatten)]
+    pub period: Period,
+    pub items: Vec<QuestionRow>,
+}
+
+pub fn questions(conn: &mut DbConn, ctx: Context, limit: i64) -> ApiResult<Questions> {
+    let rows = sums::top_questions(conn, &ctx.scope, limit)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.question_id).collect();
+    let labels: HashMap<i64, (String, String)> =
+        sums::question_labels(conn, &ids)?.into_iter().map(|(id, title, slug)| (id, (title, slug))).collect();
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let label = labels.get(&r.question_id);
+            QuestionRow {
+                question_id: r.question_id,
+                title: label.map(|l| l.0.clone()),
+                category: label.map(|l| l.1.clone()),
+                confirmed: r.confirmed,
+                probable: r.probable,
+                deflected: r.confirmed + r.probable,
+            }
+        })
+        .collect();
+    Ok(Questions { period: ctx.period, items })
+}
+
+#[derive(Debug, Serialize)]
+pub struct SearchGap {
+    pub query: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NeedHelp {
+    pub question_id: i64,
+    pub title: Option<String>,
+    pub category: Option<String>,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Gaps {
+    #[serde(flatten)]
+    pub period: Period,
+    pub zero_result_searches: Vec<SearchGap>,
+    pub no_solved_result_searches: Vec<SearchGap>,
+    pub still_need_help: Vec<NeedHelp>,
+}
+
+pub fn gaps(conn: &mut DbConn, ctx: Context, limit: i64) -> ApiResult<Gaps> {
+    let searches = |conn: &mut DbConn, kind: &str| -> ApiResult<Vec<SearchGap>> {
+        Ok(sums::top_gaps(conn, &ctx.scope, kind, limit)?
+            .into_iter()
+            .map(|g| SearchGap { query: g.text, count: g.n })
+            .collect())
+    };
+    let zero_result_searches = searches(conn, "zero_results")?;
+    let no_solved_result_searches = searches(conn, "no_solved_result")?;
+    let needs = sums::still_need_help(conn, &ctx.scope, limit)?;
+    let ids: Vec<i64> = needs.iter().map(|n| n.question_id).collect();
+    let labels: HashMap<i64, (String, String)> =
+        sums::question_labels(conn, &ids)?.into_iter().map(|(id, title, slug)| (id, (title, slug))).collect();
+    let still_need_help = needs
+        .into_iter()
+        .map(|n| {
+            let label = labels.get(&n.question_id);
+            NeedHelp {
+                question_id: n.question_id,
+                title: label.map(|l| l.0.clone()),
+                category: label.map(|l| l.1.clone()),
+                count: n.n,
+            }
+        })
+        .collect();
+    Ok(Gaps { period: ctx.period, zero_result_searches, no_solved_result_searches, still_need_help })
+}
+
+#[derive(Debug, Serialize)]
+pub struct ArmResult {
+    pub arm: &'static str,
+    /// Intents started in the period in this arm.
+    pub intents: u64,
+    /// Of them, submitted within the window.
+    pub submitted: u64,
+    pub submit_rate: Rate,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Experiment {
+    #[serde(flatten)]
+    pub period: Period,
+    pub holdout_percent: i32,
+    pub arms: Vec<ArmResult>,
+    /// submit rate(holdout) − submit rate(treatment): positive means the
+    /// suggestions prevent contacts.
+    pub difference: Difference,
+}
+
+pub fn experiment(conn: &mut DbConn, ctx: Context) -> ApiResult<Experiment> {
+    let rows = sums::metric_sums(conn, &ctx.scope, &Buckets::Whole)?;
+    let totals = totals_of(&rows, ctx.scope.category.as_deref());
+    let z = formulas::z_for(ctx.parameters.confidence);
+    let arm = |name: &'static str, metric: &str| {
+        let s = totals.get(metric);
+        let (intents, submitted) = (s.total as u64, (s.total - s.beyond_window) as u64);
+        ArmResult { arm: name, intents, submitted, submit_rate: formulas::wilson(submitted, intents, z) }
+    };
+    let holdout = arm("holdout", rollup::ARM_HOLDOUT);
+    let treatment = arm("treatment", rollup::ARM_TREATMENT);
+    let difference = formulas::newcombe(&holdout.submit_rate, &treatment.submit_rate);
+    Ok(Experiment {
+        holdout_percent: ctx.parameters.holdout_percent,
+        period: ctx.period,
+        arms: vec![holdout, treatment],
+        difference,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn buckets_start_on_the_period_then_on_mondays_or_firsts() {
+        // 2026-11-04 is a Wednesday.
+        let weeks = bucket_starts(d("2026-11-04"), d("2026-11-20"), Granularity::Week);
+        assert_eq!(weeks, vec![d("2026-11-04"), d("2026-11-09"), d("2026-11-16")]);
+        let months = bucket_starts(d("2026-11-20"), d("2027-01-05"), Granularity::Month);
+        assert_eq!(months, vec![d("2026-11-20"), d("2026-12-01"), d("2027-01-01")]);
+        assert_eq!(bucket_starts(d("2026-11-20"), d("2026-11-22"), Granularity::Day).len(), 3);
+        assert_eq!(bucket_end(&months, 1, d("2027-01-05")), d("2026-12-31"));
+    }
+
+    #[test]
+    fn days_map_to_their_bucket() {
+        let starts = [10, 15, 22];
+        assert_eq!(bucket_of(&starts, 10), 10);
+        assert_eq!(bucket_of(&starts, 21), 15);
+        assert_eq!(bucket_of(&starts, 40), 22);
+        assert_eq!(day_number(d("1970-01-02")), 1);
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("bins"), "bins");
+        assert_eq!(csv_field("=cmd()"), "'=cmd()");
+        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+    }
+}

@@ -1,0 +1,199 @@
+//! What each row of derived state contributes to the daily rollups.
+//!
+//! A rollup cell is (day, category, metric, gap, gap2) → count. Every
+//! change to a derived row removes the row's old contributions and adds its
+//! new ones, so the rollups always equal the sum over the rows — which
+//! `check` verifies.
+
+use std::collections::BTreeMap;
+
+use crate::store::deflection::{Intent, Pair, Session, VisitorDay};
+
+/// `gap` when there was no contact at all: beyond any window.
+pub const NEVER: i64 = 1_000_000;
+/// `gap2` of a viewed pair that is not confirmed.
+pub const UNCONFIRMED: i64 = -1;
+/// The category of visitor counts over every category.
+pub const ANY_CATEGORY: &str = "*";
+
+/// Metrics. Tiers and intents use `gap` = days to the first contact.
+pub const CONFIRMED_PAIR: &str = "confirmed_pair";
+pub const CONFIRMED_INTENT: &str = "confirmed_intent";
+/// Intents that saw suggestions, clicked one, and neither submitted nor
+/// confirmed (yet): probable once 30 minutes have passed.
+pub const PROBABLE: &str = "probable";
+/// Views of solved questions; `gap2` is the pair's confirmation gap, or
+/// `UNCONFIRMED`.
+pub const VIEWER: &str = "viewer";
+/// Survey answers: `gap` 1 = yes.
+pub const HELPFUL: &str = "helpful";
+pub const WOULD_HAVE_CONTACTED: &str = "would_have_contacted";
+/// Intents started; `gap` = days since the visitor's last self-service.
+pub const INTENT: &str = "intent";
+/// Intents in each arm of the hold-out; `gap` = days to their submission.
+pub const ARM_HOLDOUT: &str = "arm_holdout";
+pub const ARM_TREATMENT: &str = "arm_treatment";
+/// Self-service sessions; `gap` 1 = ended with a helpful yes.
+pub const SESSION: &str = "session";
+/// Visitor-days; `gap` = days since the visitor's previous such day.
+pub const SELF_SERVICE_VISITOR: &str = "self_service_visitor";
+pub const SUBMITTING_VISITOR: &str = "submitting_visitor";
+
+pub const SECS_PER_DAY: i64 = 86_400;
+
+/// UTC day number of a Unix time.
+pub fn day_of(at: i64) -> i64 {
+    at.div_euclid(SECS_PER_DAY)
+}
+
+/// Whole days, rounded up, from an anchor to a later contact; for an
+/// integer window of W days, "no contact within the window" is `gap > W`
+/// exactly (a contact at anchor + W days is within it).
+pub fn gap_days(anchor: i64, contact: Option<i64>) -> i64 {
+    match contact {
+        None => NEVER,
+        Some(at) => ((at - anchor).max(0) + SECS_PER_DAY - 1) / SECS_PER_DAY,
+    }
+}
+
+/// A rollup cell.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cell {
+    pub day: i64,
+    pub category: String,
+    pub metric: &'static str,
+    pub gap: i64,
+    pub gap2: i64,
+}
+
+fn cell(at: i64, category: &str, metric: &'static str, gap: i64, gap2: i64) -> Cell {
+    Cell { day: day_of(at), category: category.to_owned(), metric, gap, gap2 }
+}
+
+fn yes(value: Option<&str>) -> i64 {
+    i64::from(value == Some("yes"))
+}
+
+pub fn pair_cells(p: &Pair) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    let confirmation = p.confirmed_at.map(|at| gap_days(at, p.first_contact_after_confirm_at));
+    if let (Some(at), Some(gap)) = (p.confirmed_at, confirmation) {
+        cells.push(cell(at, &p.category, CONFIRMED_PAIR, gap, 0));
+    }
+    if let Some(at) = p.solved_view_at {
+        let gap = gap_days(at, p.first_attempt_after_view_at);
+        cells.push(cell(at, &p.category, VIEWER, gap, confirmation.unwrap_or(UNCONFIRMED)));
+    }
+    if let Some(at) = p.helpful_at {
+        cells.push(cell(at, &p.category, HELPFUL, yes(p.helpful.as_deref()), 0));
+    }
+    if let Some(at) = p.would_at {
+        cells.push(cell(at, &p.category, WOULD_HAVE_CONTACTED, yes(p.would.as_deref()), 0));
+    }
+    cells
+}
+
+pub fn intent_cells(i: &Intent) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    // Confirmed with a question, it is counted once, on the pair.
+    if let (Some(at), None) = (i.confirmed_at, i.confirmed_question_id) {
+        cells.push(cell(at, &i.category, CONFIRMED_INTENT, gap_days(at, i.first_contact_after_confirm_at), 0));
+    }
+    let Some(started) = i.started_at else { return cells };
+    let since_self_service = i.last_self_service_before_start_at.map_or(NEVER, |l| gap_days(l, Some(started)));
+    cells.push(cell(started, &i.category, INTENT, since_self_service, 0));
+    let candidate =
+        i.suggestions_shown && i.clicked_at.is_some() && i.submitted_at.is_none() && i.confirmed_at.is_none();
+    if candidate {
+        cells.push(cell(started, &i.category, PROBABLE, gap_days(started, i.first_contact_after_start_at), 0));
+    }
+    let arm = match i.arm.as_deref() {
+        Some("holdout") => Some(ARM_HOLDOUT),
+        Some("treatment") => Some(ARM_TREATMENT),
+        _ => None,
+    };
+    if let Some(arm) = arm {
+        cells.push(cell(started, &i.category, arm, gap_days(started, i.submitted_at), 0));
+    }
+    cells
+}
+
+pub fn session_cells(s: &Session) -> Vec<Cell> {
+    vec![cell(s.started_at, &s.category, SESSION, i64::from(s.helpful_yes), 0)]
+}
+
+pub fn visitor_day_cells(v: &VisitorDay) -> Vec<Cell> {
+    let metric = if v.kind == "submitted" { SUBMITTING_VISITOR } else { SELF_SERVICE_VISITOR };
+    let gap = v.previous_day.map_or(NEVER, |p| v.day - p);
+    vec![Cell { day: v.day, category: v.category.clone(), metric, gap, gap2: 0 }]
+}
+
+/// Pending changes to the rollups, applied once per transaction in key
+/// order (so concurrent transactions lock cells in the same order).
+#[derive(Debug, Default)]
+pub struct Deltas(BTreeMap<Cell, i64>);
+
+impl Deltas {
+    /// Replaces a row's old contributions with its new ones.
+    pub fn replace(&mut self, before: Vec<Cell>, after: Vec<Cell>) {
+        for cell in before {
+            *self.0.entry(cell).or_default() -= 1;
+        }
+        for cell in after {
+            *self.0.entry(cell).or_default() += 1;
+        }
+    }
+
+    /// The non-zero changes, in key order.
+    pub fn into_changes(self) -> impl Iterator<Item = (Cell, i64)> {
+        self.0.into_iter().filter(|(_, n)| *n != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_round_up_so_a_window_is_a_comparison() {
+        assert_eq!(gap_days(1000, None), NEVER);
+        assert_eq!(gap_days(1000, Some(1000)), 0);
+        assert_eq!(gap_days(1000, Some(1001)), 1);
+        // Exactly 7 days later is within a 7-day window: gap 7, not > 7.
+        assert_eq!(gap_days(0, Some(7 * 86_400)), 7);
+        assert_eq!(gap_days(0, Some(7 * 86_400 + 1)), 8);
+    }
+
+    #[test]
+    fn days_are_utc_and_floor_before_1970() {
+        assert_eq!(day_of(86_399), 0);
+        assert_eq!(day_of(86_400), 1);
+        assert_eq!(day_of(-1), -1);
+    }
+
+    #[test]
+    fn a_pair_confirmed_with_an_intent_is_not_counted_again_on_the_intent() {
+        let mut intent = Intent::new("i", "v", "bins", None);
+        intent.confirmed_at = Some(100);
+        intent.confirmed_question_id = Some(7);
+        assert!(intent_cells(&intent).is_empty());
+        intent.confirmed_question_id = None;
+        assert_eq!(intent_cells(&intent)[0].metric, CONFIRMED_INTENT);
+    }
+
+    #[test]
+    fn deltas_cancel_out() {
+        let mut pair = Pair::new("v", 1, "bins");
+        pair.helpful_at = Some(10);
+        pair.helpful = Some("no".into());
+        let mut deltas = Deltas::default();
+        deltas.replace(vec![], pair_cells(&pair));
+        let before = pair_cells(&pair);
+        pair.helpful = Some("yes".into());
+        deltas.replace(before, pair_cells(&pair));
+        let changes: Vec<_> = deltas.into_changes().collect();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].0.gap, 1);
+        assert_eq!(changes[0].1, 1);
+    }
+}

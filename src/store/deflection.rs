@@ -1,0 +1,542 @@
+//! Deflection events and the state derived from them.
+//!
+//! Raw events are append-only and deduplicated by `event_id`. The derived
+//! state — one row per visitor and question, per contact intent, per
+//! self-service session and per visitor-day — is loaded, changed by the
+//! service's rules and saved here, and the daily rollups are adjusted by
+//! the difference. Times are Unix seconds so the window arithmetic is the
+//! same SQL on both backends.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
+
+use super::schema::{
+    deflection_events as de, deflection_intents as di, deflection_pairs as dp, deflection_rollups as dr,
+    deflection_sessions as ds, deflection_visitor_days as dv, experiment_arms as ea,
+};
+use super::{Backend, DbConn, MultiBackend, portable_sql};
+
+/// Event types that count as a resident trying to help themselves.
+pub const SELF_SERVICE: [&str; 7] = [
+    "search_performed",
+    "search_result_clicked",
+    "question_viewed",
+    "accepted_answer_viewed",
+    "helpful_vote",
+    "would_have_contacted",
+    "still_need_help_clicked",
+];
+
+/// Event types that are an attempt to contact the council.
+pub const CONTACT_ATTEMPTS: [&str; 2] = ["contact_intent_started", "contact_submitted"];
+pub const CONTACT_SUBMISSIONS: [&str; 1] = ["contact_submitted"];
+
+/// An event as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = de)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub event_id: String,
+    pub kind: String,
+    pub occurred_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+    pub visitor_id: String,
+    pub session_id: Option<String>,
+    pub user_id: Option<i64>,
+    pub question_id: Option<i64>,
+    pub answer_id: Option<i64>,
+    pub intent_id: Option<String>,
+    pub query: Option<String>,
+    pub result_ids: Option<String>,
+    pub rank: Option<i32>,
+    pub value: Option<String>,
+    pub channel: Option<String>,
+    pub category: Option<String>,
+    pub question_solved: Option<bool>,
+    pub source: String,
+    pub excluded: bool,
+    pub exclusion_reason: Option<String>,
+}
+
+impl StoredEvent {
+    /// A counted client event with only its identity, type, time and
+    /// visitor set (received when it occurred).
+    pub fn new(event_id: String, kind: &str, occurred_at: NaiveDateTime, visitor_id: String) -> StoredEvent {
+        StoredEvent {
+            id: 0,
+            event_id,
+            kind: kind.to_owned(),
+            occurred_at,
+            received_at: occurred_at,
+            visitor_id,
+            session_id: None,
+            user_id: None,
+            question_id: None,
+            answer_id: None,
+            intent_id: None,
+            query: None,
+            result_ids: None,
+            rank: None,
+            value: None,
+            channel: None,
+            category: None,
+            question_solved: None,
+            source: "client".to_owned(),
+            excluded: false,
+            exclusion_reason: None,
+        }
+    }
+
+    pub fn epoch(&self) -> i64 {
+        self.occurred_at.and_utc().timestamp()
+    }
+}
+
+/// Stores an event unless one with its `event_id` exists; returns its row
+/// id when it was new (a duplicate returns no row).
+pub fn insert(conn: &mut DbConn, e: &StoredEvent) -> QueryResult<Option<i64>> {
+    let sql = portable_sql(
+        conn,
+        "INSERT INTO deflection_events (event_id, type, occurred_at, occurred_epoch, received_at, visitor_id, session_id,
+            user_id, question_id, answer_id, intent_id, query, result_ids, rank, value, channel, category,
+            question_solved, source, excluded, exclusion_reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (event_id) DO NOTHING RETURNING id",
+    );
+    let inserted: Option<NewId> = diesel::sql_query(sql)
+        .bind::<Text, _>(&e.event_id)
+        .bind::<Text, _>(&e.kind)
+        .bind::<Timestamp, _>(e.occurred_at)
+        .bind::<BigInt, _>(e.epoch())
+        .bind::<Timestamp, _>(e.received_at)
+        .bind::<Text, _>(&e.visitor_id)
+        .bind::<Nullable<Text>, _>(e.session_id.as_deref())
+        .bind::<Nullable<BigInt>, _>(e.user_id)
+        .bind::<Nullable<BigInt>, _>(e.question_id)
+        .bind::<Nullable<BigInt>, _>(e.answer_id)
+        .bind::<Nullable<Text>, _>(e.intent_id.as_deref())
+        .bind::<Nullable<Text>, _>(e.query.as_deref())
+        .bind::<Nullable<Text>, _>(e.result_ids.as_deref())
+        .bind::<Nullable<Integer>, _>(e.rank)
+        .bind::<Nullable<Text>, _>(e.value.as_deref())
+        .bind::<Nullable<Text>, _>(e.channel.as_deref())
+        .bind::<Nullable<Text>, _>(e.category.as_deref())
+        .bind::<Nullable<Bool>, _>(e.question_solved)
+        .bind::<Text, _>(&e.source)
+        .bind::<Bool, _>(e.excluded)
+        .bind::<Nullable<Text>, _>(e.exclusion_reason.as_deref())
+        .get_result(conn)
+        .optional()?;
+    Ok(inserted.map(|row| row.id))
+}
+
+#[derive(QueryableByName)]
+struct NewId {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Counted events with an id above `after`, oldest first (for rebuilds).
+pub fn counted_events_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<StoredEvent>> {
+    de::table
+        .filter(de::id.gt(after))
+        .filter(de::excluded.eq(false))
+        .order(de::id.asc())
+        .limit(limit)
+        .select(StoredEvent::as_select())
+        .load(conn)
+}
+
+/// (all events, excluded events) by exclusion reason.
+pub fn exclusion_counts(conn: &mut DbConn) -> QueryResult<Vec<(Option<String>, i64)>> {
+    de::table.group_by(de::exclusion_reason).select((de::exclusion_reason, diesel::dsl::count_star())).load(conn)
+}
+
+/// Serialises concurrent writers of the same visitors' state on
+/// PostgreSQL (SQLite's write transactions are already serial). Keys must
+/// be sorted so two batches never wait on each other in a cycle.
+pub fn lock_visitors(conn: &mut DbConn, keys: &[i64]) -> QueryResult<()> {
+    if conn.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    for key in keys {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)").bind::<BigInt, _>(*key).execute(conn)?;
+    }
+    Ok(())
+}
+
+#[derive(QueryableByName)]
+struct MaybeEpoch {
+    #[diesel(sql_type = Nullable<BigInt>)]
+    at: Option<i64>,
+}
+
+/// `SELECT {aggregate}(occurred_epoch)` over a visitor's counted events of
+/// some types, with a time condition.
+fn epoch_of(
+    conn: &mut DbConn,
+    aggregate: &str,
+    visitor: &str,
+    kinds: &[&str],
+    condition: &str,
+    at: i64,
+) -> QueryResult<Option<i64>> {
+    let placeholders = vec!["?"; kinds.len()].join(", ");
+    let sql = format!(
+        "SELECT {aggregate}(occurred_epoch) AS at FROM deflection_events
+         WHERE visitor_id = ? AND type IN ({placeholders}) AND excluded = FALSE AND occurred_epoch {condition} ?"
+    );
+    let mut query =
+        diesel::sql_query(portable_sql(conn, &sql)).into_boxed::<MultiBackend>().bind::<Text, _>(visitor.to_owned());
+    for kind in kinds {
+        query = query.bind::<Text, _>((*kind).to_owned());
+    }
+    let row: MaybeEpoch = query.bind::<BigInt, _>(at).get_result(conn)?;
+    Ok(row.at)
+}
+
+/// The first counted event of `kinds` by a visitor at or after `from`.
+pub fn first_at_or_after(conn: &mut DbConn, visitor: &str, kinds: &[&str], from: i64) -> QueryResult<Option<i64>> {
+    epoch_of(conn, "MIN", visitor, kinds, ">=", from)
+}
+
+/// The last counted event of `kinds` by a visitor before `before`.
+pub fn last_before(conn: &mut DbConn, visitor: &str, kinds: &[&str], before: i64) -> QueryResult<Option<i64>> {
+    epoch_of(conn, "MAX", visitor, kinds, "<", before)
+}
+
+/// One visitor and question.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = dp, primary_key(visitor_id, question_id), treat_none_as_null = true)]
+pub struct Pair {
+    pub visitor_id: String,
+    pub question_id: i64,
+    pub category: String,
+    /// The first view of the question while it was solved.
+    pub solved_view_at: Option<i64>,
+    /// The first contact attempt (intent or submission) at or after it.
+    pub first_attempt_after_view_at: Option<i64>,
+    /// The latest answer to "Did this answer your question?" (by time, then
+    /// arrival), and when.
+    pub helpful: Option<String>,
+    pub helpful_at: Option<i64>,
+    pub helpful_event: Option<i64>,
+    /// The latest answer to "Would you otherwise have contacted us?".
+    pub would: Option<String>,
+    pub would_at: Option<i64>,
+    pub would_event: Option<i64>,
+    /// The earliest contact intent the visitor confirmed resolved with it.
+    pub intent_confirmed_at: Option<i64>,
+    /// When the pair became a confirmed deflection, and the first contact
+    /// submitted by the visitor at or after that.
+    pub confirmed_at: Option<i64>,
+    pub first_contact_after_confirm_at: Option<i64>,
+}
+
+impl Pair {
+    pub fn new(visitor: &str, question: i64, category: &str) -> Pair {
+        Pair {
+            visitor_id: visitor.to_owned(),
+            question_id: question,
+            category: category.to_owned(),
+            solved_view_at: None,
+            first_attempt_after_view_at: None,
+            helpful: None,
+            helpful_at: None,
+            helpful_event: None,
+            would: None,
+            would_at: None,
+            would_event: None,
+            intent_confirmed_at: None,
+            confirmed_at: None,
+            first_contact_after_confirm_at: None,
+        }
+    }
+}
+
+/// One contact intent.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = di, primary_key(intent_id), treat_none_as_null = true)]
+pub struct Intent {
+    pub intent_id: String,
+    pub visitor_id: String,
+    pub category: String,
+    /// The hold-out arm, when /questions/similar assigned one.
+    pub arm: Option<String>,
+    pub started_at: Option<i64>,
+    pub suggestions_shown: bool,
+    /// The first suggestion clicked, and which question it was.
+    pub clicked_at: Option<i64>,
+    pub clicked_question_id: Option<i64>,
+    /// The first "this solved it, I won't contact you", and with which
+    /// question.
+    pub confirmed_at: Option<i64>,
+    pub confirmed_question_id: Option<i64>,
+    pub submitted_at: Option<i64>,
+    /// The visitor's first submitted contact (by any intent, or none) at or
+    /// after the start, and after the confirmation.
+    pub first_contact_after_start_at: Option<i64>,
+    pub first_contact_after_confirm_at: Option<i64>,
+    /// The visitor's last self-service event before the start.
+    pub last_self_service_before_start_at: Option<i64>,
+}
+
+impl Intent {
+    pub fn new(intent: &str, visitor: &str, category: &str, arm: Option<String>) -> Intent {
+        Intent {
+            intent_id: intent.to_owned(),
+            visitor_id: visitor.to_owned(),
+            category: category.to_owned(),
+            arm,
+            started_at: None,
+            suggestions_shown: false,
+            clicked_at: None,
+            clicked_question_id: None,
+            confirmed_at: None,
+            confirmed_question_id: None,
+            submitted_at: None,
+            first_contact_after_start_at: None,
+            first_contact_after_confirm_at: None,
+            last_self_service_before_start_at: None,
+        }
+    }
+}
+
+/// One self-service session.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = ds, primary_key(session_key), treat_none_as_null = true)]
+pub struct Session {
+    pub session_key: String,
+    pub visitor_id: String,
+    pub category: String,
+    pub started_at: i64,
+    pub helpful_yes: bool,
+}
+
+/// One day on which a visitor served themselves, or submitted a contact.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
+#[diesel(table_name = dv, primary_key(visitor_id, category, kind, day), treat_none_as_null = true)]
+pub struct VisitorDay {
+    pub visitor_id: String,
+    pub category: String,
+    pub kind: String,
+    pub day: i64,
+    pub previous_day: Option<i64>,
+}
+
+pub fn load_pair(conn: &mut DbConn, visitor: &str, question: i64) -> QueryResult<Option<Pair>> {
+    dp::table.find((visitor, question)).select(Pair::as_select()).first(conn).optional()
+}
+
+/// A visitor's pairs whose `anchor` is at or before `at` and whose
+/// first-contact `column` is unset or later: those a contact at `at` moves.
+pub fn pairs_moved_by_contact(conn: &mut DbConn, visitor: &str, at: i64, attempt_only: bool) -> QueryResult<Vec<Pair>> {
+    let view = dp::solved_view_at
+        .le(at)
+        .and(dp::first_attempt_after_view_at.is_null().or(dp::first_attempt_after_view_at.gt(at)));
+    let confirm = dp::confirmed_at
+        .le(at)
+        .and(dp::first_contact_after_confirm_at.is_null().or(dp::first_contact_after_confirm_at.gt(at)));
+    let query = dp::table.filter(dp::visitor_id.eq(visitor)).select(Pair::as_select());
+    if attempt_only { query.filter(view).load(conn) } else { query.filter(view.or(confirm)).load(conn) }
+}
+
+pub fn save_pair(conn: &mut DbConn, pair: &Pair, existed: bool) -> QueryResult<()> {
+    if existed {
+        diesel::update(pair).set(pair).execute(conn)?;
+    } else {
+        diesel::insert_into(dp::table).values(pair).execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn load_intent(conn: &mut DbConn, intent: &str) -> QueryResult<Option<Intent>> {
+    di::table.find(intent).select(Intent::as_select()).first(conn).optional()
+}
+
+/// A visitor's intents that a submitted contact at `at` moves.
+pub fn intents_moved_by_contact(conn: &mut DbConn, visitor: &str, at: i64) -> QueryResult<Vec<Intent>> {
+    let start = di::started_at
+        .le(at)
+        .and(di::first_contact_after_start_at.is_null().or(di::first_contact_after_start_at.gt(at)));
+    let confirm = di::confirmed_at
+        .le(at)
+        .and(di::first_contact_after_confirm_at.is_null().or(di::first_contact_after_confirm_at.gt(at)));
+    di::table.filter(di::visitor_id.eq(visitor)).filter(start.or(confirm)).select(Intent::as_select()).load(conn)
+}
+
+/// A visitor's intents started after `at` whose last self-service before
+/// the start is unset or earlier: those a self-service event at `at` moves.
+pub fn intents_moved_by_self_service(conn: &mut DbConn, visitor: &str, at: i64) -> QueryResult<Vec<Intent>> {
+    di::table
+        .filter(di::visitor_id.eq(visitor))
+        .filter(di::started_at.gt(at))
+        .filter(di::last_self_service_before_start_at.is_null().or(di::last_self_service_before_start_at.lt(at)))
+        .select(Intent::as_select())
+        .load(conn)
+}
+
+/// The earliest time a visitor's intents were confirmed resolved with a
+/// question.
+pub fn earliest_intent_confirmation(conn: &mut DbConn, visitor: &str, question: i64) -> QueryResult<Option<i64>> {
+    di::table
+        .filter(di::visitor_id.eq(visitor))
+        .filter(di::confirmed_question_id.eq(question))
+        .select(diesel::dsl::min(di::confirmed_at))
+        .first(conn)
+}
+
+pub fn save_intent(conn: &mut DbConn, intent: &Intent, existed: bool) -> QueryResult<()> {
+    if existed {
+        diesel::update(intent).set(intent).execute(conn)?;
+    } else {
+        diesel::insert_into(di::table).values(intent).execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn load_session(conn: &mut DbConn, key: &str) -> QueryResult<Option<Session>> {
+    ds::table.find(key).select(Session::as_select()).first(conn).optional()
+}
+
+pub fn save_session(conn: &mut DbConn, session: &Session, existed: bool) -> QueryResult<()> {
+    if existed {
+        diesel::update(session).set(session).execute(conn)?;
+    } else {
+        diesel::insert_into(ds::table).values(session).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A visitor's days of one kind in one category (a handful per visitor).
+pub fn visitor_days(conn: &mut DbConn, visitor: &str, category: &str, kind: &str) -> QueryResult<Vec<VisitorDay>> {
+    dv::table
+        .filter(dv::visitor_id.eq(visitor))
+        .filter(dv::category.eq(category))
+        .filter(dv::kind.eq(kind))
+        .order(dv::day.asc())
+        .select(VisitorDay::as_select())
+        .load(conn)
+}
+
+pub fn save_visitor_day(conn: &mut DbConn, row: &VisitorDay, existed: bool) -> QueryResult<()> {
+    if existed {
+        diesel::update(row).set(row).execute(conn)?;
+    } else {
+        diesel::insert_into(dv::table).values(row).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Adds `n` to a rollup cell (creating it).
+pub fn add_to_rollup(
+    conn: &mut DbConn,
+    day: i64,
+    category: &str,
+    metric: &str,
+    gap: i64,
+    gap2: i64,
+    n: i64,
+) -> QueryResult<()> {
+    let sql = portable_sql(
+        conn,
+        "INSERT INTO deflection_rollups (day, category, metric, gap, gap2, n) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (day, category, metric, gap, gap2) DO UPDATE SET n = deflection_rollups.n + excluded.n",
+    );
+    diesel::sql_query(sql)
+        .bind::<BigInt, _>(day)
+        .bind::<Text, _>(category)
+        .bind::<Text, _>(metric)
+        .bind::<BigInt, _>(gap)
+        .bind::<BigInt, _>(gap2)
+        .bind::<BigInt, _>(n)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A rollup cell.
+pub type RollupCell = (i64, String, String, i64, i64, i64);
+
+/// Every non-empty rollup cell, in key order.
+pub fn all_rollups(conn: &mut DbConn) -> QueryResult<Vec<RollupCell>> {
+    dr::table
+        .filter(dr::n.ne(0))
+        .order((dr::day, dr::category, dr::metric, dr::gap, dr::gap2))
+        .select((dr::day, dr::category, dr::metric, dr::gap, dr::gap2, dr::n))
+        .load(conn)
+}
+
+pub fn all_pairs(conn: &mut DbConn) -> QueryResult<Vec<Pair>> {
+    dp::table.order((dp::visitor_id, dp::question_id)).select(Pair::as_select()).load(conn)
+}
+
+pub fn all_intents(conn: &mut DbConn) -> QueryResult<Vec<Intent>> {
+    di::table.order(di::intent_id).select(Intent::as_select()).load(conn)
+}
+
+pub fn all_sessions(conn: &mut DbConn) -> QueryResult<Vec<Session>> {
+    ds::table.order(ds::session_key).select(Session::as_select()).load(conn)
+}
+
+pub fn all_visitor_days(conn: &mut DbConn) -> QueryResult<Vec<VisitorDay>> {
+    dv::table.order((dv::visitor_id, dv::category, dv::kind, dv::day)).select(VisitorDay::as_select()).load(conn)
+}
+
+/// Empties the derived state and rollups (raw events stay).
+pub fn clear_derived(conn: &mut DbConn) -> QueryResult<()> {
+    diesel::delete(dr::table).execute(conn)?;
+    diesel::delete(dv::table).execute(conn)?;
+    diesel::delete(ds::table).execute(conn)?;
+    diesel::delete(di::table).execute(conn)?;
+    diesel::delete(dp::table).execute(conn)?;
+    Ok(())
+}
+
+/// The arm an intent was assigned, assigning `proposed` if it had none.
+pub fn assign_arm(conn: &mut DbConn, intent: &str, proposed: &str, now: NaiveDateTime) -> QueryResult<String> {
+    diesel::sql_query(portable_sql(
+        conn,
+        "INSERT INTO experiment_arms (intent_id, arm, assigned_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+    ))
+    .bind::<Text, _>(intent)
+    .bind::<Text, _>(proposed)
+    .bind::<Timestamp, _>(now)
+    .execute(conn)?;
+    ea::table.find(intent).select(ea::arm).first(conn)
+}
+
+pub fn arm_of(conn: &mut DbConn, intent: &str) -> QueryResult<Option<String>> {
+    ea::table.find(intent).select(ea::arm).first(conn).optional()
+}
+
+/// What an event needs to know about its question: whether it is solved
+/// now, its category slug and its author.
+pub fn question_facts(conn: &mut DbConn, question: i64) -> QueryResult<Option<(bool, String, i64)>> {
+    use super::schema::{categories, questions};
+    questions::table
+        .inner_join(categories::table)
+        .filter(questions::id.eq(question))
+        .select((questions::status, categories::slug, questions::author_id))
+        .first::<(String, String, i64)>(conn)
+        .optional()
+        .map(|row| row.map(|(status, slug, author)| (status == "solved", slug, author)))
+}
+
+/// Every question's id, whether it is solved and its category slug (for
+/// the demo's synthetic traffic).
+pub fn question_catalogue(conn: &mut DbConn) -> QueryResult<Vec<(i64, bool, String)>> {
+    use super::schema::{categories, questions};
+    let rows: Vec<(i64, String, String)> = questions::table
+        .inner_join(categories::table)
+        .filter(questions::deleted_at.is_null())
+        .order(questions::id)
+        .select((questions::id, questions::status, categories::slug))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(id, status, slug)| (id, status == "solved", slug)).collect())
+}
+
+pub fn answer_author(conn: &mut DbConn, answer: i64) -> QueryResult<Option<i64>> {
+    use super::schema::answers;
+    answers::table.find(answer).select(answers::author_id).first(conn).optional()
+}

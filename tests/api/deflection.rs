@@ -1,0 +1,633 @@
+//! Deflection end to end: a scripted community of visitors whose every
+//! report figure was worked out by hand from API.md's definitions (the
+//! working is in the comments), the unhappy paths of POST /events and the
+//! reports, the hold-out arms, and the rollups agreeing with the raw events.
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use serde_json::{Value, json};
+
+use super::helpers::{PASSWORD, TestApp, TestUser, spawn_app};
+use agora::domain::Role;
+
+const BROWSER: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
+const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+/// The questions of the scenario: Q1 (waste, solved), Q2 (parking,
+/// solved), Q3 (waste, unsolved), and the people.
+struct Community {
+    q1: i64,
+    q2: i64,
+    q3: i64,
+    asker: TestUser,
+    staff: TestUser,
+    analyst: TestUser,
+    admin: TestUser,
+}
+
+fn community(app: &TestApp) -> Community {
+    let admin = app.admin();
+    app.create_category(&admin, "waste");
+    app.create_category(&admin, "parking");
+    let asker = app.register("asker");
+    let helper = app.register("helper");
+    let staff = app.user_with_roles("council_staff", &[Role::Staff]);
+    let analyst = app.user_with_roles("analyst", &[Role::Analyst]);
+    let ask = |category: &str, title: &str| app.ask(&asker, category, title, &[])["id"].as_i64().unwrap();
+    let q1 = ask("waste", "When is my bin collection day");
+    let q2 = ask("parking", "How do I renew a resident parking permit");
+    let q3 = ask("waste", "Can I put pizza boxes in the recycling");
+    for q in [q1, q2] {
+        let answer = app.answer(&helper, q, "Here is the answer, from the council website.")["id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/questions/{q}/accept"), &json!({"answer_id": answer}))
+            .bearer(&asker.access_token)
+            .send()
+            .assert_status(200);
+    }
+    Community { q1, q2, q3, asker, staff, analyst, admin }
+}
+
+/// Midnight UTC 20 days ago: the scenario's day 0.
+fn day_zero(app: &TestApp) -> DateTime<Utc> {
+    let today = app.clock.now_utc().date_naive();
+    (today - Duration::days(20)).and_time(NaiveTime::MIN).and_utc()
+}
+
+fn at(d0: DateTime<Utc>, day: i64, hour: i64, minute: i64) -> String {
+    (d0 + Duration::days(day) + Duration::hours(hour) + Duration::minutes(minute)).to_rfc3339()
+}
+
+/// One event; `extra` adds the type's fields.
+fn event(kind: &str, when: &str, visitor: &str, extra: Value) -> Value {
+    let mut e = json!({
+        "event_id": uuid::Uuid::new_v4().to_string(),
+        "type": kind,
+        "occurred_at": when,
+        "visitor_id": visitor,
+    });
+    if let (Some(e), Some(extra)) = (e.as_object_mut(), extra.as_object()) {
+        e.extend(extra.clone());
+    }
+    e
+}
+
+/// A batch as a frontend sends it.
+struct Batch {
+    user_agent: &'static str,
+    token: Option<String>,
+    events: Vec<Value>,
+}
+
+fn send(app: &TestApp, batch: &Batch) -> Value {
+    let mut call = app.post("/api/v1/events", &json!({"events": batch.events})).header("user-agent", batch.user_agent);
+    if let Some(token) = &batch.token {
+        call = call.bearer(token);
+    }
+    call.send().assert_status(202).json()
+}
+
+fn resident(events: Vec<Value>) -> Batch {
+    Batch { user_agent: BROWSER, token: None, events }
+}
+
+/// The scripted visitors (times are day, hour, minute after day 0).
+fn scenario(c: &Community, d0: DateTime<Utc>) -> Vec<Batch> {
+    let t = |day, hour, minute| at(d0, day, hour, minute);
+    let (q1, q2, q3) = (c.q1, c.q2, c.q3);
+    let view = |q: i64, when: String, v: &str| event("question_viewed", &when, v, json!({"question_id": q}));
+    let vote = |kind: &str, q: i64, value: &str, when: String, v: &str| {
+        event(kind, &when, v, json!({"question_id": q, "value": value}))
+    };
+    let intent = |kind: &str, id: &str, when: String, v: &str, extra: Value| {
+        let mut fields = json!({"intent_id": id});
+        if let (Some(f), Some(x)) = (fields.as_object_mut(), extra.as_object()) {
+            f.extend(x.clone());
+        }
+        event(kind, &when, v, fields)
+    };
+    let none = json!({});
+    let waste = json!({"category": "waste"});
+    vec![
+        // V1: views Q1, says it helped and that they would have called:
+        // confirmed on day 1, never contacts.
+        resident(vec![
+            view(q1, t(1, 10, 0), "v1"),
+            vote("helpful_vote", q1, "yes", t(1, 10, 5), "v1"),
+            vote("would_have_contacted", q1, "yes", t(1, 10, 6), "v1"),
+        ]),
+        // V2: the same on day 2, then submits a contact exactly 8 days after
+        // confirming: outside the 7-day window, so still confirmed.
+        resident(vec![
+            view(q1, t(2, 9, 0), "v2"),
+            vote("helpful_vote", q1, "yes", t(2, 9, 5), "v2"),
+            vote("would_have_contacted", q1, "yes", t(2, 9, 6), "v2"),
+            intent("contact_intent_started", "i2", t(10, 9, 0), "v2", waste.clone()),
+            intent("contact_submitted", "i2", t(10, 9, 6), "v2", waste.clone()),
+        ]),
+        // V3: the same, but submits 6 days later: inside the window, so not
+        // confirmed (and their view is not a potential deflection either).
+        resident(vec![
+            view(q1, t(2, 10, 0), "v3"),
+            vote("helpful_vote", q1, "yes", t(2, 10, 5), "v3"),
+            vote("would_have_contacted", q1, "yes", t(2, 10, 6), "v3"),
+            intent("contact_intent_started", "i3", t(8, 10, 0), "v3", waste.clone()),
+            intent("contact_submitted", "i3", t(8, 10, 6), "v3", waste.clone()),
+        ]),
+        // V4: changes both answers; the latest counts: helpful no, would yes.
+        // Not confirmed; a viewer of solved Q2 with no contact.
+        resident(vec![
+            view(q2, t(3, 11, 0), "v4"),
+            vote("helpful_vote", q2, "yes", t(3, 11, 1), "v4"),
+            vote("would_have_contacted", q2, "no", t(3, 11, 2), "v4"),
+            vote("would_have_contacted", q2, "yes", t(3, 11, 3), "v4"),
+            vote("helpful_vote", q2, "no", t(3, 11, 4), "v4"),
+            event("still_need_help_clicked", &t(3, 11, 5), "v4", json!({"question_id": q2, "channel": "phone"})),
+        ]),
+        // V5: searches, views solved Q2, still needs help: a viewer.
+        resident(vec![
+            event("search_performed", &t(4, 11, 59), "v5", json!({"query": "parking permit renewal"})),
+            view(q2, t(4, 12, 0), "v5"),
+            event("still_need_help_clicked", &t(4, 12, 5), "v5", json!({"question_id": q2})),
+        ]),
+        // V6: views unsolved Q3 (not a solved view), unsure whether they would
+        // have called, still needs help.
+        resident(vec![
+            view(q3, t(4, 13, 0), "v6"),
+            vote("would_have_contacted", q3, "unsure", t(4, 13, 1), "v6"),
+            event("still_need_help_clicked", &t(4, 13, 2), "v6", json!({"question_id": q3})),
+        ]),
+        // V8: searches, opens the contact form, sees suggestions, clicks Q1,
+        // and leaves: probable.
+        resident(vec![
+            event("search_performed", &t(5, 14, 0), "v8", json!({"query": "bin collection day", "category": "waste"})),
+            intent("contact_intent_started", "i8", t(5, 14, 10), "v8", none.clone()),
+            intent("contact_suggestions_shown", "i8", t(5, 14, 11), "v8", none.clone()),
+            intent("contact_suggestion_clicked", "i8", t(5, 14, 12), "v8", json!({"question_id": q1})),
+        ]),
+        // V9: suggestions shown, none clicked, abandoned: not probable.
+        resident(vec![
+            intent("contact_intent_started", "i9", t(5, 15, 0), "v9", none.clone()),
+            intent("contact_suggestions_shown", "i9", t(5, 15, 1), "v9", none.clone()),
+        ]),
+        // V10: clicks Q2 but submits anyway: not probable.
+        resident(vec![
+            intent("contact_intent_started", "i10", t(6, 9, 0), "v10", none.clone()),
+            intent("contact_suggestions_shown", "i10", t(6, 9, 1), "v10", none.clone()),
+            intent("contact_suggestion_clicked", "i10", t(6, 9, 2), "v10", json!({"question_id": q2})),
+            intent("contact_submitted", "i10", t(6, 9, 10), "v10", none.clone()),
+        ]),
+        // V11: confirms Q2 solved it: confirmed, counted on the pair (V11, Q2).
+        resident(vec![
+            intent("contact_intent_started", "i11", t(6, 10, 0), "v11", none.clone()),
+            intent("contact_suggestions_shown", "i11", t(6, 10, 1), "v11", none.clone()),
+            intent("contact_suggestion_clicked", "i11", t(6, 10, 2), "v11", json!({"question_id": q2})),
+            intent("contact_intent_confirmed_resolved", "i11", t(6, 10, 3), "v11", json!({"question_id": q2})),
+        ]),
+        // V12: confirms resolved without naming a question: confirmed.
+        resident(vec![
+            intent("contact_intent_started", "i12", t(6, 11, 0), "v12", waste.clone()),
+            intent("contact_intent_confirmed_resolved", "i12", t(6, 11, 3), "v12", waste.clone()),
+        ]),
+        // V13: abandons after clicking Q1, but contacts 3 days later through
+        // another intent: inside the window, so not probable.
+        resident(vec![
+            intent("contact_intent_started", "i13", t(7, 9, 0), "v13", none.clone()),
+            intent("contact_suggestions_shown", "i13", t(7, 9, 1), "v13", none.clone()),
+            intent("contact_suggestion_clicked", "i13", t(7, 9, 2), "v13", json!({"question_id": q1})),
+            intent("contact_intent_started", "i13b", t(10, 9, 0), "v13", json!({"category": "parking"})),
+            intent("contact_submitted", "i13b", t(10, 9, 5), "v13", json!({"category": "parking"})),
+        ]),
+        // A crawler doing everything a confirmed resident does: excluded.
+        Batch {
+            user_agent: GOOGLEBOT,
+            token: None,
+            events: vec![
+                view(q2, t(3, 8, 0), "bot1"),
+                vote("helpful_vote", q2, "yes", t(3, 8, 1), "bot1"),
+                vote("would_have_contacted", q2, "yes", t(3, 8, 2), "bot1"),
+            ],
+        },
+        // Council staff trying it out: excluded.
+        Batch {
+            user_agent: BROWSER,
+            token: Some(c.staff.access_token.clone()),
+            events: vec![
+                vote("helpful_vote", q1, "yes", t(4, 8, 1), "staff-browser"),
+                vote("would_have_contacted", q1, "yes", t(4, 8, 2), "staff-browser"),
+            ],
+        },
+        // The asker viewing their own question: excluded.
+        Batch {
+            user_agent: BROWSER,
+            token: Some(c.asker.access_token.clone()),
+            events: vec![view(q1, t(4, 9, 0), "asker-browser")],
+        },
+    ]
+}
+
+/// The hold-out intents: exp-1..3 hash to the hold-out at 50 %, exp-4..7 to
+/// treatment (FNV-1a of the id mod 100: 26, 15, 4 | 93, 82, 71, 60).
+/// Hold-out: 2 of 3 submit; treatment: 1 of 4.
+fn experiment_events(d0: DateTime<Utc>) -> Batch {
+    let mut events = Vec::new();
+    for (i, submits) in [(1, true), (2, true), (3, false), (4, true), (5, false), (6, false), (7, false)] {
+        let id = format!("exp-{i}");
+        let visitor = format!("exp-visitor-{i}");
+        events.push(event("contact_intent_started", &at(d0, 9, 12, i), &visitor, json!({"intent_id": id})));
+        if submits {
+            events.push(event("contact_submitted", &at(d0, 9, 13, i), &visitor, json!({"intent_id": id})));
+        }
+    }
+    resident(events)
+}
+
+fn similar(app: &TestApp, intent: &str) -> Value {
+    app.get(&format!("/api/v1/questions/similar?text=bin%20collection%20day&intent_id={intent}"))
+        .send()
+        .assert_status(200)
+        .json()
+}
+
+fn report(app: &TestApp, user: &TestUser, path: &str) -> Value {
+    app.get(path).bearer(&user.access_token).send().assert_status(200).json()
+}
+
+#[track_caller]
+fn close(actual: &Value, expected: f64) {
+    let a = actual.as_f64().unwrap_or_else(|| panic!("not a number: {actual}"));
+    assert!((a - expected).abs() < 1e-5, "{a} != {expected}");
+}
+
+#[track_caller]
+fn rate(actual: &Value, n: u64, value: f64, low: f64, high: f64) {
+    assert_eq!(actual["n"], n, "{actual}");
+    close(&actual["value"], value);
+    close(&actual["low"], low);
+    close(&actual["high"], high);
+}
+
+#[track_caller]
+fn exact(actual: &Value, n: u64) {
+    assert_eq!(actual, &json!({"count": n, "low": n, "high": n}));
+}
+
+/// Plays the whole scenario on `app`: events (in the given batch order),
+/// page views, hold-out assignments. Returns day 0.
+fn play(app: &TestApp, c: &Community, d0: DateTime<Utc>, reverse: bool) {
+    let mut batches = scenario(c, d0);
+    batches.push(experiment_events(d0));
+    if reverse {
+        batches.reverse();
+        for b in &mut batches {
+            b.events.reverse();
+        }
+    }
+    for batch in &batches {
+        send(app, batch);
+    }
+}
+
+#[test]
+fn every_report_figure_matches_the_hand_computed_scenario() {
+    let app = spawn_app();
+    let c = community(&app);
+    app.change_settings(&c.admin, |s| s["deflection"]["holdout_percent"] = json!(50));
+    let d0 = day_zero(&app);
+
+    // Hold-out arms: assigned once, by the id's hash; the hold-out gets no
+    // suggestions. Intent exp-7 is assigned after its events arrive.
+    for i in 1..=6 {
+        let reply = similar(&app, &format!("exp-{i}"));
+        let arm = if i <= 3 { "holdout" } else { "treatment" };
+        assert_eq!(reply["arm"], arm, "exp-{i}");
+        if arm == "holdout" {
+            assert_eq!(reply["items"], json!([]));
+        }
+    }
+    assert_eq!(similar(&app, "exp-1")["arm"], "holdout", "an intent keeps its arm");
+    assert!(app.get("/api/v1/questions/similar?text=bins").send().json().get("arm").is_none());
+
+    play(&app, &c, d0, false);
+    assert_eq!(similar(&app, "exp-7")["arm"], "treatment");
+
+    // Resending a batch changes nothing.
+    let again = scenario(&c, d0).into_iter().next().unwrap();
+    let first = Batch { user_agent: BROWSER, token: None, events: again.events.clone() };
+    send(&app, &first);
+    assert_eq!(send(&app, &first), json!({"accepted": 0, "duplicates": 3}));
+
+    // Page views through the API: V15 views solved Q1 today (a viewer); the
+    // asker, staff and a crawler viewing it are excluded.
+    let page = |visitor: &str, agent: &str, token: Option<&str>| {
+        let mut call =
+            app.get(&format!("/api/v1/questions/{}", c.q1)).header("x-visitor-id", visitor).header("user-agent", agent);
+        if let Some(token) = token {
+            call = call.bearer(token);
+        }
+        call.send().assert_status(200);
+    };
+    page("v15", BROWSER, None);
+    page("asker-browser", BROWSER, Some(&c.asker.access_token));
+    page("staff-browser", BROWSER, Some(&c.staff.access_token));
+    page("bot2", GOOGLEBOT, None);
+
+    // V14 is on the contact form right now, having clicked Q2 ten minutes
+    // ago: not abandoned yet.
+    let now = app.clock.now_utc();
+    let recent = |m: i64| (now - Duration::minutes(m)).to_rfc3339();
+    send(
+        &app,
+        &resident(vec![
+            event("contact_intent_started", &recent(10), "v14", json!({"intent_id": "i14"})),
+            event("contact_suggestions_shown", &recent(9), "v14", json!({"intent_id": "i14"})),
+            event("contact_suggestion_clicked", &recent(8), "v14", json!({"intent_id": "i14", "question_id": c.q2})),
+        ]),
+    );
+
+    let excluded = app.with_conn(|conn| agora::store::deflection::exclusion_counts(conn).unwrap());
+    let reason = |r: &str| excluded.iter().find(|(k, _)| k.as_deref() == Some(r)).map_or(0, |(_, n)| *n);
+    // Crawler: 3 events + 1 page view; staff: 2 + 1; the asker: 1 + 1.
+    assert_eq!((reason("bot"), reason("staff"), reason("author")), (4, 3, 2), "{excluded:?}");
+
+    let period = format!("from={}", d0.date_naive());
+    let summary = report(&app, &c.analyst, &format!("/api/v1/deflection/summary?{period}"));
+    // Confirmed: V1/Q1 (day 1), V2/Q1 (contact 8 days later is outside the
+    // window), V11/Q2 (intent confirmed with Q2), V12 (intent, no question).
+    // Not V3 (contact after 6 days), not V4 (latest helpful is no).
+    exact(&summary["confirmed"], 4);
+    // Probable: i8 only (i9 no click, i10 submitted, i11 confirmed, i13 its
+    // visitor contacted within 3 days, i14 not 30 minutes old).
+    exact(&summary["probable"], 1);
+    // Viewers of a solved question without a contact attempt in 7 days, not
+    // confirmed: V4/Q2, V5/Q2, V15/Q1 = 3 (V1, V2 confirmed; V3 contacted;
+    // V6's Q3 is unsolved). Would-have-contacted: V1, V2, V3, V4 (latest) yes,
+    // V6 unsure = 4/5 = 0.8, Wilson 95 % [0.375535, 0.963776] (z² = 3.841459:
+    // centre 1.184146/1.768292 = 0.669654 ± 0.294121).
+    // Potential = 3 × 0.8 = 2.4 [1.126605, 2.891328], rounded to cents.
+    assert_eq!(summary["potential"], json!({"count": 2.4, "low": 1.13, "high": 2.89, "viewers": 3}));
+    rate(&summary["would_have_contacted_rate"], 5, 0.8, 0.375_535, 0.963_776);
+    // Helpful (latest per visitor and question): V1, V2, V3 yes, V4 no = 3/4.
+    rate(&summary["helpful_rate"], 4, 0.75, 0.300_642, 0.954_413);
+    // Self-service visitors: V1 V2 V3 V4 V5 V6 V8 V15 = 8; submitting: V2,
+    // V3, V10, V13, exp-1, exp-2, exp-4 = 7 → 8/7.
+    assert_eq!(summary["visitors"], json!({"self_service": 8, "submitted_contact": 7}));
+    close(&summary["self_service_score"], 8.0 / 7.0);
+    // Intents started: i2 i3 i8 i9 i10 i11 i12 i13 i13b i14 + 7 experiment
+    // = 17; with self-service in the 7 days before: i3 (5 d 23 h 54 min
+    // after V3's last answer) and i8 (10 min after V8's search) = 2. Not i2:
+    // 7 d 23 h 54 min after V2's last answer.
+    rate(&summary["tried_self_service_first"], 17, 2.0 / 17.0, 0.032_880, 0.343_364);
+    // Sessions (visitor-days with self-service): the 8 visitors above, one
+    // day each; with a helpful yes: V1 V2 V3 V4 = 4/8.
+    rate(&summary["sessions_ending_helpful"], 8, 0.5, 0.215_216, 0.784_784);
+    assert_eq!(
+        summary["cost_avoided"],
+        json!({
+            "confirmed": {"point": 13.56, "low": 13.56, "high": 13.56},
+            "probable": {"point": 3.39, "low": 3.39, "high": 3.39},
+            "currency": "USD",
+            "cost_per_contact": 3.39,
+            "cost_source": summary["cost_avoided"]["cost_source"],
+            "cost_year": 2009
+        })
+    );
+    assert_eq!((summary["window_days"].clone(), summary["confidence"].clone()), (json!(7), json!(0.95)));
+
+    // Only waste: confirmed V1/Q1, V2/Q1, V12 = 3; probable i8 (category from
+    // the clicked Q1) = 1; viewers V15/Q1 = 1 × would-rate in waste (V1 V2 V3
+    // yes, V6 unsure = 3/4 = 0.75 [0.300642, 0.954413]).
+    let waste = report(&app, &c.analyst, &format!("/api/v1/deflection/summary?{period}&category=waste"));
+    exact(&waste["confirmed"], 3);
+    exact(&waste["probable"], 1);
+    assert_eq!(waste["potential"], json!({"count": 0.75, "low": 0.3, "high": 0.95, "viewers": 1}));
+    rate(&waste["helpful_rate"], 3, 1.0, 0.438_503, 1.0);
+    // Waste visitors: self-service V1 V2 V3 V6 V8 V15 = 6; submitted with a
+    // waste contact: V2, V3 = 2.
+    assert_eq!(waste["visitors"], json!({"self_service": 6, "submitted_contact": 2}));
+    // Waste intents: i2 i3 i8 i12 i13 = 5, tried self-service first: i3 i8.
+    rate(&waste["tried_self_service_first"], 5, 0.4, 0.117_621, 0.769_276);
+    // Waste sessions: V1 V2 V3 V6 V8 V15 = 6, helpful: V1 V2 V3.
+    rate(&waste["sessions_ending_helpful"], 6, 0.5, 0.187_616, 0.812_384);
+
+    // Per day: confirmed on days 1, 2 and 6 (two), probable on day 5,
+    // viewers on days 3, 4 and today (0.8 each, the period's rate).
+    let series = report(&app, &c.analyst, &format!("/api/v1/deflection/timeseries?{period}"));
+    let buckets = series["buckets"].as_array().unwrap();
+    let today = app.clock.now_utc().date_naive();
+    assert_eq!(buckets.len() as i64, (today - d0.date_naive()).num_days() + 1);
+    let day = |n: usize| &buckets[n];
+    for (n, confirmed) in [(0, 0), (1, 1), (2, 1), (6, 2), (7, 0)] {
+        exact(&day(n)["confirmed"], confirmed);
+    }
+    exact(&day(5)["probable"], 1);
+    for n in [3, 4] {
+        assert_eq!(day(n)["potential"]["viewers"], 1);
+        close(&day(n)["potential"]["count"], 0.8);
+    }
+    assert_eq!(buckets.last().unwrap()["potential"]["viewers"], 1);
+    let total = |key: &str| buckets.iter().map(|b| b[key]["count"].as_f64().unwrap()).sum::<f64>();
+    assert_eq!((total("confirmed"), total("probable")), (4.0, 1.0));
+    // Weeks and months add up to the same totals.
+    for granularity in ["week", "month"] {
+        let s = report(&app, &c.analyst, &format!("/api/v1/deflection/timeseries?{period}&granularity={granularity}"));
+        let b = s["buckets"].as_array().unwrap();
+        assert_eq!(b[0]["start"], json!(d0.date_naive().to_string()));
+        let sum = |key: &str| b.iter().map(|x| x[key]["count"].as_f64().unwrap()).sum::<f64>();
+        assert_eq!((sum("confirmed"), sum("probable")), (4.0, 1.0), "{granularity}");
+    }
+
+    // Questions: Q1 confirmed V1 V2 + probable i8 = 3; Q2 confirmed V11 = 1.
+    let questions = report(&app, &c.analyst, &format!("/api/v1/deflection/questions?{period}"));
+    let items: Vec<_> = questions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (i["question_id"].as_i64().unwrap(), i["confirmed"].as_i64().unwrap(), i["probable"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(items, vec![(c.q1, 2, 1), (c.q2, 1, 0)]);
+    assert_eq!(questions["items"][0]["title"], "When is my bin collection day");
+
+    // Gaps: still need help on Q2 (V4, V5) and Q3 (V6).
+    let gaps = report(&app, &c.analyst, &format!("/api/v1/deflection/gaps?{period}"));
+    let needs: Vec<_> = gaps["still_need_help"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["question_id"].as_i64().unwrap(), n["count"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(needs, vec![(c.q2, 2), (c.q3, 1)]);
+
+    // Experiment: hold-out 2/3 submitted [0.207660, 0.938508], treatment
+    // 1/4 [0.045587, 0.699358]; difference 0.416667 with Newcombe's interval
+    // 0.416667 − √((0.666667−0.207660)² + (0.699358−0.25)²) = −0.225681 to
+    // 0.416667 + √((0.938508−0.666667)² + (0.25−0.045587)²) = 0.756788.
+    let experiment = report(&app, &c.analyst, &format!("/api/v1/deflection/experiment?{period}"));
+    assert_eq!(experiment["holdout_percent"], 50);
+    let arms = experiment["arms"].as_array().unwrap();
+    assert_eq!(
+        (arms[0]["arm"].as_str(), arms[0]["intents"].as_u64(), arms[0]["submitted"].as_u64()),
+        (Some("holdout"), Some(3), Some(2))
+    );
+    rate(&arms[0]["submit_rate"], 3, 2.0 / 3.0, 0.207_660, 0.938_508);
+    rate(&arms[1]["submit_rate"], 4, 0.25, 0.045_587, 0.699_358);
+    close(&experiment["difference"]["value"], 5.0 / 12.0);
+    close(&experiment["difference"]["low"], -0.225_681);
+    close(&experiment["difference"]["high"], 0.756_788);
+
+    // The CSV: a row per day per category; day 1's waste row carries V1.
+    let csv = app.get(&format!("/api/v1/deflection/export.csv?{period}")).bearer(&c.admin.access_token).send();
+    csv.assert_status(200);
+    let rows: Vec<&str> = csv.text.lines().collect();
+    assert!(rows[0].starts_with("bucket_start,bucket_end,category,confirmed,probable,viewers,potential"));
+    let day1 = (d0 + Duration::days(1)).date_naive();
+    let waste_day1 = rows.iter().find(|r| r.starts_with(&format!("{day1},{day1},waste,"))).expect("waste row of day 1");
+    assert!(
+        waste_day1.starts_with(&format!("{day1},{day1},waste,1,0,0,0,0,0,1,1,1,1,0,0,1,1,3.39,0.00,USD")),
+        "{waste_day1}"
+    );
+    // (none), parking and waste rows for every day.
+    assert_eq!(rows.len() - 1, buckets.len() * 3);
+
+    // Half an hour later V14 has left without contacting: probable.
+    app.clock.advance(Duration::minutes(31));
+    let analyst = TestUser::from_session(&app.login("analyst", PASSWORD).json());
+    let later = report(&app, &analyst, &format!("/api/v1/deflection/summary?{period}"));
+    exact(&later["probable"], 2);
+
+    // The rollups equal the sum over the derived rows, and rebuilding the
+    // derived state from the raw events reproduces it exactly.
+    let (rollups, pairs) = app.with_conn(|conn| {
+        assert_eq!(agora::service::deflection::check_rollups(conn).unwrap(), vec![]);
+        (agora::store::deflection::all_rollups(conn).unwrap(), agora::store::deflection::all_pairs(conn).unwrap())
+    });
+    app.with_conn(|conn| agora::service::deflection::rebuild(conn).unwrap());
+    app.with_conn(|conn| {
+        assert_eq!(agora::store::deflection::all_rollups(conn).unwrap(), rollups);
+        assert_eq!(agora::store::deflection::all_pairs(conn).unwrap(), pairs);
+    });
+    assert_eq!(report(&app, &analyst, &format!("/api/v1/deflection/summary?{period}")), later);
+}
+
+#[test]
+fn the_order_events_arrive_in_does_not_change_the_figures() {
+    let forward = spawn_app();
+    let backward = spawn_app();
+    let d0 = day_zero(&forward);
+    let mut derived = Vec::new();
+    for (app, reverse) in [(&forward, false), (&backward, true)] {
+        let c = community(app);
+        play(app, &c, d0, reverse);
+        derived.push(app.with_conn(|conn| {
+            assert_eq!(agora::service::deflection::check_rollups(conn).unwrap(), vec![]);
+            (
+                agora::store::deflection::all_rollups(conn).unwrap(),
+                // Row ids (the survey tie-break) differ with arrival order.
+                agora::store::deflection::all_pairs(conn)
+                    .unwrap()
+                    .into_iter()
+                    .map(|p| agora::store::deflection::Pair { helpful_event: None, would_event: None, ..p })
+                    .collect::<Vec<_>>(),
+                agora::store::deflection::all_intents(conn).unwrap(),
+            )
+        }));
+    }
+    assert_eq!(derived[0], derived[1]);
+}
+
+#[test]
+fn bad_batches_are_refused_whole_with_every_problem_named() {
+    let app = spawn_app();
+    let admin = app.admin();
+    let now = app.clock.now_utc();
+    let good = |when: DateTime<Utc>| event("search_performed", &when.to_rfc3339(), "v", json!({"query": "bins"}));
+    let stored = || {
+        app.with_conn(|conn| {
+            agora::store::deflection::exclusion_counts(conn).unwrap().iter().map(|(_, n)| n).sum::<i64>()
+        })
+    };
+    let post = |events: Vec<Value>| {
+        app.post("/api/v1/events", &json!({"events": events})).header("user-agent", BROWSER).send()
+    };
+
+    let before = stored();
+    let mut bad_type = good(now);
+    bad_type["type"] = json!("page_teleported");
+    let problem = post(vec![good(now), bad_type, good(now + Duration::hours(25)), good(now - Duration::days(31))])
+        .assert_problem(422, "validation_failed");
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["events[1].type", "events[2].occurred_at", "events[3].occurred_at"]);
+    assert_eq!(stored(), before, "nothing of a refused batch is stored");
+
+    let missing = |kind: &str, extra: Value| {
+        let e = event(kind, &now.to_rfc3339(), "v", extra);
+        let problem = post(vec![e]).assert_problem(422, "validation_failed");
+        problem["errors"][0]["field"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(missing("helpful_vote", json!({"question_id": 1})), "events[0].value");
+    assert_eq!(missing("helpful_vote", json!({"question_id": 1, "value": "maybe"})), "events[0].value");
+    assert_eq!(missing("would_have_contacted", json!({"value": "yes"})), "events[0].question_id");
+    assert_eq!(missing("contact_submitted", json!({})), "events[0].intent_id");
+    assert_eq!(missing("search_performed", json!({})), "events[0].query");
+    assert_eq!(missing("search_performed", json!({"query": "x", "value": "yes"})), "events[0].value");
+    assert_eq!(missing("search_performed", json!({"query": "x", "channel": "fax"})), "events[0].channel");
+    assert_eq!(missing("search_performed", json!({"query": "x".repeat(501)})), "events[0].query");
+    assert_eq!(
+        missing("search_performed", json!({"query": "x", "category": "no-such-category"})),
+        "events[0].category"
+    );
+    let mut bad_id = good(now);
+    bad_id["event_id"] = json!("not-a-uuid");
+    assert_eq!(post(vec![bad_id]).assert_problem(422, "validation_failed")["errors"][0]["field"], "events[0].event_id");
+    let mut bad_visitor = good(now);
+    bad_visitor["visitor_id"] = json!("has spaces");
+    assert_eq!(
+        post(vec![bad_visitor]).assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "events[0].visitor_id"
+    );
+
+    post(vec![]).assert_problem(422, "validation_failed");
+    post((0..101).map(|_| good(now)).collect()).assert_problem(422, "validation_failed");
+    app.post("/api/v1/events", &json!({"events": [good(now)], "extra": 1}))
+        .send()
+        .assert_problem(422, "validation_failed");
+    app.call("POST", "/api/v1/events")
+        .raw("application/json", "{\"events\": [")
+        .send()
+        .assert_problem(400, "malformed_json");
+
+    // 23 hours ahead is fine; a duplicate inside one batch is counted.
+    let ahead = good(now + Duration::hours(23));
+    assert_eq!(post(vec![ahead.clone(), ahead]).assert_status(202).json(), json!({"accepted": 1, "duplicates": 1}));
+
+    // Reports: role, period and filters.
+    let resident = app.register("resident");
+    app.get("/api/v1/deflection/summary").bearer(&resident.access_token).send().assert_problem(403, "forbidden");
+    app.get("/api/v1/deflection/summary").send().assert_problem(401, "unauthorized");
+    let bad = |query: &str| app.get(&format!("/api/v1/deflection/summary?{query}")).bearer(&admin.access_token).send();
+    assert_eq!(bad("from=2026-13-01").assert_problem(422, "validation_failed")["errors"][0]["field"], "from");
+    assert_eq!(
+        bad("from=2026-11-10&to=2026-11-01").assert_problem(422, "validation_failed")["errors"][0]["field"],
+        "from"
+    );
+    bad("from=2020-01-01&to=2026-01-01").assert_problem(422, "validation_failed");
+    assert_eq!(bad("category=nope").assert_problem(422, "validation_failed")["errors"][0]["field"], "category");
+    bad("granularity=day").assert_status(400);
+    app.get("/api/v1/deflection/timeseries?granularity=year").bearer(&admin.access_token).send().assert_status(400);
+    app.get("/api/v1/deflection/questions?limit=0")
+        .bearer(&admin.access_token)
+        .send()
+        .assert_problem(422, "validation_failed");
+    app.get("/api/v1/questions/similar?text=bins&intent_id=has%20space")
+        .send()
+        .assert_problem(422, "validation_failed");
+
+    // An empty community reports zeros and null rates, not errors.
+    let empty = bad("");
+    let summary = empty.assert_status(200).json();
+    exact(&summary["confirmed"], 0);
+    assert_eq!(summary["helpful_rate"], json!({"value": null, "low": null, "high": null, "n": 0}));
+    assert_eq!(summary["self_service_score"], Value::Null);
+}
