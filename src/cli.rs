@@ -1,4 +1,5 @@
-//! The `agora` command line: `serve [--demo]`, `migrate`, `user create`.
+//! The `agora` command line: `serve [--demo]`, `migrate`, `reindex`, `user create`,
+//! `reputation check`, `import stackexchange`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -37,6 +38,22 @@ enum Command {
     /// Reputation maintenance.
     #[command(subcommand)]
     Reputation(ReputationCommand),
+    /// Bring a community in.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// A Stack Exchange data dump (the folder with Posts.xml, Users.xml…).
+    /// Running it again adds nothing new.
+    Stackexchange {
+        dir: std::path::PathBuf,
+        /// The category the questions go in (created if missing); by
+        /// default one named after the folder.
+        #[arg(long)]
+        category: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,6 +108,9 @@ pub fn main() -> ExitCode {
         Command::Reindex => reindex(&settings),
         Command::User(UserCommand::Create(args)) => create_user(&settings, args),
         Command::Reputation(ReputationCommand::Check { repair }) => check_reputation(&settings, repair),
+        Command::Import(ImportCommand::Stackexchange { dir, category }) => {
+            import_stackexchange(&settings, &dir, category.as_deref())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -175,6 +195,47 @@ fn reindex(settings: &Settings) -> Result<(), StartupError> {
     println!(
         "Indexed {questions} questions in {seconds:.1} s ({:.0}/s), up to outbox position {position}.",
         questions as f64 / seconds.max(1e-9)
+    );
+    Ok(())
+}
+
+/// A progress bar per file, by bytes read.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl service::import::Progress for Bar {
+    fn start(&mut self, file: &str, total_bytes: u64) {
+        let style = indicatif::ProgressStyle::with_template("{prefix:>14} {bar:40} {bytes}/{total_bytes} ({eta} left)")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        let bar = indicatif::ProgressBar::new(total_bytes).with_style(style).with_prefix(file.to_owned());
+        self.0 = Some(bar);
+    }
+
+    fn advance(&mut self, bytes_read: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(bytes_read);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.0.take() {
+            bar.finish();
+        }
+    }
+}
+
+fn import_stackexchange(
+    settings: &Settings,
+    dir: &std::path::Path,
+    category: Option<&str>,
+) -> Result<(), StartupError> {
+    let database = startup::open_database(settings)?;
+    let mut conn = database.pool.get()?;
+    let now = Clock::default().now();
+    let summary = service::import::stackexchange::import(&mut conn, dir, category, now, &mut Bar(None))
+        .map_err(|e| e.to_string())?;
+    print!("{summary}");
+    println!(
+        "Imported users have no password: they sign in after a password reset. Run the server to index the new questions."
     );
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod categories;
 pub mod comments;
 pub mod deflection;
 pub mod experts;
+pub mod import;
 pub mod limits;
 pub mod markdown;
 pub mod moderation;

@@ -13,6 +13,7 @@ pub mod deflection;
 pub mod deflection_reports;
 pub mod flags;
 pub mod follows;
+pub mod imports;
 pub mod login_failures;
 pub mod moderation;
 pub mod notifications;

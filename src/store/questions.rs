@@ -221,6 +221,11 @@ pub fn add_view(conn: &mut DbConn, id: i64) -> QueryResult<()> {
         .map(|_| ())
 }
 
+/// Sets the view count (imports bring their own).
+pub fn set_view_count(conn: &mut DbConn, id: i64, views: i64) -> QueryResult<()> {
+    diesel::update(questions::table.find(id)).set(questions::view_count.eq(views)).execute(conn).map(|_| ())
+}
+
 /// Closing state, for tests and moderation.
 pub fn set_closed(
     conn: &mut DbConn,

@@ -397,6 +397,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    import_map (source, kind, source_id) {
+        source -> Text,
+        kind -> Text,
+        source_id -> Text,
+        target_id -> BigInt,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(user_category_stats -> users (user_id));
 diesel::joinable!(reputation_events -> users (user_id));
@@ -443,4 +452,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     deflection_visitor_days,
     deflection_rollups,
     experiment_arms,
+    import_map,
 );

@@ -72,3 +72,8 @@ pub fn of_voter(conn: &mut DbConn, voter_id: i64, post_type: &str, post_ids: &[i
         .select((votes::post_id, votes::value))
         .load(conn)
 }
+
+/// How many votes a post has had (withdrawn ones included).
+pub fn count_on_post(conn: &mut DbConn, post_type: &str, post_id: i64) -> QueryResult<i64> {
+    votes::table.filter(votes::post_type.eq(post_type)).filter(votes::post_id.eq(post_id)).count().get_result(conn)
+}

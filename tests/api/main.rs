@@ -13,6 +13,7 @@ mod contract;
 mod deflection;
 mod demo;
 mod experts;
+mod import;
 mod moderation;
 mod process;
 mod questions;
