@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use agora::service::deflection::{self, reports};
 use agora::service::settings::DeflectionParameters;
 use agora::store::deflection::{Intent, Pair, Session, StoredEvent, VisitorDay};
+use agora::store::dump::DeflectionEventsRow;
 use agora::store::schema::{deflection_events as de, deflection_rollups as dr};
 use agora::store::{self, DbConn, PoolOptions, PooledConn, write_transaction};
 use chrono::{NaiveDateTime, Utc};
@@ -229,34 +230,6 @@ fn load(conn: &mut DbConn, n: usize, seed: u64, now: i64) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = de)]
-struct EventCopy {
-    id: i64,
-    event_id: String,
-    #[diesel(column_name = kind)]
-    kind: String,
-    occurred_at: NaiveDateTime,
-    occurred_epoch: i64,
-    received_at: NaiveDateTime,
-    visitor_id: String,
-    session_id: Option<String>,
-    user_id: Option<i64>,
-    question_id: Option<i64>,
-    answer_id: Option<i64>,
-    intent_id: Option<String>,
-    query: Option<String>,
-    result_ids: Option<String>,
-    rank: Option<i32>,
-    value: Option<String>,
-    channel: Option<String>,
-    category: Option<String>,
-    question_solved: Option<bool>,
-    source: String,
-    excluded: bool,
-    exclusion_reason: Option<String>,
-}
-
 fn pg(conn: &mut DbConn) -> &mut PgConnection {
     match conn {
         DbConn::Postgres(c) => c,
@@ -273,43 +246,17 @@ fn copy_to_postgres(from: &mut DbConn, to: &mut DbConn) {
     let started = Instant::now();
     let mut after = 0i64;
     loop {
-        let rows: Vec<StoredEvent> = de::table
+        // The dump's row type carries every column, so nothing is lost.
+        let rows: Vec<DeflectionEventsRow> = de::table
             .filter(de::id.gt(after))
             .order(de::id)
             .limit(2_000)
-            .select(StoredEvent::as_select())
+            .select(DeflectionEventsRow::as_select())
             .load(from)
             .unwrap();
         let Some(last) = rows.last().map(|r| r.id) else { break };
         after = last;
-        let copies: Vec<EventCopy> = rows
-            .into_iter()
-            .map(|e| EventCopy {
-                occurred_epoch: e.epoch(),
-                id: e.id,
-                event_id: e.event_id,
-                kind: e.kind,
-                occurred_at: e.occurred_at,
-                received_at: e.received_at,
-                visitor_id: e.visitor_id,
-                session_id: e.session_id,
-                user_id: e.user_id,
-                question_id: e.question_id,
-                answer_id: e.answer_id,
-                intent_id: e.intent_id,
-                query: e.query,
-                result_ids: e.result_ids,
-                rank: e.rank,
-                value: e.value,
-                channel: e.channel,
-                category: e.category,
-                question_solved: e.question_solved,
-                source: e.source,
-                excluded: e.excluded,
-                exclusion_reason: e.exclusion_reason,
-            })
-            .collect();
-        diesel::insert_into(de::table).values(&copies).execute(pg(to)).unwrap();
+        diesel::insert_into(de::table).values(&rows).execute(pg(to)).unwrap();
     }
     // Whole tables at once: simple, and these machines have the memory.
     macro_rules! copy_table {

@@ -1,5 +1,5 @@
 //! The `agora` command line: `serve [--demo]`, `migrate`, `reindex`, `user create`,
-//! `reputation check`, `import stackexchange`.
+//! `reputation check`, `import stackexchange`, `import jsonl`, `export jsonl`.
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -41,6 +41,16 @@ enum Command {
     /// Bring a community in.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Write the community out.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// The whole community as a JSONL dump (docs/jsonl-format.md) in DIR,
+    /// which must be empty: the backup and records-retention format.
+    Jsonl { dir: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -54,6 +64,9 @@ enum ImportCommand {
         #[arg(long)]
         category: Option<String>,
     },
+    /// A JSONL dump made by `agora export jsonl`, into an empty database;
+    /// then rebuilds this node's search index.
+    Jsonl { dir: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -71,6 +84,15 @@ enum ReputationCommand {
 enum UserCommand {
     /// Create an account (how the first admin appears).
     Create(CreateUser),
+    /// Set an account's password (imported and restored accounts have
+    /// none until then); ends its sessions.
+    SetPassword {
+        #[arg(long)]
+        username: String,
+        /// Read from the first line of stdin when omitted.
+        #[arg(long)]
+        password: Option<String>,
+    },
 }
 
 #[derive(Args)]
@@ -107,10 +129,13 @@ pub fn main() -> ExitCode {
         Command::Migrate => migrate(&settings),
         Command::Reindex => reindex(&settings),
         Command::User(UserCommand::Create(args)) => create_user(&settings, args),
+        Command::User(UserCommand::SetPassword { username, password }) => set_password(&settings, &username, password),
         Command::Reputation(ReputationCommand::Check { repair }) => check_reputation(&settings, repair),
         Command::Import(ImportCommand::Stackexchange { dir, category }) => {
             import_stackexchange(&settings, &dir, category.as_deref())
         }
+        Command::Import(ImportCommand::Jsonl { dir }) => import_jsonl(&settings, &dir),
+        Command::Export(ExportCommand::Jsonl { dir }) => export_jsonl(&settings, &dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -176,6 +201,19 @@ fn create_user(settings: &Settings, args: CreateUser) -> Result<(), StartupError
     Ok(())
 }
 
+fn set_password(settings: &Settings, username: &str, password: Option<String>) -> Result<(), StartupError> {
+    let password = match password {
+        Some(password) => password,
+        None => read_password_from_stdin()?,
+    };
+    let database = startup::open_database(settings)?;
+    let mut conn = database.pool.get()?;
+    let now = Clock::default().now();
+    let user = service::accounts::set_password_cli(&mut conn, now, username, &password).map_err(|e| e.to_string())?;
+    println!("Set the password of {} (id {}); their other sessions have ended.", user.username, user.id);
+    Ok(())
+}
+
 fn reindex(settings: &Settings) -> Result<(), StartupError> {
     let database = startup::open_database(settings)?;
     let (index, _) = search_index::SearchIndex::open(&settings.index_dir())?;
@@ -235,9 +273,35 @@ fn import_stackexchange(
         .map_err(|e| e.to_string())?;
     print!("{summary}");
     println!(
-        "Imported users have no password: they sign in after a password reset. Run the server to index the new questions."
+        "Imported users have no password until `agora user set-password` gives them one. Run the server to index the new questions."
     );
     Ok(())
+}
+
+fn export_jsonl(settings: &Settings, dir: &std::path::Path) -> Result<(), StartupError> {
+    let database = startup::open_database(settings)?;
+    let mut conn = database.pool.get()?;
+    let manifest = service::dump::export(&mut conn, dir, &mut |table, rows| println!("{rows:>10}  {table}"))
+        .map_err(|e| e.to_string())?;
+    println!(
+        "Exported {} tables to {} (format {} version {}).",
+        manifest.tables.len(),
+        dir.display(),
+        manifest.format,
+        manifest.version
+    );
+    Ok(())
+}
+
+fn import_jsonl(settings: &Settings, dir: &std::path::Path) -> Result<(), StartupError> {
+    let database = startup::open_database(settings)?;
+    let mut conn = database.pool.get()?;
+    let manifest = service::dump::import(&mut conn, dir, &mut |table, rows| println!("{rows:>10}  {table}"))
+        .map_err(|e| e.to_string())?;
+    println!("Restored {} tables from {}. Rebuilding the search index:", manifest.tables.len(), dir.display());
+    drop(conn);
+    drop(database);
+    reindex(settings)
 }
 
 fn check_reputation(settings: &Settings, repair: bool) -> Result<(), StartupError> {

@@ -27,9 +27,10 @@ pub async fn update_settings(
     new.validate()?;
     let now = state.clock.now();
     let st = state.clone();
+    let admin_id = user.id;
     let saved = state
         .db(move |conn| {
-            settings::save(conn, &new, now)?;
+            settings::change(conn, admin_id, &new, now)?;
             st.site.set(Arc::new(new.clone()));
             Ok(new)
         })

@@ -399,3 +399,17 @@ pub fn create_user_cli(
         Ok(users::insert(conn, &form, &roles)?)
     })
 }
+
+/// Sets a user's password from the command line (how an operator lets an
+/// imported or restored user, who has none, sign in); ends their sessions.
+pub fn set_password_cli(conn: &mut DbConn, now: NaiveDateTime, username: &str, password: &str) -> ApiResult<User> {
+    let user = users::find_by_login(conn, username)?.ok_or_else(|| ApiError::not_found("user"))?;
+    let password = Password::parse(password, Some(&user.username)).map_err(|m| ApiError::validation("password", &m))?;
+    let hash = passwords::hash(password.expose())?;
+    store::write_transaction(conn, |conn| -> ApiResult<()> {
+        users::set_password(conn, user.id, &hash, now)?;
+        refresh_tokens::revoke_all_for_user(conn, user.id, None, now)?;
+        Ok(())
+    })?;
+    Ok(user)
+}

@@ -8,6 +8,7 @@ pub mod badges;
 pub mod categories;
 pub mod comments;
 pub mod deflection;
+pub mod dump;
 pub mod experts;
 pub mod import;
 pub mod limits;

@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, ApiResult, FieldError};
+use crate::service::audit;
 use crate::service::privileges::Thresholds;
 use crate::store::schema::settings;
 use crate::store::{DbConn, write_transaction};
@@ -233,21 +234,41 @@ pub fn load(conn: &mut DbConn) -> ApiResult<SiteSettings> {
     }
 }
 
-/// Validates and stores a whole settings document.
-pub fn save(conn: &mut DbConn, new: &SiteSettings, now: NaiveDateTime) -> ApiResult<()> {
+/// An admin's change: stored, and recorded in the audit log with the
+/// document before and after.
+pub fn change(conn: &mut DbConn, admin_id: i64, new: &SiteSettings, now: NaiveDateTime) -> ApiResult<()> {
     new.validate()?;
-    let text = serde_json::to_string(new).map_err(ApiError::internal)?;
     write_transaction(conn, |conn| {
-        let updated = diesel::update(settings::table.find(SETTINGS_KEY))
-            .set((settings::value.eq(&text), settings::updated_at.eq(now)))
-            .execute(conn)?;
-        if updated == 0 {
-            diesel::insert_into(settings::table)
-                .values((settings::name.eq(SETTINGS_KEY), settings::value.eq(&text), settings::updated_at.eq(now)))
-                .execute(conn)?;
-        }
-        Ok(())
+        let before = load(conn)?;
+        store_document(conn, new, now)?;
+        let json = |s: &SiteSettings| serde_json::to_value(s).map_err(ApiError::internal);
+        audit::record(
+            conn,
+            audit::Action {
+                actor_id: Some(admin_id),
+                action: "update_settings",
+                target_type: "settings",
+                target_id: None,
+                reason: None,
+                before: Some(json(&before)?),
+                after: Some(json(new)?),
+                at: now,
+            },
+        )
     })
+}
+
+fn store_document(conn: &mut DbConn, new: &SiteSettings, now: NaiveDateTime) -> ApiResult<()> {
+    let text = serde_json::to_string(new).map_err(ApiError::internal)?;
+    let updated = diesel::update(settings::table.find(SETTINGS_KEY))
+        .set((settings::value.eq(&text), settings::updated_at.eq(now)))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(settings::table)
+            .values((settings::name.eq(SETTINGS_KEY), settings::value.eq(&text), settings::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The settings as a node sees them: re-read at most every few seconds, so

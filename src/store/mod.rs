@@ -11,6 +11,7 @@ pub mod categories;
 pub mod comments;
 pub mod deflection;
 pub mod deflection_reports;
+pub mod dump;
 pub mod flags;
 pub mod follows;
 pub mod imports;

@@ -131,7 +131,3 @@ pub fn record_gaps(conn: &mut DbConn, gaps: &[SearchGap]) -> QueryResult<()> {
     }
     Ok(())
 }
-
-pub fn count_gaps(conn: &mut DbConn) -> QueryResult<i64> {
-    search_gaps::table.count().get_result(conn)
-}

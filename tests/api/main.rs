@@ -12,6 +12,7 @@ mod authz;
 mod contract;
 mod deflection;
 mod demo;
+mod dump;
 mod experts;
 mod import;
 mod moderation;

@@ -1,0 +1,1 @@
+ALTER TABLE questions ALTER CONSTRAINT questions_duplicate_of_fkey NOT DEFERRABLE;
