@@ -28,7 +28,9 @@ const BATCH: i64 = 2000;
 const LOOK_BACK_SECS: i64 = 30;
 /// Outbox entries older than this are pruned.
 const OUTBOX_RETENTION_DAYS: i64 = 7;
-const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+/// The online writer's arena (tantivy's minimum is 15 MB): batches are a
+/// few hundred questions at most.
+const WRITER_HEAP_BYTES: usize = 24 * 1024 * 1024;
 /// Questions per batch when rebuilding.
 const REBUILD_BATCH: i64 = 500;
 
@@ -143,7 +145,7 @@ enum PassError {
 impl Worker {
     fn run(self, outcome: OpenOutcome) {
         let mut writer = loop {
-            match self.index.writer(WRITER_HEAP_BYTES) {
+            match self.index.single_threaded_writer(WRITER_HEAP_BYTES) {
                 Ok(writer) => break writer,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot take the index writer; retrying");

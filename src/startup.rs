@@ -174,6 +174,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Ser
             .wrap(from_fn(http::middleware::request_context))
     })
     .shutdown_timeout(30)
+    // Blocking work is database work (and searches): threads beyond the
+    // pool's connections would only wait for one, each with its own
+    // allocator arena, which is most of what the server's memory grew by.
+    .worker_max_blocking_threads(state.settings.db_pool_size.max(4) as usize)
     .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);

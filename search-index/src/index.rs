@@ -87,9 +87,20 @@ impl SearchIndex {
     }
 
     /// Takes the index's single writer (tantivy's directory lock makes a
-    /// second one, in this or another process, fail).
+    /// second one, in this or another process, fail), with an indexing
+    /// thread per core: for rebuilds.
     pub fn writer(&self, heap_bytes: usize) -> Result<IndexWriterHandle> {
-        let writer = self.index.writer(heap_bytes).map_err(|e| match e {
+        self.take_writer(self.index.writer(heap_bytes))
+    }
+
+    /// The writer for a server's trickle of small batches: one indexing
+    /// thread, so one arena's worth of memory rather than one per core.
+    pub fn single_threaded_writer(&self, heap_bytes: usize) -> Result<IndexWriterHandle> {
+        self.take_writer(self.index.writer_with_num_threads(1, heap_bytes))
+    }
+
+    fn take_writer(&self, taken: tantivy::Result<IndexWriter<TantivyDocument>>) -> Result<IndexWriterHandle> {
+        let writer = taken.map_err(|e| match e {
             tantivy::TantivyError::LockFailure(..) => {
                 SearchError::Other(format!("the index at {} is in use by another process", self.dir.display()))
             }

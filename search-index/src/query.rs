@@ -27,6 +27,8 @@ pub const MAX_QUERY_CHARS: usize = 1000;
 const MAX_WORDS: usize = 32;
 pub(crate) const FUZZY_MIN_CHARS: usize = 5;
 const SNIPPET_CHARS: usize = 200;
+/// How much of a field's text is searched for a snippet.
+const SNIPPET_SCAN_BYTES: usize = 1_500;
 pub(crate) static STOPWORDS: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| include_str!("stopwords.txt").split_whitespace().collect());
 
@@ -358,10 +360,12 @@ impl<'a> Snippets<'a> {
     }
 
     fn render(&self, doc: &TantivyDocument) -> String {
-        if let Some(html) = highlighted(&self.body, doc) {
+        if let Some(html) = highlighted(&self.body, &scanned_text(doc, self.fields.body)) {
             return html;
         }
-        if let Some(html) = self.answers().and_then(|generator| highlighted(generator, doc)) {
+        if let Some(html) =
+            self.answers().and_then(|generator| highlighted(generator, &scanned_text(doc, self.fields.answers)))
+        {
             return html;
         }
         let body = doc.get_first(self.fields.body).and_then(|v| v.as_str()).unwrap_or_default();
@@ -369,8 +373,31 @@ impl<'a> Snippets<'a> {
     }
 }
 
-fn highlighted(generator: &SnippetGenerator, doc: &TantivyDocument) -> Option<String> {
-    let mut snippet = generator.snippet_from_doc(doc);
+/// The start of a field's text that a snippet is looked for in: tokenizing
+/// and stemming whole long posts and answer threads for every hit of a page
+/// was most of a search's time, and a snippet from further down is rarely
+/// the one a resident needs.
+fn scanned_text(doc: &TantivyDocument, field: tantivy::schema::Field) -> String {
+    let mut text = String::new();
+    for value in doc.get_all(field).filter_map(|v| v.as_str()) {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(value);
+        if text.len() >= SNIPPET_SCAN_BYTES {
+            let mut end = SNIPPET_SCAN_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            break;
+        }
+    }
+    text
+}
+
+fn highlighted(generator: &SnippetGenerator, text: &str) -> Option<String> {
+    let mut snippet = generator.snippet(text);
     if snippet.highlighted().is_empty() {
         return None;
     }

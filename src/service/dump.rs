@@ -137,6 +137,7 @@ pub fn import(conn: &mut DbConn, dir: &Path, progress: Progress<'_>) -> Transfer
         Ok(())
     })?;
     crate::service::deflection::rebuild(conn)?;
+    tables::analyze(conn)?;
     Ok(manifest)
 }
 

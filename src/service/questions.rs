@@ -217,7 +217,7 @@ pub fn detail(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult<
     if !posts::can_see(viewer, q.author_id, q.hidden_at, q.deleted_at) {
         return Err(ApiError::not_found("question"));
     }
-    let tags = store::tags::names_for_questions(conn, &[id])?.into_iter().map(|(_, name)| name).collect();
+    let tags = store::tags::names_for_question(conn, id)?;
     let is_moderator = viewer.is_some_and(Caller::is_moderator);
     let answer_rows: Vec<_> = store::answers::for_question(conn, id, is_moderator)?
         .into_iter()

@@ -451,3 +451,15 @@ pub fn community_rows(conn: &mut DbConn) -> QueryResult<i64> {
 pub fn clear_settings(conn: &mut DbConn) -> QueryResult<()> {
     diesel::delete(schema::settings::table).execute(conn).map(|_| ())
 }
+
+/// Fresh planner statistics after a bulk load on PostgreSQL: without them
+/// it plans for empty tables (nested loops over every question to list
+/// twenty) until autovacuum gets round to it. Not on SQLite: it plans well
+/// without statistics, and statistics that miss the indexes of a later
+/// migration mislead it (it sorted all questions to list twenty).
+pub fn analyze(conn: &mut DbConn) -> QueryResult<()> {
+    match conn.backend() {
+        super::Backend::Postgres => diesel::sql_query("ANALYZE").execute(conn).map(|_| ()),
+        super::Backend::Sqlite => Ok(()),
+    }
+}

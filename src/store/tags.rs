@@ -66,6 +66,17 @@ pub fn ids_of_question(conn: &mut DbConn, question_id: i64) -> QueryResult<Vec<i
 }
 
 /// (question id, tag name) for every question of a page, in one query.
+/// One question's tag names: a fixed statement, so it is prepared once per
+/// connection (a list of ids is a new statement every time).
+pub fn names_for_question(conn: &mut DbConn, question_id: i64) -> QueryResult<Vec<String>> {
+    question_tags::table
+        .inner_join(tags::table)
+        .filter(question_tags::question_id.eq(question_id))
+        .order(tags::name)
+        .select(tags::name)
+        .load(conn)
+}
+
 pub fn names_for_questions(conn: &mut DbConn, question_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {
     if question_ids.is_empty() {
         return Ok(Vec::new());

@@ -1,0 +1,2 @@
+DROP INDEX questions_category_score_idx;
+DROP INDEX questions_category_activity_idx;
