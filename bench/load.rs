@@ -34,10 +34,10 @@ use chrono::{NaiveDateTime, Utc};
 use serde::Serialize;
 
 #[path = "corpus.rs"]
-mod corpus;
+pub(crate) mod corpus;
 use corpus::{Material, Rng, material, slug};
 
-const PASSWORD: &str = "bench-password-long-enough";
+pub(crate) const PASSWORD: &str = "bench-password-long-enough";
 const JWT_SECRET: &str = "load-bench-secret-that-is-long-enough-0123456789";
 
 struct Options {
@@ -62,7 +62,7 @@ fn options() -> Options {
     }
 }
 
-fn work_dir() -> PathBuf {
+pub(crate) fn work_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-load")
 }
 
@@ -89,7 +89,7 @@ const ACCEPTING: i32 = 2;
 
 /// What a generated community holds, for the report.
 #[derive(Default)]
-struct Community {
+pub(crate) struct Community {
     users: usize,
     answers: usize,
     votes: usize,
@@ -183,7 +183,7 @@ impl DumpFiles {
 /// Writes a community of `n` questions as an agora-jsonl dump in `dir`.
 /// User 1 is `bench`, who answers often enough to be past the new-account
 /// limits, as the residents who answer most are.
-fn generate(material: &Material, n: usize, dir: &Path) -> Community {
+pub(crate) fn generate(material: &Material, n: usize, dir: &Path) -> Community {
     let mut files = DumpFiles::create(dir);
     let mut questions_out = files.table("questions");
     let mut answers_out = files.table("answers");
@@ -407,7 +407,7 @@ fn agora() -> Command {
 }
 
 /// Where one run keeps its database and index.
-struct Target {
+pub(crate) struct Target {
     backend: &'static str,
     data_dir: PathBuf,
     database_url: Option<String>,
@@ -425,7 +425,7 @@ impl Target {
         }
     }
 
-    fn run(&self, args: &[&str]) {
+    pub(crate) fn run(&self, args: &[&str]) {
         let mut command = agora();
         command.args(args);
         self.env(&mut command);
@@ -436,7 +436,7 @@ impl Target {
 
 /// A fresh database of the backend: a new SQLite folder, or a new
 /// PostgreSQL database on the given server.
-fn fresh(backend: &'static str, n: usize, postgres: Option<&str>) -> Target {
+pub(crate) fn fresh(backend: &'static str, n: usize, postgres: Option<&str>) -> Target {
     let data_dir = work_dir().join(format!("{backend}-{n}"));
     let _ = std::fs::remove_dir_all(&data_dir);
     std::fs::create_dir_all(&data_dir).unwrap();
@@ -452,13 +452,13 @@ fn fresh(backend: &'static str, n: usize, postgres: Option<&str>) -> Target {
     Target { backend, data_dir, database_url }
 }
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Server {
-    fn start(target: &Target) -> Server {
+    pub(crate) fn start(target: &Target) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = File::create(target.data_dir.join("server.log")).unwrap();
         let mut command = agora();
@@ -474,7 +474,7 @@ impl Server {
         server
     }
 
-    fn login(&self) -> String {
+    pub(crate) fn login(&self) -> String {
         let body = serde_json::json!({"login": "bench", "password": PASSWORD});
         let mut response = ureq::post(format!("{}/api/v1/auth/login", self.base)).send_json(&body).expect("login");
         let json: serde_json::Value = response.body_mut().read_json().unwrap();
@@ -515,7 +515,7 @@ struct Measured {
 
 /// The lua that every endpoint's script ends with: per-thread random seeds
 /// and unique ids, and a result line the bench parses.
-const LUA_COMMON: &str = r#"
+pub(crate) const LUA_COMMON: &str = r#"
 local next_thread = 1
 setup = function(thread)
   thread:set("tid", next_thread)
@@ -532,12 +532,12 @@ done = function(summary, latency, requests)
 end
 "#;
 
-fn lua_strings(items: &[String]) -> String {
+pub(crate) fn lua_strings(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
     format!("{{{}}}", quoted.join(",\n"))
 }
 
-fn url_encode(text: &str) -> String {
+pub(crate) fn url_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod indexer;
+pub mod metrics;
 pub mod service;
 pub mod startup;
 pub mod state;

@@ -117,6 +117,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
         cursors: CursorCodec::new(&secret),
         settings: Arc::new(settings),
         site: SettingsCache::new(std::time::Duration::from_secs(5)),
+        metrics: crate::metrics::Metrics::new(),
     })
 }
 

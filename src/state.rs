@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::http::ratelimit::RateLimiter;
+use crate::metrics::Metrics;
 use crate::service::pagination::CursorCodec;
 use crate::service::search::Search;
 use crate::service::settings::{SettingsCache, SiteSettings};
@@ -25,6 +26,7 @@ pub struct AppState {
     pub site: SettingsCache,
     pub search: Search,
     pub rate_limiter: RateLimiter,
+    pub metrics: Metrics,
 }
 
 /// The rules without taking a database connection unless the cached copy

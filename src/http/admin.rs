@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 
-use super::extract::{AuthUser, JsonBody};
+use super::extract::{AuthUser, JsonBody, parse_json};
 use crate::domain::Role;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::service::settings::{self, SiteSettings};
 use crate::state::AppState;
 
@@ -20,10 +20,10 @@ pub async fn show_settings(state: web::Data<AppState>, user: AuthUser) -> ApiRes
 pub async fn update_settings(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: JsonBody<SiteSettings>,
+    body: JsonBody<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
     user.require_role(Role::Admin)?;
-    let new = body.0;
+    let new = whole_document(body.0)?;
     new.validate()?;
     let now = state.clock.now();
     let st = state.clone();
@@ -36,4 +36,15 @@ pub async fn update_settings(
         })
         .await?;
     Ok(HttpResponse::Ok().json(saved))
+}
+
+/// The PUT body must be the whole document. Stored documents from before
+/// `search` existed load without it, but a PUT that leaves it out would
+/// silently drop the council's synonyms, so it is required here.
+fn whole_document(body: serde_json::Value) -> ApiResult<SiteSettings> {
+    if body.is_object() && body.get("search").is_none() {
+        return Err(ApiError::validation("search", "missing field `search`"));
+    }
+    let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    parse_json(&bytes)
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::extract::{AuthUser, JsonBody, OptionalJsonBody};
+use super::extract::{AuthUser, JsonBody, OptionalJsonBody, non_null};
 use crate::domain::Body;
 use crate::error::{ApiError, ApiResult};
 use crate::service::answers;
@@ -79,6 +79,7 @@ pub async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// YYYY-MM-DD
+    #[serde(default, deserialize_with = "non_null")]
     review_by: Option<chrono::NaiveDate>,
 }
 

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::extract::{AuthUser, ClientIp, JsonBody};
+use super::extract::{AuthUser, ClientIp, JsonBody, non_null};
 use crate::domain::{DisplayName, Email, Errors, Password, Username};
 use crate::error::{ApiError, ApiResult};
 use crate::service::{accounts, passwords};
@@ -15,6 +15,7 @@ pub struct RegisterRequest {
     username: String,
     email: String,
     password: String,
+    #[serde(default, deserialize_with = "non_null")]
     display_name: Option<String>,
 }
 

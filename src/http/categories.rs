@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::extract::{AuthUser, JsonBody, MaybeUser};
+use super::extract::{AuthUser, JsonBody, MaybeUser, non_null};
 use crate::domain::post::parse_slug;
 use crate::domain::{Errors, Role, bounded_text};
 use crate::error::ApiResult;
@@ -58,7 +58,9 @@ pub async fn create(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCategoryRequest {
+    #[serde(default, deserialize_with = "non_null")]
     name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     description: Option<String>,
 }
 

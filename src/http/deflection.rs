@@ -24,6 +24,7 @@ pub async fn ingest(
             deflection::ingest(conn, now, &sender, body.0)
         })
         .await?;
+    state.metrics.record_events(result.accepted, result.duplicates);
     Ok(HttpResponse::Accepted().json(result))
 }
 

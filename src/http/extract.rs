@@ -85,6 +85,23 @@ fn body_error(e: &actix_web::Error) -> ApiError {
 
 /// Syntax errors are 400 `malformed_json`; well-formed JSON of the wrong
 /// shape is 422 with the offending field named.
+/// For `#[serde(default, deserialize_with = "present")]` on an
+/// `Option<Option<T>>`: distinguishes `"area": null` (Some(None): clear it)
+/// from an absent field (None: keep it).
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// For `#[serde(default, deserialize_with = "non_null")]` on an optional
+/// field: it may be left out, but an explicit `null` is refused (422)
+/// rather than read as "left out", because a client sending null may mean
+/// "clear it" and would silently get "keep it".
+pub fn non_null<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {

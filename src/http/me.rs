@@ -1,9 +1,9 @@
 //! GET/PATCH /me and POST /me/password.
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use super::extract::{AuthUser, ClientIp, JsonBody};
+use super::extract::{AuthUser, ClientIp, JsonBody, non_null, present};
 use crate::domain::{DisplayName, Errors, bounded_text};
 use crate::error::ApiResult;
 use crate::service::accounts;
@@ -20,17 +20,15 @@ pub async fn show(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpR
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
+    #[serde(default, deserialize_with = "non_null")]
     display_name: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     bio: Option<String>,
     #[serde(default, deserialize_with = "present")]
     area: Option<Option<String>>,
     /// Hear about new questions in the categories one is an expert in.
+    #[serde(default, deserialize_with = "non_null")]
     expert_notifications: Option<bool>,
-}
-
-/// Distinguishes `"area": null` (Some(None)) from an absent field (None).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 impl UpdateMeRequest {

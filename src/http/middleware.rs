@@ -4,12 +4,14 @@
 
 use std::time::Instant;
 
-use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::{Error, web};
 use tracing::Instrument;
+
+use crate::state::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -32,8 +34,12 @@ pub async fn request_context(
     }
     let status = response.status().as_u16();
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let elapsed = started.elapsed().as_secs_f64();
+    if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
+        state.metrics.record_request(response.request().method().as_str(), route.clone(), status, elapsed);
+    }
     span.in_scope(|| {
-        tracing::info!(status, route = %route, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "handled");
+        tracing::info!(status, route = %route, elapsed_ms = elapsed * 1000.0, "handled");
     });
     Ok(response)
 }

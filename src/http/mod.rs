@@ -92,6 +92,7 @@ pub fn route_table() -> Vec<ApiRoute> {
     vec![
         get("/healthz", ops::healthz),
         get("/readyz", ops::readyz),
+        get("/metrics", ops::metrics),
         get("/openapi.yaml", ops::openapi),
         post("/api/v1/auth/register", auth::register),
         post("/api/v1/auth/login", auth::login),

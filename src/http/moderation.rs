@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::{AuthUser, JsonBody, OptionalJsonBody};
+use super::extract::{AuthUser, JsonBody, OptionalJsonBody, non_null};
 use crate::domain::{Role, bounded_text};
 use crate::error::{ApiError, ApiResult};
 use crate::service::moderation::{self, QuestionAction, Resolution, Target};
@@ -19,6 +19,7 @@ pub struct FlagRequest {
     target_type: TargetType,
     target_id: i64,
     reason: FlagReason,
+    #[serde(default, deserialize_with = "non_null")]
     note: Option<String>,
 }
 
@@ -125,6 +126,7 @@ pub enum ResolveAction {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     action: ResolveAction,
+    #[serde(default, deserialize_with = "non_null")]
     note: Option<String>,
 }
 
@@ -157,6 +159,7 @@ fn optional_reason(value: Option<String>, field: &str) -> ApiResult<Option<Strin
 #[serde(deny_unknown_fields)]
 pub struct CloseRequest {
     reason: String,
+    #[serde(default, deserialize_with = "non_null")]
     duplicate_of: Option<i64>,
 }
 

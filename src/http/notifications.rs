@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::extract::{AuthUser, JsonBody};
+use super::extract::{AuthUser, JsonBody, non_null};
 use crate::error::{ApiError, ApiResult};
 use crate::service::{notifications, pagination};
 use crate::state::AppState;
@@ -35,7 +35,9 @@ pub async fn list(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarkReadRequest {
+    #[serde(default, deserialize_with = "non_null")]
     ids: Option<Vec<i64>>,
+    #[serde(default, deserialize_with = "non_null")]
     all: Option<bool>,
 }
 

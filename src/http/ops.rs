@@ -1,11 +1,15 @@
-//! Operations endpoints: liveness, readiness and the API description.
+//! Operations endpoints: liveness, readiness, metrics and the API
+//! description.
 
 use actix_web::{HttpResponse, web};
-use diesel::RunQueryDsl;
+use std::sync::atomic::Ordering;
+
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::{IndexLag, ScrapeState};
 use crate::state::AppState;
+use crate::store::{self, outbox};
 
 /// The spec, compiled in so the served document always matches the build.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
@@ -15,21 +19,40 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// The database answers (and, once it exists, the index is usable).
+/// The database takes writes and the index is usable. A load balancer
+/// stops sending traffic to a node that says no.
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let probe = state
-        .db(|conn| {
-            diesel::sql_query("SELECT 1").execute(conn)?;
-            Ok(())
-        })
-        .await;
+    let probe = state.db(|conn| store::probe_writable(conn).map_err(ApiError::from)).await;
     if probe.is_err() {
-        return Err(ApiError::Unavailable("the database is not reachable".to_owned()));
+        return Err(ApiError::Unavailable("the database is not reachable or does not take writes".to_owned()));
     }
     if !state.search.is_ready() {
         return Err(ApiError::Unavailable("the search index is being built".to_owned()));
     }
     Ok(HttpResponse::Ok().json(json!({"status": "ready", "database": "ok", "index": "ok"})))
+}
+
+/// Prometheus text exposition. The scrape's own database probe is the
+/// indexer-lag query; when it fails the metrics still render, with
+/// `agora_database_up 0`.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let position = state.search.status.position.load(Ordering::Relaxed);
+    let now = state.clock.now();
+    let lag = state.db(move |conn| Ok(outbox::pending_after(conn, position)?)).await.ok().map(|(entries, oldest)| {
+        IndexLag { entries, seconds: oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0) }
+    });
+    let pool = state.pool.state();
+    let scrape = ScrapeState {
+        pool_max: state.pool.max_size(),
+        pool_open: pool.connections,
+        pool_idle: pool.idle_connections,
+        queries: state.queries.get(),
+        index_ready: state.search.is_ready(),
+        index_lag: lag,
+    };
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.metrics.render(&scrape))
 }
 
 pub async fn openapi() -> HttpResponse {

@@ -2,9 +2,9 @@
 //! follows, and the shared vote and comment handlers of posts.
 
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use super::extract::{AuthUser, JsonBody, MaybeUser, VisitorId, user_agent};
+use super::extract::{AuthUser, JsonBody, MaybeUser, VisitorId, non_null, present, user_agent};
 use crate::domain::post::parse_area;
 use crate::domain::{Body, CommentBody, Errors, TagName, Title};
 use crate::error::{ApiError, ApiResult};
@@ -83,6 +83,7 @@ pub struct AskRequest {
     category: String,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default, deserialize_with = "non_null")]
     area: Option<String>,
 }
 
@@ -145,17 +146,16 @@ pub async fn show(
     Ok(HttpResponse::Ok().json(detail))
 }
 
-/// Distinguishes `"area": null` (clear) from an absent field (keep).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EditQuestionRequest {
+    #[serde(default, deserialize_with = "non_null")]
     title: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     body: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     category: Option<String>,
+    #[serde(default, deserialize_with = "non_null")]
     tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
     area: Option<Option<String>>,

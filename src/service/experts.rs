@@ -116,7 +116,14 @@ pub fn leaderboard(
     let category_id = match category {
         Some(slug) => match store::categories::find_by_slug(conn, slug)? {
             Some(category) => Some(category.id),
-            None => return Ok(Page { items: Vec::new(), next_cursor: None, has_more: false }),
+            // No category, no ranking in it; but a cursor is still checked
+            // (none was ever issued for it).
+            None => {
+                if let Some(cursor) = cursor {
+                    codec.decode::<KeyPosition<i32>>(&format!("users:{ranking:?}:unknown"), cursor)?;
+                }
+                return Ok(Page { items: Vec::new(), next_cursor: None, has_more: false });
+            }
         },
         None => None,
     };

@@ -31,14 +31,17 @@ pub mod users;
 pub mod views;
 pub mod votes;
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use diesel::connection::{AnsiTransactionManager, InstrumentationEvent, SimpleConnection, TransactionManager};
+use diesel::connection::{
+    AnsiTransactionManager, Instrumentation, InstrumentationEvent, SimpleConnection, TransactionManager,
+};
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
-use diesel::result::{ConnectionError, Error as DieselError};
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// A connection to whichever database the deployment uses.
@@ -95,6 +98,11 @@ pub struct DbConnManager {
     url: String,
     backend: Backend,
     queries: QueryCounter,
+    /// SQLite's busy_timeout: how long a statement waits for another
+    /// process's lock before failing (and the request getting a 503).
+    busy_timeout: Duration,
+    /// SQLite: the database's writer queue and how long to wait in it.
+    writer: WriterSlot,
 }
 
 /// Counts the SQL statements a pool runs: exported as a metric, and what
@@ -107,13 +115,24 @@ impl QueryCounter {
         self.0.load(Ordering::Relaxed)
     }
 
-    fn instrument(&self, conn: &mut impl Connection) {
-        let counter = self.0.clone();
-        conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-            if let InstrumentationEvent::StartQuery { .. } = event {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        });
+    fn instrument(&self, conn: &mut impl Connection, writer: Option<WriterSlot>) {
+        conn.set_instrumentation(ConnInstrumentation { queries: self.0.clone(), writer });
+    }
+}
+
+/// What each connection carries: the pool's statement counter and, on
+/// SQLite, its database's writer queue (found again by downcasting in
+/// [`write_transaction`], as a connection has no other place for it).
+struct ConnInstrumentation {
+    queries: Arc<AtomicU64>,
+    writer: Option<WriterSlot>,
+}
+
+impl Instrumentation for ConnInstrumentation {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.queries.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -133,13 +152,13 @@ impl ManageConnection for DbConnManager {
         match self.backend {
             Backend::Postgres => {
                 let mut conn = PgConnection::establish(&self.url)?;
-                self.queries.instrument(&mut conn);
+                self.queries.instrument(&mut conn, None);
                 Ok(DbConn::Postgres(conn))
             }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url)?;
-                apply_sqlite_pragmas(&mut conn)?;
-                self.queries.instrument(&mut conn);
+                apply_sqlite_pragmas(&mut conn, self.busy_timeout)?;
+                self.queries.instrument(&mut conn, Some(self.writer.clone()));
                 Ok(DbConn::Sqlite(conn))
             }
         }
@@ -154,21 +173,29 @@ impl ManageConnection for DbConnManager {
     }
 }
 
-/// WAL so readers never block the writer, a busy timeout so concurrent
-/// writers queue instead of failing, and foreign keys (off by default).
-fn apply_sqlite_pragmas(conn: &mut SqliteConnection) -> Result<(), DieselError> {
-    conn.batch_execute(
+/// WAL so readers never block the writer, a busy timeout so writers of
+/// other processes queue instead of failing at once (but not forever), and
+/// foreign keys (off by default).
+fn apply_sqlite_pragmas(conn: &mut SqliteConnection, busy_timeout: Duration) -> Result<(), DieselError> {
+    conn.batch_execute(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
-         PRAGMA busy_timeout = 5000;
+         PRAGMA busy_timeout = {};
          PRAGMA foreign_keys = ON;",
-    )
+        busy_timeout.as_millis()
+    ))
 }
 
 /// Opens a pool on `url` (a `postgres://` URL or a SQLite file path).
 pub fn connect(url: &str, options: &PoolOptions) -> Result<(DbPool, QueryCounter), StoreSetupError> {
     let queries = QueryCounter::default();
-    let manager = DbConnManager { url: url.to_owned(), backend: Backend::of_url(url), queries: queries.clone() };
+    let manager = DbConnManager {
+        url: url.to_owned(),
+        backend: Backend::of_url(url),
+        queries: queries.clone(),
+        busy_timeout: options.connection_timeout,
+        writer: WriterSlot { queue: WriterQueue::of(url), wait: options.connection_timeout },
+    };
     let pool = Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(1))
@@ -196,36 +223,126 @@ impl DbConn {
 }
 
 /// SQLite has one writer at a time. Writers of one process wait for their
-/// turn here, in order, rather than in SQLite's busy handler, which polls
-/// with sleeps of 1, 2, 5 … 100 ms: under a burst of writes the queue then
-/// moved at the pace of those sleeps (p99 of POST answer over a second).
-/// Other processes (the CLI beside a server) still meet `busy_timeout`.
-static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// turn in the database's queue rather than in SQLite's busy handler, which
+/// polls with sleeps of 1, 2, 5 … 100 ms: under a burst of writes the queue
+/// then moved at the pace of those sleeps (p99 of POST answer over a
+/// second). Other processes (the CLI beside a server) still meet
+/// `busy_timeout`.
+///
+/// The wait is bounded like the pool's: when another process holds the
+/// database locked, every queued writer fails within the timeout (a 503)
+/// instead of waiting for each one before it to time out in turn.
+#[derive(Debug)]
+pub struct WriterQueue {
+    busy: Mutex<bool>,
+    freed: Condvar,
+}
+
+/// Queues by database file: every pool of one process on the same file
+/// shares one (the request pool and the indexer's).
+static WRITER_QUEUES: Mutex<Option<HashMap<String, Arc<WriterQueue>>>> = Mutex::new(None);
+
+impl WriterQueue {
+    fn new() -> WriterQueue {
+        WriterQueue { busy: Mutex::new(false), freed: Condvar::new() }
+    }
+
+    fn of(url: &str) -> Arc<WriterQueue> {
+        let mut queues = WRITER_QUEUES.lock().unwrap_or_else(PoisonError::into_inner);
+        queues
+            .get_or_insert_with(HashMap::new)
+            .entry(url.to_owned())
+            .or_insert_with(|| Arc::new(WriterQueue::new()))
+            .clone()
+    }
+}
+
+/// A connection's queue and its patience.
+#[derive(Clone, Debug)]
+struct WriterSlot {
+    queue: Arc<WriterQueue>,
+    wait: Duration,
+}
+
+impl WriterSlot {
+    /// The slot a connection carries; a connection opened elsewhere (not
+    /// by [`connect`]) gets its file's queue and the default wait.
+    fn of(conn: &mut SqliteConnection) -> WriterSlot {
+        match conn.instrumentation().downcast_ref::<ConnInstrumentation>().and_then(|i| i.writer.clone()) {
+            Some(slot) => slot,
+            None => WriterSlot { queue: WriterQueue::of(""), wait: Duration::from_secs(3) },
+        }
+    }
+}
 
 thread_local! {
     static HOLDS_SQLITE_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// This thread's turn as the SQLite writer, released on drop.
-struct WriterTurn(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+/// This thread's turn as its database's writer, released on drop.
+struct WriterTurn(Arc<WriterQueue>);
 
 impl WriterTurn {
-    /// Waits for the turn; `None` when this thread already has it (a
-    /// nested transaction then fails in SQLite, as before, instead of
-    /// waiting for itself).
-    fn take() -> Option<WriterTurn> {
+    /// Waits up to `wait` for the turn; `Ok(None)` when this thread already
+    /// has one (a nested transaction then fails in SQLite, as before,
+    /// instead of waiting for itself).
+    fn take(slot: &WriterSlot, wait: Duration) -> Result<Option<WriterTurn>, DieselError> {
         if HOLDS_SQLITE_WRITER.get() {
-            return None;
+            return Ok(None);
         }
-        let guard = SQLITE_WRITER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let queue = &slot.queue;
+        let guard = queue.busy.lock().unwrap_or_else(PoisonError::into_inner);
+        let (mut busy, _) =
+            queue.freed.wait_timeout_while(guard, wait, |busy| *busy).unwrap_or_else(PoisonError::into_inner);
+        if *busy {
+            return Err(DieselError::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("database is locked (waited for this process's writer queue)".to_owned()),
+            ));
+        }
+        *busy = true;
         HOLDS_SQLITE_WRITER.set(true);
-        Some(WriterTurn(guard))
+        Ok(Some(WriterTurn(queue.clone())))
     }
 }
 
 impl Drop for WriterTurn {
     fn drop(&mut self) {
         HOLDS_SQLITE_WRITER.set(false);
+        *self.0.busy.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        self.0.freed.notify_one();
+    }
+}
+
+/// Whether this node can write now: on SQLite, takes the write lock (with
+/// a short wait) and lets it go; on PostgreSQL, the server answers and is
+/// not a read-only standby. For `/readyz`.
+pub fn probe_writable(conn: &mut DbConn) -> Result<(), DieselError> {
+    match conn {
+        DbConn::Sqlite(c) => {
+            let slot = WriterSlot::of(c);
+            let wait = slot.wait.min(Duration::from_secs(1));
+            let _turn = WriterTurn::take(&slot, wait)?;
+            c.batch_execute(&format!("PRAGMA busy_timeout = {}", wait.as_millis()))?;
+            let result = c.batch_execute("BEGIN IMMEDIATE; ROLLBACK;");
+            c.batch_execute(&format!("PRAGMA busy_timeout = {}", slot.wait.as_millis()))?;
+            result
+        }
+        DbConn::Postgres(c) => {
+            #[derive(diesel::QueryableByName)]
+            struct Standby {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                standby: bool,
+            }
+            let row: Standby = diesel::sql_query("SELECT pg_is_in_recovery() AS standby").get_result(c)?;
+            if row.standby {
+                return Err(DieselError::DatabaseError(
+                    DatabaseErrorKind::ReadOnlyTransaction,
+                    Box::new("the database is a read-only standby".to_owned()),
+                ));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -234,7 +351,7 @@ impl Drop for WriterTurn {
 /// under `busy_timeout`; a deferred transaction that reads first and writes
 /// later can fail with SQLITE_BUSY instead of waiting.
 ///
-/// SQLite writers of this process also queue on [`SQLITE_WRITER`] first.
+/// SQLite writers of this process also queue on their [`WriterQueue`] first.
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
@@ -242,7 +359,8 @@ where
 {
     let _writer = match conn {
         DbConn::Sqlite(c) => {
-            let turn = WriterTurn::take();
+            let slot = WriterSlot::of(c);
+            let turn = WriterTurn::take(&slot, slot.wait)?;
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
             turn
         }

@@ -28,6 +28,15 @@ pub fn after(conn: &mut DbConn, position: i64, limit: i64) -> QueryResult<Vec<(i
         .load(conn)
 }
 
+/// How many entries lie after `position`, and when the oldest of them was
+/// written: the indexer's lag.
+pub fn pending_after(conn: &mut DbConn, position: i64) -> QueryResult<(i64, Option<NaiveDateTime>)> {
+    search_outbox::table
+        .filter(search_outbox::id.gt(position))
+        .select((diesel::dsl::count_star(), diesel::dsl::min(search_outbox::created_at)))
+        .get_result(conn)
+}
+
 pub fn count_for(conn: &mut DbConn, question_id: i64) -> QueryResult<i64> {
     search_outbox::table.filter(search_outbox::question_id.eq(question_id)).count().get_result(conn)
 }

@@ -107,6 +107,7 @@ fn cases() -> Vec<(&'static str, &'static str, [u16; 7], Build)> {
     vec![
         ("GET", "/healthz", [200; 7], |_| ("GET", "/healthz".into(), None)),
         ("GET", "/readyz", [200; 7], |_| ("GET", "/readyz".into(), None)),
+        ("GET", "/metrics", [200; 7], |_| ("GET", "/metrics".into(), None)),
         ("GET", "/openapi.yaml", [200; 7], |_| ("GET", "/openapi.yaml".into(), None)),
         ("POST", "/api/v1/auth/register", [201; 7], |w| {
             let name = w.unique("newbie");

@@ -10,7 +10,7 @@ use agora::service::dump;
 use serde_json::json;
 
 use super::helpers::{TestApp, TestDatabase, spawn_app};
-use super::process::Node;
+use super::process::{Node, agora};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("agora-dump-{name}-{}", uuid::Uuid::new_v4()));
@@ -145,26 +145,6 @@ fn bad_dumps_and_full_databases_are_refused_whole() {
         std::fs::write(dir.join("manifest.json"), manifest.replace("\"users.jsonl\"", "\"../users.jsonl\"")).unwrap();
     });
     assert!(escape.contains("leaves the dump folder"), "{escape}");
-}
-
-/// Runs the `agora` binary on a database, as an operator would.
-fn agora(db: &TestDatabase, data_dir: &Path, args: &[&str], stdin: &str) -> String {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agora"))
-        .args(args)
-        .env("AGORA_DATA_DIR", data_dir)
-        .env("AGORA_DATABASE_URL", db.url())
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run agora");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "agora {args:?} failed: {text}");
-    text
 }
 
 #[test]

@@ -76,6 +76,28 @@ impl Node {
         (status, response.body_mut().read_json().unwrap_or(Value::Null))
     }
 
+    /// Any request; status 0 when the server did not answer.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>, token: Option<&str>) -> (u16, Value) {
+        let url = format!("{}{path}", self.address);
+        let mut request = ureq::http::Request::builder().method(method).uri(url);
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let result = match body {
+            Some(body) => {
+                self.agent.run(request.header("Content-Type", "application/json").body(body.to_string()).unwrap())
+            }
+            None => self.agent.run(request.body(String::new()).unwrap()),
+        };
+        match result {
+            Ok(mut response) => {
+                let status = response.status().as_u16();
+                (status, response.body_mut().read_json().unwrap_or(Value::Null))
+            }
+            Err(_) => (0, Value::Null),
+        }
+    }
+
     pub fn login(&self, login: &str, password: &str) -> String {
         let (status, session) = self.post("/api/v1/auth/login", &json!({"login": login, "password": password}), "none");
         assert_eq!(status, 200, "{session}");
@@ -100,4 +122,24 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the `agora` binary on a database, as an operator would.
+pub fn agora(db: &TestDatabase, data_dir: &Path, args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(args)
+        .env("AGORA_DATA_DIR", data_dir)
+        .env("AGORA_DATABASE_URL", db.url())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run agora");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "agora {args:?} failed: {text}");
+    text
 }

@@ -1,0 +1,388 @@
+//! Soak benchmark: the release `agora` binary held at 80 % of its measured
+//! maximum throughput for a long stretch, recording errors and memory.
+//!
+//!     cargo bench --bench soak -- [--size 10000] [--minutes 10]
+//!         [--postgres postgres://postgres@127.0.0.1:5432/postgres]
+//!         [--connections 32] [--threads 2]
+//!
+//! It restores a community of `--size` questions (the load bench's
+//! generator and restore path), starts `agora serve`, measures the maximum
+//! req/s of a mixed workload (reads, searches, similar questions, answers,
+//! deflection events) with wrk over loopback, then holds 80 % of it in
+//! 30-second segments: wrk's per-request delay is re-tuned after each
+//! segment so the achieved rate stays on target. The server's RSS is
+//! sampled every second. Pass: zero errors, and no upward RSS trend over
+//! the second half of the soak (least-squares slope).
+//!
+//! Writes bench/results/<date>-soak.md and <date>-soak.svg.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+#[allow(dead_code)]
+#[path = "load.rs"]
+mod load;
+use load::corpus::{Material, Rng, material, slug};
+use load::{LUA_COMMON, Server, fresh, generate, lua_strings, url_encode, work_dir};
+
+const SEGMENT_SECONDS: u64 = 30;
+const LOAD_SHARE: f64 = 0.8;
+
+struct Options {
+    size: usize,
+    minutes: u64,
+    postgres: Option<String>,
+    connections: u32,
+    threads: u32,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+    Options {
+        size: value("--size").and_then(|s| s.parse().ok()).unwrap_or(10_000),
+        minutes: value("--minutes").and_then(|s| s.parse().ok()).unwrap_or(10),
+        postgres: value("--postgres"),
+        connections: value("--connections").and_then(|s| s.parse().ok()).unwrap_or(32),
+        threads: value("--threads").and_then(|s| s.parse().ok()).unwrap_or(2),
+    }
+}
+
+/// A resident-shaped mix: mostly reads, some searching, a few writes.
+fn mixed_workload(material: &Material, n: usize, token: &str, delay_ms: Option<f64>) -> String {
+    let mut rng = Rng(7);
+    let queries: Vec<String> = material.search_queries.iter().map(|q| url_encode(q)).collect();
+    let drafts: Vec<String> =
+        material.drafts.iter().map(|d| url_encode(&d.chars().take(160).collect::<String>())).collect();
+    let categories: Vec<String> = material.categories.iter().map(|c| slug(c)).collect();
+    let answers: Vec<String> = (0..200)
+        .map(|_| material.comments[rng.below(material.comments.len())].clone())
+        .filter(|c| (20..2000).contains(&c.len()))
+        .map(|c| serde_json::json!({ "body": c }).to_string())
+        .collect();
+    let browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
+    // wrk waits `delay()` ms before each request of a connection; the
+    // fraction is dithered so the average delay is exact.
+    let delay = match delay_ms {
+        Some(ms) => format!(
+            "delay = function()\n  local d = {ms:.4}\n  local whole = math.floor(d)\n  if math.random() < d - whole then return whole + 1 end\n  return whole\nend"
+        ),
+        None => String::new(),
+    };
+    format!(
+        r#"local queries = {queries}
+local drafts = {drafts}
+local categories = {categories}
+local bodies = {bodies}
+local json = {{["Content-Type"] = "application/json", ["User-Agent"] = "{browser}"}}
+local auth = {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}
+{delay}
+request = function()
+  local pick = math.random(100)
+  if pick <= 45 then
+    return wrk.format("GET", "/api/v1/questions/" .. math.random(1, {n}), {{["X-Visitor-Id"] = "v" .. math.random(1, 5000), ["User-Agent"] = "{browser}"}})
+  elseif pick <= 65 then
+    return wrk.format("GET", "/api/v1/questions?sort=active&category=" .. categories[math.random(#categories)])
+  elseif pick <= 82 then
+    return wrk.format("GET", "/api/v1/search?q=" .. queries[math.random(#queries)])
+  elseif pick <= 88 then
+    return wrk.format("GET", "/api/v1/questions/similar?text=" .. drafts[math.random(#drafts)])
+  elseif pick <= 96 then
+    seq = seq + 1
+    local now = os.date("!%Y-%m-%dT%H:%M:%SZ")
+    local id = string.format("%08x-%04x-4000-8000-%012x", os.time(), tid, seq)
+    local event = string.format('{{"events":[{{"event_id":"%s","type":"search_performed","occurred_at":"%s","visitor_id":"v%d","query":"bin collection"}}]}}', id, now, math.random(1, 5000))
+    return wrk.format("POST", "/api/v1/events", json, event)
+  else
+    return wrk.format("POST", "/api/v1/questions/" .. math.random(1, {n}) .. "/answers", auth, bodies[math.random(#bodies)])
+  end
+end
+{LUA_COMMON}"#,
+        queries = lua_strings(&queries),
+        drafts = lua_strings(&drafts),
+        categories = lua_strings(&categories),
+        bodies = lua_strings(&answers),
+    )
+}
+
+/// What one wrk run measured.
+struct Segment {
+    started_s: f64,
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn run_wrk(options: &Options, base: &str, script: &Path, seconds: u64) -> (f64, f64, f64, u64) {
+    let output = Command::new("wrk")
+        .args(["-t", &options.threads.to_string(), "-c", &options.connections.to_string()])
+        .args(["-d", &format!("{seconds}s"), "--timeout", "10s", "-s"])
+        .arg(script)
+        .arg(base)
+        .output()
+        .expect("wrk (apt-get install wrk)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")).unwrap_or_else(|| panic!("wrk printed {stdout}"));
+    let v: Vec<f64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    (v[0] / (v[1] / 1e6), v[2] / 1000.0, v[3] / 1000.0, v[4] as u64)
+}
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Least-squares slope of (t, y), in y per unit of t.
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
+    let cov: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let var: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if var == 0.0 { 0.0 } else { cov / var }
+}
+
+struct Soak {
+    backend: &'static str,
+    maximum: f64,
+    target: f64,
+    segments: Vec<Segment>,
+    rss: Vec<(f64, f64)>,
+}
+
+fn soak(options: &Options, material: &Material, backend: &'static str, postgres: Option<&str>) -> Soak {
+    let n = options.size;
+    let dump = work_dir().join(format!("dump-{n}"));
+    if !dump.join("manifest.json").exists() {
+        generate(material, n, &dump);
+    }
+    let target = fresh(backend, n, postgres);
+    target.run(&["import", "jsonl", dump.to_str().unwrap()]);
+    target.run(&["user", "set-password", "--username", "bench", "--password", load::PASSWORD]);
+    let server = Server::start(&target);
+    let token = server.login();
+    let script = work_dir().join(format!("soak-{backend}.lua"));
+
+    std::fs::write(&script, mixed_workload(material, n, &token, None)).unwrap();
+    run_wrk(options, &server.base, &script, 5);
+    let (maximum, ..) = run_wrk(options, &server.base, &script, 20);
+    let target_rate = maximum * LOAD_SHARE;
+    eprintln!("{backend}: maximum {maximum:.0} req/s; holding {target_rate:.0} req/s for {} min", options.minutes);
+
+    let pid = server.child.id();
+    let sampling = Arc::new(AtomicBool::new(true));
+    let rss = Arc::new(Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let sampler = {
+        let (sampling, rss) = (sampling.clone(), rss.clone());
+        std::thread::spawn(move || {
+            while sampling.load(Ordering::SeqCst) {
+                if let Some(mib) = rss_mib(pid) {
+                    rss.lock().unwrap().push((started.elapsed().as_secs_f64(), mib));
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        })
+    };
+    // First guess: each connection's share of the target, minus nothing
+    // for latency (at 80 % load it is small next to the delay).
+    let mut delay_ms = 1000.0 * f64::from(options.connections) / target_rate;
+    let mut segments = Vec::new();
+    let count = (options.minutes * 60).div_ceil(SEGMENT_SECONDS);
+    for _ in 0..count {
+        std::fs::write(&script, mixed_workload(material, n, &token, Some(delay_ms))).unwrap();
+        let started_s = started.elapsed().as_secs_f64();
+        let (rate, p50_ms, p99_ms, errors) = run_wrk(options, &server.base, &script, SEGMENT_SECONDS);
+        eprintln!(
+            "  t={started_s:>5.0}s {rate:>7.0} req/s (delay {delay_ms:.2} ms) p50 {p50_ms:.2} ms p99 {p99_ms:.2} ms errors {errors}"
+        );
+        segments.push(Segment { started_s, requests_per_second: rate, p50_ms, p99_ms, errors });
+        // Per request a connection spends (latency + delay); steer the
+        // delay so that the connections together make the target rate.
+        let cycle_ms = 1000.0 * f64::from(options.connections) / rate.max(1.0);
+        let latency_ms = (cycle_ms - delay_ms).max(0.0);
+        let wanted_cycle_ms = 1000.0 * f64::from(options.connections) / target_rate;
+        delay_ms = (wanted_cycle_ms - latency_ms).max(0.0);
+    }
+    sampling.store(false, Ordering::SeqCst);
+    sampler.join().unwrap();
+    let rss = rss.lock().unwrap().clone();
+    Soak { backend, maximum, target: target_rate, segments, rss }
+}
+
+fn verdict(soak: &Soak) -> (u64, f64, bool) {
+    let errors: u64 = soak.segments.iter().map(|s| s.errors).sum();
+    let half = soak.rss.last().map_or(0.0, |p| p.0) / 2.0;
+    let second_half: Vec<(f64, f64)> = soak.rss.iter().copied().filter(|p| p.0 >= half).collect();
+    let mib_per_minute = slope(&second_half) * 60.0;
+    let mean = second_half.iter().map(|p| p.1).sum::<f64>() / second_half.len().max(1) as f64;
+    // "No growth trend": over the second half, the fitted line would grow
+    // by less than 2 % of the mean RSS per 10 minutes.
+    let growing = mib_per_minute * 10.0 > 0.02 * mean;
+    (errors, mib_per_minute, !growing && errors == 0)
+}
+
+fn report(options: &Options, soaks: &[Soak], total: Duration) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Soak benchmark — {}\n", Utc::now().format("%Y-%m-%d"));
+    let _ = writeln!(
+        md,
+        "`cargo bench --bench soak -- --size {} --minutes {}` ({} connections, {} wrk threads, loopback, \
+         release build, rate limits off). A community of {} questions restored from an agora-jsonl dump; \
+         a mixed workload: 45 % GET question (view counted), 20 % list by category, 17 % search, 6 % similar \
+         questions, 8 % POST events, 4 % POST answer. The maximum is wrk unthrottled for 20 s; the soak holds \
+         {:.0} % of it in {}-second segments. Whole run: {:.1} min.\n",
+        options.size,
+        options.minutes,
+        options.connections,
+        options.threads,
+        options.size,
+        LOAD_SHARE * 100.0,
+        SEGMENT_SECONDS,
+        total.as_secs_f64() / 60.0
+    );
+    let _ = writeln!(
+        md,
+        "| Backend | Maximum req/s | Target req/s | Achieved (mean) | Errors | RSS start → end (MiB) | RSS slope, 2nd half | Verdict |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---|---:|---|");
+    for soak in soaks {
+        let (errors, mib_per_minute, pass) = verdict(soak);
+        let achieved =
+            soak.segments.iter().map(|s| s.requests_per_second).sum::<f64>() / soak.segments.len().max(1) as f64;
+        let first = soak.rss.first().map_or(0.0, |p| p.1);
+        let last = soak.rss.last().map_or(0.0, |p| p.1);
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {:.0} | {:.0} ({:.2}× target) | {} | {:.1} → {:.1} | {:+.3} MiB/min | {} |",
+            soak.backend,
+            soak.maximum,
+            soak.target,
+            achieved,
+            achieved / soak.target,
+            errors,
+            first,
+            last,
+            mib_per_minute,
+            if pass { "pass" } else { "FAIL" }
+        );
+    }
+    for soak in soaks {
+        let _ = writeln!(md, "\n## {} segments\n", soak.backend);
+        let _ = writeln!(md, "| t (s) | req/s | p50 (ms) | p99 (ms) | errors |");
+        let _ = writeln!(md, "|---:|---:|---:|---:|---:|");
+        for s in &soak.segments {
+            let _ = writeln!(
+                md,
+                "| {:.0} | {:.0} | {:.2} | {:.2} | {} |",
+                s.started_s, s.requests_per_second, s.p50_ms, s.p99_ms, s.errors
+            );
+        }
+    }
+    md
+}
+
+/// RSS over time (line) and the achieved rate per segment (bars), one
+/// panel per backend.
+fn chart(soaks: &[Soak]) -> String {
+    let (width, panel, margin) = (860.0, 260.0, 60.0);
+    let height = panel * soaks.len() as f64 + 40.0;
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
+    );
+    for (i, soak) in soaks.iter().enumerate() {
+        let top = 20.0 + panel * i as f64;
+        let plot_w = width - 2.0 * margin;
+        let plot_h = panel - 70.0;
+        let t_max = soak.rss.last().map_or(1.0, |p| p.0).max(1.0);
+        let rss_max = soak.rss.iter().map(|p| p.1).fold(1.0, f64::max) * 1.15;
+        let rate_max = soak.segments.iter().map(|s| s.requests_per_second).fold(soak.maximum, f64::max) * 1.1;
+        let x = |t: f64| margin + plot_w * t / t_max;
+        let _ = write!(
+            svg,
+            r#"<text x="{margin}" y="{}" font-weight="bold">{}: RSS (line, left axis, MiB) and achieved req/s per segment (bars, right axis)</text>"#,
+            top + 12.0,
+            soak.backend
+        );
+        let base = top + 25.0 + plot_h;
+        for s in &soak.segments {
+            let bar_h = plot_h * s.requests_per_second / rate_max;
+            let color = if s.errors > 0 { "#d62728" } else { "#c6dbef" };
+            let _ = write!(
+                svg,
+                r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{color}"/>"#,
+                x(s.started_s),
+                base - bar_h,
+                (x(s.started_s + SEGMENT_SECONDS as f64) - x(s.started_s) - 1.0).max(1.0),
+                bar_h
+            );
+        }
+        let target_y = base - plot_h * soak.target / rate_max;
+        let _ = write!(
+            svg,
+            r##"<line x1="{margin}" x2="{:.1}" y1="{target_y:.1}" y2="{target_y:.1}" stroke="#6baed6" stroke-dasharray="4 3"/><text x="{:.1}" y="{:.1}" fill="#3182bd">target {:.0} req/s</text>"##,
+            margin + plot_w,
+            margin + plot_w + 4.0,
+            target_y + 4.0,
+            soak.target
+        );
+        let points: Vec<String> =
+            soak.rss.iter().map(|&(t, m)| format!("{:.1},{:.1}", x(t), base - plot_h * m / rss_max)).collect();
+        let _ =
+            write!(svg, r##"<polyline points="{}" fill="none" stroke="#e6550d" stroke-width="2"/>"##, points.join(" "));
+        let _ = write!(
+            svg,
+            r##"<line x1="{margin}" x2="{:.1}" y1="{base:.1}" y2="{base:.1}" stroke="#333"/><line x1="{margin}" x2="{margin}" y1="{:.1}" y2="{base:.1}" stroke="#333"/>"##,
+            margin + plot_w,
+            base - plot_h
+        );
+        for k in 0..=4 {
+            let mib = rss_max * f64::from(k) / 4.0;
+            let _ = write!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{mib:.0}</text>"#,
+                margin - 4.0,
+                base - plot_h * f64::from(k) / 4.0 + 4.0
+            );
+        }
+        let minutes = (t_max / 60.0).ceil() as u32;
+        for m in 0..=minutes {
+            let _ = write!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{m} min</text>"#,
+                x(f64::from(m) * 60.0).min(margin + plot_w),
+                base + 16.0
+            );
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+fn main() {
+    let options = options();
+    let started = Instant::now();
+    assert!(Command::new("wrk").arg("--version").output().is_ok(), "the soak bench needs wrk: apt-get install wrk");
+    let material = material();
+    let mut soaks = vec![soak(&options, &material, "sqlite", None)];
+    if let Some(url) = options.postgres.as_deref() {
+        soaks.push(soak(&options, &material, "postgres", Some(url)));
+    }
+    let results = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/results");
+    std::fs::create_dir_all(&results).unwrap();
+    let date = Utc::now().format("%Y-%m-%d");
+    let md = report(&options, &soaks, started.elapsed());
+    std::fs::write(results.join(format!("{date}-soak.md")), &md).unwrap();
+    std::fs::write(results.join(format!("{date}-soak.svg")), chart(&soaks)).unwrap();
+    println!("{md}");
+}

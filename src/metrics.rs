@@ -1,0 +1,211 @@
+//! `/metrics`: what an operator watches, in the Prometheus text format.
+//!
+//! Request counts and latencies are recorded by the request middleware,
+//! labelled by route *template* (`/api/v1/questions/{id}`), never by the
+//! raw path, so a scanner probing random URLs cannot grow the label set.
+//! Pool use and indexer lag are read at scrape time.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// `stored` or `duplicate`.
+    pub outcome: &'static str,
+}
+
+type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+
+/// 1 ms … ~16 s, doubling.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// What the scrape reads from the database side; `None` when the database
+/// did not answer (then `agora_database_up` is 0 and lag is not reported).
+pub struct IndexLag {
+    pub entries: i64,
+    pub seconds: f64,
+}
+
+/// A snapshot of the pool and indexer taken by the handler.
+pub struct ScrapeState {
+    pub pool_max: u32,
+    pub pool_open: u32,
+    pub pool_idle: u32,
+    pub queries: u64,
+    pub index_ready: bool,
+    pub index_lag: Option<IndexLag>,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: LatencyFamily,
+    events: Family<EventLabels, Counter>,
+    database_up: Gauge,
+    pool_max: Gauge,
+    pool_open: Gauge,
+    pool_in_use: Gauge,
+    queries: Counter,
+    index_ready: Gauge,
+    index_lag_entries: Gauge,
+    index_lag_seconds: Gauge<f64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("agora");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route template, method and status", requests.clone());
+        let latency = LatencyFamily::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to the response head, by route template",
+            latency.clone(),
+        );
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register("events_ingested", "Deflection events received through POST /events", events.clone());
+        let database_up = Gauge::default();
+        registry.register("database_up", "1 when the database answered the scrape's probe", database_up.clone());
+        let pool_max = Gauge::default();
+        registry.register("db_pool_max_connections", "Configured size of the request pool", pool_max.clone());
+        let pool_open = Gauge::default();
+        registry.register("db_pool_open_connections", "Connections the request pool holds", pool_open.clone());
+        let pool_in_use = Gauge::default();
+        registry.register("db_pool_in_use_connections", "Connections checked out by requests", pool_in_use.clone());
+        let queries = Counter::default();
+        registry.register("db_queries", "SQL statements run by the request pool", queries.clone());
+        let index_ready = Gauge::default();
+        registry.register("search_index_ready", "1 when the search index is built and following", index_ready.clone());
+        let index_lag_entries = Gauge::default();
+        registry.register(
+            "search_index_lag_entries",
+            "Outbox entries not yet applied to this node's index",
+            index_lag_entries.clone(),
+        );
+        let index_lag_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "search_index_lag_seconds",
+            "Age of the oldest outbox entry not yet applied",
+            index_lag_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            events,
+            database_up,
+            pool_max,
+            pool_open,
+            pool_in_use,
+            queries,
+            index_ready,
+            index_lag_entries,
+            index_lag_seconds,
+        }
+    }
+
+    pub fn record_request(&self, method: &str, route: String, status: u16, seconds: f64) {
+        let method = method.to_owned();
+        self.latency.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() }).observe(seconds);
+        self.requests.get_or_create(&RequestLabels { method, route, status }).inc();
+    }
+
+    pub fn record_events(&self, stored: usize, duplicates: usize) {
+        self.events.get_or_create(&EventLabels { outcome: "stored" }).inc_by(stored as u64);
+        self.events.get_or_create(&EventLabels { outcome: "duplicate" }).inc_by(duplicates as u64);
+    }
+
+    /// The text exposition, after taking in the scrape-time readings.
+    pub fn render(&self, scrape: &ScrapeState) -> String {
+        self.pool_max.set(i64::from(scrape.pool_max));
+        self.pool_open.set(i64::from(scrape.pool_open));
+        self.pool_in_use.set(i64::from(scrape.pool_open.saturating_sub(scrape.pool_idle)));
+        let counted = self.queries.get();
+        self.queries.inc_by(scrape.queries.saturating_sub(counted));
+        self.index_ready.set(i64::from(scrape.index_ready));
+        self.database_up.set(i64::from(scrape.index_lag.is_some()));
+        if let Some(lag) = &scrape.index_lag {
+            self.index_lag_entries.set(lag.entries);
+            self.index_lag_seconds.set(lag.seconds);
+        }
+        let mut out = String::with_capacity(16 * 1024);
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scrape() -> ScrapeState {
+        ScrapeState {
+            pool_max: 8,
+            pool_open: 3,
+            pool_idle: 1,
+            queries: 42,
+            index_ready: true,
+            index_lag: Some(IndexLag { entries: 5, seconds: 1.5 }),
+        }
+    }
+
+    #[test]
+    fn renders_requests_by_route_template_and_scrape_readings() {
+        let metrics = Metrics::new();
+        metrics.record_request("GET", "/api/v1/questions/{id}".into(), 200, 0.003);
+        metrics.record_request("GET", "/api/v1/questions/{id}".into(), 200, 0.004);
+        metrics.record_events(7, 2);
+        let text = metrics.render(&scrape());
+        assert!(
+            text.contains(r#"agora_http_requests_total{method="GET",route="/api/v1/questions/{id}",status="200"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"agora_http_request_duration_seconds_count{method="GET",route="/api/v1/questions/{id}"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"agora_events_ingested_total{outcome="stored"} 7"#), "{text}");
+        assert!(text.contains("agora_db_pool_in_use_connections 2"), "{text}");
+        assert!(text.contains("agora_search_index_lag_entries 5"), "{text}");
+        assert!(text.contains("agora_db_queries_total 42"), "{text}");
+        // A second scrape does not count the same queries twice.
+        let text = metrics.render(&scrape());
+        assert!(text.contains("agora_db_queries_total 42"), "{text}");
+    }
+
+    #[test]
+    fn a_database_that_did_not_answer_shows_as_down() {
+        let metrics = Metrics::new();
+        let text = metrics.render(&ScrapeState { index_lag: None, ..scrape() });
+        assert!(text.contains("agora_database_up 0"), "{text}");
+    }
+}

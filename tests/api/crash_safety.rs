@@ -1,0 +1,294 @@
+//! Crash safety: a burst of writes (questions, answers, votes, events)
+//! against a real `agora serve`, `kill -9` at a random moment, ten times.
+//! After each restart every write that got a 2xx is in the database, the
+//! reputation ledger agrees with the cached sums, and the search index
+//! matches the database. Runs on whichever database the suite runs on
+//! (CI runs it on both).
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use agora::store::schema::{answers, deflection_events, questions, users, votes};
+use agora::store::{self, DbConn, PoolOptions};
+use diesel::prelude::*;
+use serde_json::{Value, json};
+
+use super::helpers::{PASSWORD, TestDatabase};
+use super::process::{Node, agora};
+
+const ROUNDS: usize = 10;
+const WORKERS: usize = 4;
+/// One word per round, far apart in spelling (search is typo-tolerant).
+const ROUND_WORDS: [&str; ROUNDS] =
+    ["amber", "basil", "cedar", "dolphin", "emerald", "falcon", "granite", "harbour", "indigo", "juniper"];
+const SERVER_ENV: [(&str, &str); 2] = [("AGORA_RATE_LIMITS", "off"), ("AGORA_INDEX_COMMIT_MS", "200")];
+
+/// What the server acknowledged with a 2xx.
+#[derive(Default)]
+struct Acknowledged {
+    questions: Vec<(i64, String)>,
+    answers: Vec<(i64, i64)>,
+    votes: Vec<(i64, i64, i32)>,
+    events: Vec<String>,
+}
+
+struct Worker {
+    user_id: i64,
+    token: String,
+}
+
+#[test]
+fn every_acknowledged_write_survives_kill_9_and_the_index_catches_up() {
+    let (db, _) = TestDatabase::create();
+    let data_dir = db.scratch_dir().join("node");
+    let node = Node::start(&db, &data_dir, &SERVER_ENV);
+    agora(
+        &db,
+        &data_dir,
+        &["user", "create", "--username", "root", "--email", "root@example.org", "--role", "admin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let admin = node.login("root", PASSWORD);
+    let (status, _) =
+        node.post("/api/v1/categories", &json!({"slug": "bins", "name": "Bins", "description": "Collections"}), &admin);
+    assert_eq!(status, 201);
+    // Voting needs reputation the new residents do not have yet.
+    let (status, mut settings) = node.call("GET", "/api/v1/admin/settings", None, Some(&admin));
+    assert_eq!(status, 200, "{settings}");
+    settings["privileges"]["vote_up"] = json!(1);
+    let (status, body) = node.call("PUT", "/api/v1/admin/settings", Some(&settings), Some(&admin));
+    assert_eq!(status, 200, "{body}");
+    let workers: Vec<Worker> = (0..WORKERS)
+        .map(|n| {
+            let (status, session) = node.post(
+                "/api/v1/auth/register",
+                &json!({"username": format!("resident{n}"), "email": format!("resident{n}@example.org"), "password": PASSWORD}),
+                "none",
+            );
+            assert_eq!(status, 201, "{session}");
+            Worker { user_id: session["user"]["id"].as_i64().unwrap(), token: session["access_token"].as_str().unwrap().to_owned() }
+        })
+        .collect();
+    // Old enough not to meet the new-account limits (a burst is not spam).
+    let mut conn = connect(&db);
+    diesel::update(users::table)
+        .set(users::created_at.eq(chrono::Utc::now().naive_utc() - chrono::Duration::days(30)))
+        .execute(&mut conn)
+        .unwrap();
+    node.kill();
+
+    let acknowledged = Mutex::new(Acknowledged::default());
+    let mut seed = seed_from_clock();
+    for (round, word) in ROUND_WORDS.iter().enumerate() {
+        let node = Node::start(&db, &data_dir, &SERVER_ENV);
+        let kill_after = Duration::from_millis(300 + next_random(&mut seed) % 1200);
+        let stop = AtomicBool::new(false);
+        let address = node.address.clone();
+        std::thread::scope(|scope| {
+            for (n, worker) in workers.iter().enumerate() {
+                let (address, acknowledged, stop) = (&address, &acknowledged, &stop);
+                scope.spawn(move || burst(address, worker, round, n, word, acknowledged, stop));
+            }
+            std::thread::sleep(kill_after);
+            node.kill();
+            stop.store(true, Ordering::SeqCst);
+        });
+
+        let node = Node::start(&db, &data_dir, &SERVER_ENV);
+        let acknowledged = acknowledged.lock().unwrap();
+        assert_durable(&mut conn, &acknowledged);
+        assert_ledger_agrees(&mut conn);
+        assert_index_matches(&node, &mut conn, &ROUND_WORDS[..=round]);
+        node.kill();
+    }
+    let acknowledged = acknowledged.lock().unwrap();
+    eprintln!(
+        "crash safety: {} questions, {} answers, {} votes and {} events acknowledged over {ROUNDS} kills",
+        acknowledged.questions.len(),
+        acknowledged.answers.len(),
+        acknowledged.votes.len(),
+        acknowledged.events.len()
+    );
+    assert!(acknowledged.questions.len() >= ROUNDS, "the bursts wrote too little to test anything");
+    assert!(!acknowledged.answers.is_empty() && !acknowledged.votes.is_empty() && !acknowledged.events.is_empty());
+}
+
+fn connect(db: &TestDatabase) -> store::PooledConn {
+    let options = PoolOptions { max_size: 1, connection_timeout: Duration::from_secs(10) };
+    let (pool, _) = store::connect(db.url(), &options).unwrap();
+    pool.get().unwrap()
+}
+
+/// One client writing as fast as the server answers, until the server is
+/// gone. Only 2xx responses are recorded.
+#[allow(clippy::too_many_arguments)]
+fn burst(
+    address: &str,
+    worker: &Worker,
+    round: usize,
+    worker_no: usize,
+    word: &str,
+    acknowledged: &Mutex<Acknowledged>,
+    stop: &AtomicBool,
+) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let send = |method: &str, path: &str, body: &Value| -> Option<(u16, Value)> {
+        let url = format!("{address}{path}");
+        let request = match method {
+            "PUT" => agent.put(&url),
+            _ => agent.post(&url),
+        };
+        let mut response = request.header("Authorization", format!("Bearer {}", worker.token)).send_json(body).ok()?;
+        Some((response.status().as_u16(), response.body_mut().read_json().unwrap_or(Value::Null)))
+    };
+    let mut own_questions: Vec<i64> = Vec::new();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        n += 1;
+        let title = format!("Crash {word} test {round} {worker_no} {n}: when are the bins collected");
+        let body = json!({"title": title, "body": "The collection calendar on the leaflet does not match the bins on our street.", "category": "bins"});
+        let Some((status, question)) = send("POST", "/api/v1/questions", &body) else { return };
+        if status == 201 {
+            let id = question["id"].as_i64().unwrap();
+            acknowledged.lock().unwrap().questions.push((id, title));
+            own_questions.push(id);
+        }
+        // Answer (and vote on) the newest question of someone else's.
+        let target =
+            acknowledged.lock().unwrap().questions.iter().rev().map(|q| q.0).find(|id| !own_questions.contains(id));
+        if let Some(question_id) = target {
+            // No round word here: the answered question may be an older round's.
+            let answer = json!({"body": format!("Check the council's collection finder; it is updated weekly ({n}).")});
+            let Some((status, created)) = send("POST", &format!("/api/v1/questions/{question_id}/answers"), &answer)
+            else {
+                return;
+            };
+            if status == 201 {
+                acknowledged.lock().unwrap().answers.push((created["id"].as_i64().unwrap(), question_id));
+            }
+            let Some((status, _)) = send("PUT", &format!("/api/v1/questions/{question_id}/vote"), &json!({"value": 1}))
+            else {
+                return;
+            };
+            if status == 200 {
+                acknowledged.lock().unwrap().votes.push((worker.user_id, question_id, 1));
+            }
+        }
+        let ids: Vec<String> = (0..5).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+        let events: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"event_id": id, "type": "search_performed", "occurred_at": chrono::Utc::now().to_rfc3339(), "visitor_id": format!("v-{worker_no}"), "query": "bin collection day"}))
+            .collect();
+        let Some((status, _)) = send("POST", "/api/v1/events", &json!({"events": events})) else { return };
+        if status == 202 {
+            acknowledged.lock().unwrap().events.extend(ids);
+        }
+    }
+}
+
+#[track_caller]
+fn assert_durable(conn: &mut DbConn, acknowledged: &Acknowledged) {
+    for (id, title) in &acknowledged.questions {
+        let stored: Option<String> = questions::table.find(id).select(questions::title).first(conn).optional().unwrap();
+        assert_eq!(stored.as_deref(), Some(title.as_str()), "question {id} got a 201 but is not in the database");
+    }
+    for (id, question_id) in &acknowledged.answers {
+        let stored: Option<i64> = answers::table.find(id).select(answers::question_id).first(conn).optional().unwrap();
+        assert_eq!(stored, Some(*question_id), "answer {id} got a 201 but is not in the database");
+    }
+    for (voter, question_id, value) in &acknowledged.votes {
+        let stored: Option<i32> = votes::table
+            .filter(votes::voter_id.eq(voter).and(votes::post_type.eq("question")).and(votes::post_id.eq(question_id)))
+            .select(votes::value)
+            .first(conn)
+            .optional()
+            .unwrap();
+        assert_eq!(
+            stored,
+            Some(*value),
+            "vote of {voter} on question {question_id} got a 200 but is not in the database"
+        );
+    }
+    let ids: BTreeSet<&str> = acknowledged.events.iter().map(String::as_str).collect();
+    let stored: BTreeSet<String> = deflection_events::table
+        .filter(deflection_events::kind.eq("search_performed"))
+        .select(deflection_events::event_id)
+        .load(conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let missing: Vec<&&str> = ids.iter().filter(|id| !stored.contains(**id)).take(5).collect();
+    assert!(missing.is_empty(), "events got a 202 but are not in the database: {missing:?}");
+}
+
+#[track_caller]
+fn assert_ledger_agrees(conn: &mut DbConn) {
+    let report = agora::service::reputation::check(conn, false).unwrap();
+    assert!(report.users.is_empty(), "cached reputation differs from the ledger: {:?}", report.users);
+    assert!(report.categories.is_empty(), "category reputation differs from the ledger: {:?}", report.categories);
+}
+
+/// Every round's questions in the database are exactly what search finds
+/// for that round's word, once the indexer has caught up.
+#[track_caller]
+fn assert_index_matches(node: &Node, conn: &mut DbConn, words: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for word in words {
+        let in_database: BTreeSet<i64> = questions::table
+            .filter(questions::title.like(format!("Crash {word} test %")))
+            .select(questions::id)
+            .load(conn)
+            .unwrap()
+            .into_iter()
+            .collect();
+        loop {
+            let found: BTreeSet<i64> = search_all(node, word);
+            if found == in_database {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the index does not match the database for {word:?}: only in the database {:?}, only in the index {:?}",
+                in_database.difference(&found).collect::<Vec<_>>(),
+                found.difference(&in_database).collect::<Vec<_>>()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn search_all(node: &Node, word: &str) -> BTreeSet<i64> {
+    let mut found = BTreeSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/search?q={word}&limit=100&cursor={c}"),
+            None => format!("/api/v1/search?q={word}&limit=100"),
+        };
+        let (status, page) = node.get(&path);
+        assert_eq!(status, 200, "{page}");
+        found.extend(page["items"].as_array().unwrap().iter().map(|hit| hit["question_id"].as_i64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return found,
+        }
+    }
+}
+
+fn seed_from_clock() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
+}
+
+/// xorshift: random enough to vary the moment of the kill.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
