@@ -5,13 +5,14 @@
 //! raw path, so a scanner probing random URLs cannot grow the label set.
 //! Pool use and indexer lag are read at scrape time.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -131,7 +132,12 @@ impl Metrics {
     }
 
     pub fn record_request(&self, method: &str, route: String, status: u16, seconds: f64) {
-        let method = method.to_owned();
+        // Clients may send any token as a method; keep the label set bounded.
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+            _ => "OTHER",
+        }
+        .to_owned();
         self.latency.get_or_create(&RouteLabels { method: method.clone(), route: route.clone() }).observe(seconds);
         self.requests.get_or_create(&RequestLabels { method, route, status }).inc();
     }
@@ -182,6 +188,7 @@ mod tests {
         metrics.record_request("GET", "/api/v1/questions/{id}".into(), 200, 0.003);
         metrics.record_request("GET", "/api/v1/questions/{id}".into(), 200, 0.004);
         metrics.record_events(7, 2);
+        metrics.record_request("BREW", "unmatched".into(), 404, 0.001);
         let text = metrics.render(&scrape());
         assert!(
             text.contains(r#"agora_http_requests_total{method="GET",route="/api/v1/questions/{id}",status="200"} 2"#),
@@ -194,6 +201,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(r#"agora_events_ingested_total{outcome="stored"} 7"#), "{text}");
+        assert!(
+            text.contains(r#"agora_http_requests_total{method="OTHER",route="unmatched",status="404"} 1"#),
+            "{text}"
+        );
         assert!(text.contains("agora_db_pool_in_use_connections 2"), "{text}");
         assert!(text.contains("agora_search_index_lag_entries 5"), "{text}");
         assert!(text.contains("agora_db_queries_total 42"), "{text}");

@@ -1,9 +1,9 @@
 //! Operations endpoints: liveness, readiness, metrics and the API
 //! description.
 
-use actix_web::{HttpResponse, web};
 use std::sync::atomic::Ordering;
 
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};

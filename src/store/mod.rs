@@ -33,7 +33,7 @@ pub mod votes;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::{
@@ -233,14 +233,14 @@ impl DbConn {
 /// database locked, every queued writer fails within the timeout (a 503)
 /// instead of waiting for each one before it to time out in turn.
 #[derive(Debug)]
-pub struct WriterQueue {
+struct WriterQueue {
     busy: Mutex<bool>,
     freed: Condvar,
 }
 
 /// Queues by database file: every pool of one process on the same file
 /// shares one (the request pool and the indexer's).
-static WRITER_QUEUES: Mutex<Option<HashMap<String, Arc<WriterQueue>>>> = Mutex::new(None);
+static WRITER_QUEUES: LazyLock<Mutex<HashMap<String, Arc<WriterQueue>>>> = LazyLock::new(Default::default);
 
 impl WriterQueue {
     fn new() -> WriterQueue {
@@ -249,11 +249,7 @@ impl WriterQueue {
 
     fn of(url: &str) -> Arc<WriterQueue> {
         let mut queues = WRITER_QUEUES.lock().unwrap_or_else(PoisonError::into_inner);
-        queues
-            .get_or_insert_with(HashMap::new)
-            .entry(url.to_owned())
-            .or_insert_with(|| Arc::new(WriterQueue::new()))
-            .clone()
+        queues.entry(url.to_owned()).or_insert_with(|| Arc::new(WriterQueue::new())).clone()
     }
 }
 

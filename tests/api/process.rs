@@ -110,6 +110,22 @@ impl Node {
         page["items"].as_array().unwrap().iter().map(|h| h["question_id"].as_i64().unwrap()).collect()
     }
 
+    /// SIGTERM, as systemd stops a service; waits for the exit and
+    /// returns whether it was clean (within `limit`).
+    pub fn terminate(mut self, limit: Duration) -> bool {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL: no graceful shutdown, no last commit.
     pub fn kill(mut self) {
         let _ = self.child.kill();

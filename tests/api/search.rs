@@ -287,6 +287,38 @@ fn a_missing_or_corrupt_index_is_rebuilt_at_start() {
 }
 
 #[test]
+fn sigterm_makes_the_last_index_commit_before_exiting() {
+    // The node commits its index only every hour; a graceful stop must still
+    // leave the index at the outbox head, so the next start has nothing to
+    // replay.
+    let (app, _, _) = setup();
+    let db = app.db.clone();
+    let data_dir = app.db.scratch_dir().join("graceful-node");
+    let process = super::process::Node::start(&db, &data_dir, &[("AGORA_INDEX_COMMIT_MS", "3600000")]);
+    let token = process.login("rosa", super::helpers::PASSWORD);
+    for i in 0..3 {
+        let body = json!({"title": format!("Written before the stop {i}"), "body": "A body long enough to be a question.", "category": "waste"});
+        assert_eq!(process.post("/api/v1/questions", &body, &token).0, 201);
+    }
+    assert!(process.search_ids("stop").is_empty(), "nothing committed to the index yet");
+    assert!(process.terminate(Duration::from_secs(30)), "SIGTERM did not end the server cleanly");
+    let head: i64 = app.with_conn(|conn| {
+        use agora::store::schema::search_outbox;
+        use diesel::prelude::*;
+        search_outbox::table.select(diesel::dsl::max(search_outbox::id)).first::<Option<i64>>(conn).unwrap().unwrap()
+    });
+    let (_, outcome) = search_index::SearchIndex::open(&data_dir.join("index")).unwrap();
+    match outcome {
+        search_index::OpenOutcome::Ready { position } => {
+            assert_eq!(position, head, "the index was not committed up to the outbox head at shutdown")
+        }
+        search_index::OpenOutcome::Rebuild { reason } => {
+            panic!("the index needs a rebuild after a graceful stop: {reason}")
+        }
+    }
+}
+
+#[test]
 fn killing_the_server_between_database_and_index_commits_loses_nothing() {
     // A real `agora serve` that commits its index only every hour is killed
     // with SIGKILL after answering 201s; the next start applies the outbox
