@@ -10,9 +10,10 @@
 //! req/s of a mixed workload (reads, searches, similar questions, answers,
 //! deflection events) with wrk over loopback, then holds 80 % of it in
 //! 30-second segments: wrk's per-request delay is re-tuned after each
-//! segment so the achieved rate stays on target. The server's RSS is
-//! sampled every second. Pass: zero errors, and no upward RSS trend over
-//! the second half of the soak (least-squares slope).
+//! segment so the achieved rate stays on target. The server's RSS (and its
+//! anonymous part, the heap) is sampled every second. Pass: zero errors,
+//! and no upward heap trend over the second half of the soak
+//! (least-squares slope).
 //!
 //! Writes bench/results/<date>-soak.md and <date>-soak.svg.
 
@@ -134,10 +135,26 @@ fn run_wrk(options: &Options, base: &str, script: &Path, seconds: u64) -> (f64, 
     (v[0] / (v[1] / 1e6), v[2] / 1000.0, v[3] / 1000.0, v[4] as u64)
 }
 
-fn rss_mib(pid: u32) -> Option<f64> {
+/// One RSS sample: the whole, and its anonymous part (the heap: what a
+/// leak grows). The rest is file pages mapped from the index and the
+/// database, which grow with the data the write mix adds.
+#[derive(Clone, Copy)]
+struct RssSample {
+    t: f64,
+    total_mib: f64,
+    anon_mib: f64,
+}
+
+/// Which value of a sample a chart line shows.
+type Series = fn(&RssSample) -> f64;
+
+fn rss_sample(pid: u32, t: f64) -> Option<RssSample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.split_whitespace().next()?.parse().ok()?;
-    Some(kib / 1024.0)
+    let field = |name: &str| -> Option<f64> {
+        let kib: f64 = status.lines().find_map(|l| l.strip_prefix(name))?.split_whitespace().next()?.parse().ok()?;
+        Some(kib / 1024.0)
+    };
+    Some(RssSample { t, total_mib: field("VmRSS:")?, anon_mib: field("RssAnon:")? })
 }
 
 /// Least-squares slope of (t, y), in y per unit of t.
@@ -157,7 +174,7 @@ struct Soak {
     maximum: f64,
     target: f64,
     segments: Vec<Segment>,
-    rss: Vec<(f64, f64)>,
+    rss: Vec<RssSample>,
 }
 
 fn soak(options: &Options, material: &Material, backend: &'static str, postgres: Option<&str>) -> Soak {
@@ -187,8 +204,8 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
         let (sampling, rss) = (sampling.clone(), rss.clone());
         std::thread::spawn(move || {
             while sampling.load(Ordering::SeqCst) {
-                if let Some(mib) = rss_mib(pid) {
-                    rss.lock().unwrap().push((started.elapsed().as_secs_f64(), mib));
+                if let Some(sample) = rss_sample(pid, started.elapsed().as_secs_f64()) {
+                    rss.lock().unwrap().push(sample);
                 }
                 std::thread::sleep(Duration::from_secs(1));
             }
@@ -220,16 +237,24 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     Soak { backend, maximum, target: target_rate, segments, rss }
 }
 
-fn verdict(soak: &Soak) -> (u64, f64, bool) {
-    let errors: u64 = soak.segments.iter().map(|s| s.errors).sum();
-    let half = soak.rss.last().map_or(0.0, |p| p.0) / 2.0;
-    let second_half: Vec<(f64, f64)> = soak.rss.iter().copied().filter(|p| p.0 >= half).collect();
+/// Slope (MiB/min) of a series over the second half of the soak, and
+/// whether it is a growth trend: the fitted line would grow by more than
+/// 2 % of the series' mean per 10 minutes.
+fn trend(soak: &Soak, value: impl Fn(&RssSample) -> f64) -> (f64, bool) {
+    let half = soak.rss.last().map_or(0.0, |p| p.t) / 2.0;
+    let second_half: Vec<(f64, f64)> = soak.rss.iter().filter(|p| p.t >= half).map(|p| (p.t, value(p))).collect();
     let mib_per_minute = slope(&second_half) * 60.0;
     let mean = second_half.iter().map(|p| p.1).sum::<f64>() / second_half.len().max(1) as f64;
-    // "No growth trend": over the second half, the fitted line would grow
-    // by less than 2 % of the mean RSS per 10 minutes.
-    let growing = mib_per_minute * 10.0 > 0.02 * mean;
-    (errors, mib_per_minute, !growing && errors == 0)
+    (mib_per_minute, mib_per_minute * 10.0 > 0.02 * mean)
+}
+
+/// (errors, heap slope, total slope, pass). A leak grows the heap; the
+/// verdict is on the heap (anonymous RSS), with the total reported beside.
+fn verdict(soak: &Soak) -> (u64, f64, f64, bool) {
+    let errors: u64 = soak.segments.iter().map(|s| s.errors).sum();
+    let (heap_slope, heap_growing) = trend(soak, |p| p.anon_mib);
+    let (total_slope, _) = trend(soak, |p| p.total_mib);
+    (errors, heap_slope, total_slope, !heap_growing && errors == 0)
 }
 
 fn report(options: &Options, soaks: &[Soak], total: Duration) -> String {
@@ -253,27 +278,29 @@ fn report(options: &Options, soaks: &[Soak], total: Duration) -> String {
     );
     let _ = writeln!(
         md,
-        "| Backend | Maximum req/s | Target req/s | Achieved (mean) | Errors | RSS start → end (MiB) | RSS slope, 2nd half | Verdict |"
+        "| Backend | Maximum req/s | Target req/s | Achieved (mean) | Errors | RSS start → end (MiB) | of which heap (MiB) | Heap slope, 2nd half | RSS slope, 2nd half | Verdict |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---|---:|---|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---|---|---:|---:|---|");
     for soak in soaks {
-        let (errors, mib_per_minute, pass) = verdict(soak);
+        let (errors, heap_slope, total_slope, pass) = verdict(soak);
         let achieved =
             soak.segments.iter().map(|s| s.requests_per_second).sum::<f64>() / soak.segments.len().max(1) as f64;
-        let first = soak.rss.first().map_or(0.0, |p| p.1);
-        let last = soak.rss.last().map_or(0.0, |p| p.1);
+        let (first, last) = (soak.rss.first(), soak.rss.last());
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {:.0} | {:.0} ({:.2}× target) | {} | {:.1} → {:.1} | {:+.3} MiB/min | {} |",
+            "| {} | {:.0} | {:.0} | {:.0} ({:.2}× target) | {} | {:.1} → {:.1} | {:.1} → {:.1} | {:+.3} MiB/min | {:+.3} MiB/min | {} |",
             soak.backend,
             soak.maximum,
             soak.target,
             achieved,
             achieved / soak.target,
             errors,
-            first,
-            last,
-            mib_per_minute,
+            first.map_or(0.0, |p| p.total_mib),
+            last.map_or(0.0, |p| p.total_mib),
+            first.map_or(0.0, |p| p.anon_mib),
+            last.map_or(0.0, |p| p.anon_mib),
+            heap_slope,
+            total_slope,
             if pass { "pass" } else { "FAIL" }
         );
     }
@@ -304,13 +331,13 @@ fn chart(soaks: &[Soak]) -> String {
         let top = 20.0 + panel * i as f64;
         let plot_w = width - 2.0 * margin;
         let plot_h = panel - 70.0;
-        let t_max = soak.rss.last().map_or(1.0, |p| p.0).max(1.0);
-        let rss_max = soak.rss.iter().map(|p| p.1).fold(1.0, f64::max) * 1.15;
+        let t_max = soak.rss.last().map_or(1.0, |p| p.t).max(1.0);
+        let rss_max = soak.rss.iter().map(|p| p.total_mib).fold(1.0, f64::max) * 1.15;
         let rate_max = soak.segments.iter().map(|s| s.requests_per_second).fold(soak.maximum, f64::max) * 1.1;
         let x = |t: f64| margin + plot_w * t / t_max;
         let _ = write!(
             svg,
-            r#"<text x="{margin}" y="{}" font-weight="bold">{}: RSS (line, left axis, MiB) and achieved req/s per segment (bars, right axis)</text>"#,
+            r#"<text x="{margin}" y="{}" font-weight="bold">{}: RSS (orange) and its heap part (purple), MiB, left axis; req/s per segment (bars)</text>"#,
             top + 12.0,
             soak.backend
         );
@@ -336,10 +363,16 @@ fn chart(soaks: &[Soak]) -> String {
             target_y + 4.0,
             soak.target
         );
-        let points: Vec<String> =
-            soak.rss.iter().map(|&(t, m)| format!("{:.1},{:.1}", x(t), base - plot_h * m / rss_max)).collect();
-        let _ =
-            write!(svg, r##"<polyline points="{}" fill="none" stroke="#e6550d" stroke-width="2"/>"##, points.join(" "));
+        let series: [(Series, &str); 2] = [(|p| p.total_mib, "#e6550d"), (|p| p.anon_mib, "#756bb1")];
+        for (value, color) in series {
+            let points: Vec<String> =
+                soak.rss.iter().map(|p| format!("{:.1},{:.1}", x(p.t), base - plot_h * value(p) / rss_max)).collect();
+            let _ = write!(
+                svg,
+                r##"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"##,
+                points.join(" ")
+            );
+        }
         let _ = write!(
             svg,
             r##"<line x1="{margin}" x2="{:.1}" y1="{base:.1}" y2="{base:.1}" stroke="#333"/><line x1="{margin}" x2="{margin}" y1="{:.1}" y2="{base:.1}" stroke="#333"/>"##,
