@@ -1,7 +1,7 @@
 //! Soak benchmark: the release `agora` binary held at 80 % of its measured
 //! maximum throughput for a long stretch, recording errors and memory.
 //!
-//!     cargo bench --bench soak -- [--size 10000] [--minutes 10]
+//!     cargo bench --bench soak -- [--size 10000] [--minutes 10] [--read-only]
 //!         [--postgres postgres://postgres@127.0.0.1:5432/postgres]
 //!         [--connections 32] [--threads 2]
 //!
@@ -41,6 +41,9 @@ struct Options {
     postgres: Option<String>,
     connections: u32,
     threads: u32,
+    /// Reads only (no answers, no events): memory then cannot follow a
+    /// growing dataset, which tells data growth from a leak.
+    read_only: bool,
 }
 
 fn options() -> Options {
@@ -48,6 +51,7 @@ fn options() -> Options {
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     Options {
         size: value("--size").and_then(|s| s.parse().ok()).unwrap_or(10_000),
+        read_only: args.iter().any(|a| a == "--read-only"),
         minutes: value("--minutes").and_then(|s| s.parse().ok()).unwrap_or(10),
         postgres: value("--postgres"),
         connections: value("--connections").and_then(|s| s.parse().ok()).unwrap_or(32),
@@ -56,7 +60,7 @@ fn options() -> Options {
 }
 
 /// A resident-shaped mix: mostly reads, some searching, a few writes.
-fn mixed_workload(material: &Material, n: usize, token: &str, delay_ms: Option<f64>) -> String {
+fn mixed_workload(material: &Material, n: usize, token: &str, delay_ms: Option<f64>, read_only: bool) -> String {
     let mut rng = Rng(7);
     let queries: Vec<String> = material.search_queries.iter().map(|q| url_encode(q)).collect();
     let drafts: Vec<String> =
@@ -85,7 +89,7 @@ local json = {{["Content-Type"] = "application/json", ["User-Agent"] = "{browser
 local auth = {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}
 {delay}
 request = function()
-  local pick = math.random(100)
+  local pick = math.random({picks})
   if pick <= 45 then
     return wrk.format("GET", "/api/v1/questions/" .. math.random(1, {n}), {{["X-Visitor-Id"] = "v" .. math.random(1, 5000), ["User-Agent"] = "{browser}"}})
   elseif pick <= 65 then
@@ -109,6 +113,8 @@ end
         drafts = lua_strings(&drafts),
         categories = lua_strings(&categories),
         bodies = lua_strings(&answers),
+        // 89..100 are the writes.
+        picks = if read_only { 88 } else { 100 },
     )
 }
 
@@ -190,7 +196,7 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     let token = server.login();
     let script = work_dir().join(format!("soak-{backend}.lua"));
 
-    std::fs::write(&script, mixed_workload(material, n, &token, None)).unwrap();
+    std::fs::write(&script, mixed_workload(material, n, &token, None, options.read_only)).unwrap();
     run_wrk(options, &server.base, &script, 5);
     let (maximum, ..) = run_wrk(options, &server.base, &script, 20);
     let target_rate = maximum * LOAD_SHARE;
@@ -217,7 +223,7 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     let mut segments = Vec::new();
     let count = (options.minutes * 60).div_ceil(SEGMENT_SECONDS);
     for _ in 0..count {
-        std::fs::write(&script, mixed_workload(material, n, &token, Some(delay_ms))).unwrap();
+        std::fs::write(&script, mixed_workload(material, n, &token, Some(delay_ms), options.read_only)).unwrap();
         let started_s = started.elapsed().as_secs_f64();
         let (rate, p50_ms, p99_ms, errors) = run_wrk(options, &server.base, &script, SEGMENT_SECONDS);
         eprintln!(
@@ -276,6 +282,12 @@ fn report(options: &Options, soaks: &[Soak], total: Duration) -> String {
         SEGMENT_SECONDS,
         total.as_secs_f64() / 60.0
     );
+    if options.read_only {
+        let _ = writeln!(
+            md,
+            "`--read-only`: the writes (POST events, POST answer) are left out; the reads keep their proportions.\n"
+        );
+    }
     let _ = writeln!(
         md,
         "| Backend | Maximum req/s | Target req/s | Achieved (mean) | Errors | RSS start → end (MiB) | of which heap (MiB) | Heap slope, 2nd half | RSS slope, 2nd half | Verdict |"
@@ -415,7 +427,8 @@ fn main() {
     std::fs::create_dir_all(&results).unwrap();
     let date = Utc::now().format("%Y-%m-%d");
     let md = report(&options, &soaks, started.elapsed());
-    std::fs::write(results.join(format!("{date}-soak.md")), &md).unwrap();
-    std::fs::write(results.join(format!("{date}-soak.svg")), chart(&soaks)).unwrap();
+    let name = if options.read_only { format!("{date}-soak-read-only") } else { format!("{date}-soak") };
+    std::fs::write(results.join(format!("{name}.md")), &md).unwrap();
+    std::fs::write(results.join(format!("{name}.svg")), chart(&soaks)).unwrap();
     println!("{md}");
 }
