@@ -423,6 +423,13 @@ impl Target {
         if let Some(url) = &self.database_url {
             command.env("AGORA_DATABASE_URL", url);
         }
+        // For profiling experiments: BENCH_SERVER_X=v reaches the server
+        // (only) as X=v, e.g. BENCH_SERVER_MALLOC_ARENA_MAX=2.
+        for (key, value) in std::env::vars() {
+            if let Some(name) = key.strip_prefix("BENCH_SERVER_") {
+                command.env(name, value);
+            }
+        }
     }
 
     pub(crate) fn run(&self, args: &[&str]) {

@@ -106,6 +106,10 @@ pub struct Settings {
     pub login_throttle: LoginThrottle,
     /// How often the indexer commits (and search catches up), in ms.
     pub index_commit_ms: u64,
+    /// How long anonymous reads may be served from the read cache, in ms
+    /// (0 turns it off). Writes through this node and index commits end
+    /// an entry sooner.
+    pub read_cache_ms: u64,
     pub rate_limits: RateLimits,
 }
 
@@ -124,6 +128,7 @@ impl Default for Settings {
             trust_forwarded_for: false,
             login_throttle: LoginThrottle::default(),
             index_commit_ms: 200,
+            read_cache_ms: 2000,
             rate_limits: RateLimits::default(),
         }
     }
@@ -214,6 +219,9 @@ impl Settings {
         }
         if let Some(v) = env("AGORA_INDEX_COMMIT_MS") {
             self.index_commit_ms = parse_number("AGORA_INDEX_COMMIT_MS", &v)?;
+        }
+        if let Some(v) = env("AGORA_READ_CACHE_MS") {
+            self.read_cache_ms = parse_number("AGORA_READ_CACHE_MS", &v)?;
         }
         if let Some(v) = env("AGORA_RATE_LIMITS") {
             self.rate_limits.enabled = match v.as_str() {

@@ -10,7 +10,7 @@
 //! lower than one already applied.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -45,6 +45,9 @@ pub struct IndexerStatus {
     pub head: AtomicI64,
     /// Unix seconds of the last commit.
     pub last_commit_at: AtomicI64,
+    /// Index commits made visible to searches (a change counter for
+    /// the read cache).
+    pub commits: AtomicU64,
 }
 
 impl IndexerStatus {
@@ -209,6 +212,7 @@ impl Worker {
             match result {
                 Ok(position) => {
                     self.status.position.store(position, Ordering::SeqCst);
+                    self.status.commits.fetch_add(1, Ordering::SeqCst);
                     return Some(position);
                 }
                 Err(e) => {
@@ -266,6 +270,7 @@ impl Worker {
         let keep_from = applied.iter().rev().nth(100_000).copied().unwrap_or(i64::MIN);
         applied.retain(|&id| id > keep_from);
         self.status.position.store(next, Ordering::SeqCst);
+        self.status.commits.fetch_add(1, Ordering::SeqCst);
         self.status.last_commit_at.store(self.clock.now_utc().timestamp(), Ordering::Relaxed);
         Ok((next, full_batch))
     }

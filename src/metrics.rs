@@ -33,6 +33,12 @@ pub struct EventLabels {
     pub outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `hit` or `miss`.
+    pub outcome: &'static str,
+}
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// 1 ms … ~16 s, doubling.
@@ -62,6 +68,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     events: Family<EventLabels, Counter>,
+    read_cache: Family<CacheLabels, Counter>,
     database_up: Gauge,
     pool_max: Gauge,
     pool_open: Gauge,
@@ -91,6 +98,12 @@ impl Metrics {
         );
         let events = Family::<EventLabels, Counter>::default();
         registry.register("events_ingested", "Deflection events received through POST /events", events.clone());
+        let read_cache = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "read_cache_lookups",
+            "Cacheable reads served from the read cache (hit) or made afresh (miss)",
+            read_cache.clone(),
+        );
         let database_up = Gauge::default();
         registry.register("database_up", "1 when the database answered the scrape's probe", database_up.clone());
         let pool_max = Gauge::default();
@@ -120,6 +133,7 @@ impl Metrics {
             requests,
             latency,
             events,
+            read_cache,
             database_up,
             pool_max,
             pool_open,
@@ -129,6 +143,10 @@ impl Metrics {
             index_lag_entries,
             index_lag_seconds,
         }
+    }
+
+    pub fn record_read_cache(&self, hit: bool) {
+        self.read_cache.get_or_create(&CacheLabels { outcome: if hit { "hit" } else { "miss" } }).inc();
     }
 
     pub fn record_request(&self, method: &str, route: String, status: u16, seconds: f64) {

@@ -20,6 +20,7 @@ use crate::config::Settings;
 use crate::http;
 use crate::http::ratelimit::RateLimiter;
 use crate::service::pagination::CursorCodec;
+use crate::service::read_cache::ReadCache;
 use crate::service::search::Search;
 use crate::service::settings::SettingsCache;
 use crate::service::tokens::{self, TokenKeys};
@@ -107,7 +108,9 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let background_options = PoolOptions { max_size: 2, ..settings.pool_options() };
     let (background, _) = store::connect(&settings.database_url(), &background_options)?;
     let search = Search::start(&settings.index_dir(), background, clock.clone(), commit_every)?;
+    let reads = ReadCache::new(std::time::Duration::from_millis(settings.read_cache_ms), search.status.clone());
     Ok(AppState {
+        reads,
         search,
         rate_limiter: RateLimiter::new(settings.rate_limits.clone()),
         pool: database.pool,

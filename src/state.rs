@@ -10,6 +10,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::ratelimit::RateLimiter;
 use crate::metrics::Metrics;
 use crate::service::pagination::CursorCodec;
+use crate::service::read_cache::ReadCache;
 use crate::service::search::Search;
 use crate::service::settings::{SettingsCache, SiteSettings};
 use crate::service::tokens::TokenKeys;
@@ -25,6 +26,8 @@ pub struct AppState {
     /// The community's rules (the `settings` table), cached briefly.
     pub site: SettingsCache,
     pub search: Search,
+    /// Serialized responses of hot reads that do not depend on the caller.
+    pub reads: ReadCache<web::Bytes>,
     pub rate_limiter: RateLimiter,
     pub metrics: Metrics,
 }

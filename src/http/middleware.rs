@@ -36,13 +36,29 @@ pub async fn request_context(
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
-        state.metrics.record_request(response.request().method().as_str(), route.clone(), status, elapsed);
+        let method = response.request().method();
+        state.metrics.record_request(method.as_str(), route.clone(), status, elapsed);
+        if !method.is_safe() && !LEAVES_READS_ALONE.contains(&route.as_str()) {
+            // After the handler, so after its transaction committed.
+            state.reads.note_write();
+        }
     }
     span.in_scope(|| {
         tracing::info!(status, route = %route, elapsed_ms = elapsed * 1000.0, "handled");
     });
     Ok(response)
 }
+
+/// Writes that change nothing a cached read shows (the read cache is
+/// otherwise stale after any write: a new route is safe by default).
+const LEAVES_READS_ALONE: [&str; 6] = [
+    "/api/v1/events",
+    "/api/v1/auth/register",
+    "/api/v1/auth/login",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/logout",
+    "/api/v1/me/notifications/read",
+];
 
 /// Client-chosen ids end up in logs: keep them short and printable.
 fn is_sane_request_id(value: &str) -> bool {

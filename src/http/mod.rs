@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod answers;
 pub mod auth;
+pub mod cached;
 pub mod categories;
 pub mod deflection;
 pub mod extract;

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
+use super::cached::{self, Lookup, Slot};
 use super::extract::{AuthUser, JsonBody, MaybeUser, VisitorId, non_null, present, user_agent};
 use crate::domain::post::parse_area;
 use crate::domain::{Body, CommentBody, Errors, TagName, Title};
@@ -43,11 +44,17 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
+/// The same for every caller, so served from the read cache.
 pub async fn list(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     _caller: MaybeUser,
     params: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
+    let slot = match cached::lookup(&state, &req) {
+        Lookup::Hit(response) => return Ok(response),
+        Lookup::Miss(slot) => slot,
+    };
     let p = params.into_inner();
     let query = ListQuery {
         category: p.category,
@@ -72,7 +79,7 @@ pub async fn list(
     };
     let st = state.clone();
     let page = state.db(move |conn| questions::list(conn, &st, query)).await?;
-    Ok(HttpResponse::Ok().json(page))
+    slot.respond(&state, &page)
 }
 
 #[derive(Deserialize)]
@@ -131,6 +138,17 @@ pub async fn show(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     let viewer = user.caller();
+    let counts_a_view = visitor.0.is_some();
+    // What a signed-in caller sees depends on who they are (their votes,
+    // moderators see hidden posts); a counted view is a write.
+    let slot = if viewer.is_some() || counts_a_view {
+        Slot::bypass()
+    } else {
+        match cached::lookup(&state, &req) {
+            Lookup::Hit(response) => return Ok(response),
+            Lookup::Miss(slot) => slot,
+        }
+    };
     let now = state.clock.now();
     let agent = user_agent(&req);
     let detail = state
@@ -143,7 +161,11 @@ pub async fn show(
             questions::detail(conn, viewer.as_ref(), id)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(detail))
+    if counts_a_view {
+        // The view count changed, which the cache's stamp does not see.
+        cached::forget(&state, req.path());
+    }
+    slot.respond(&state, &detail)
 }
 
 #[derive(Deserialize)]

@@ -1,8 +1,9 @@
 //! GET /search and GET /questions/similar.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use super::cached::{self, Lookup, Slot};
 use super::extract::MaybeUser;
 use crate::error::{ApiError, ApiResult};
 use crate::service::search::{self, SearchQuery, SearchSort};
@@ -31,11 +32,17 @@ pub struct SearchParams {
     cursor: Option<String>,
 }
 
+/// The same for every caller, so served from the read cache.
 pub async fn search(
     state: web::Data<AppState>,
+    req: HttpRequest,
     _caller: MaybeUser,
     params: web::Query<SearchParams>,
 ) -> ApiResult<HttpResponse> {
+    let slot = match cached::lookup(&state, &req) {
+        Lookup::Hit(response) => return Ok(response),
+        Lookup::Miss(slot) => slot,
+    };
     let p = params.into_inner();
     let query = SearchQuery {
         q: p.q,
@@ -56,8 +63,10 @@ pub async fn search(
     };
     let rules = crate::state::current_rules(&state).await?;
     let st = state.clone();
-    let page = web::block(move || search::search(&st.search, &st.cursors, &rules, query)).await??;
-    Ok(HttpResponse::Ok().json(page))
+    let searched = web::block(move || search::search(&st.search, &st.cursors, &rules, query)).await??;
+    // A search the gap report counts must reach the service every time.
+    let slot = if searched.gap_noted { Slot::bypass() } else { slot };
+    slot.respond(&state, &searched.page)
 }
 
 #[derive(Deserialize)]
@@ -77,11 +86,22 @@ struct SimilarResponse {
     arm: Option<&'static str>,
 }
 
+/// The same for every caller, so served from the read cache unless an
+/// intent puts the caller in an arm of the hold-out test.
 pub async fn similar(
     state: web::Data<AppState>,
+    req: HttpRequest,
     _caller: MaybeUser,
     params: web::Query<SimilarParams>,
 ) -> ApiResult<HttpResponse> {
+    let slot = if params.intent_id.is_some() {
+        Slot::bypass()
+    } else {
+        match cached::lookup(&state, &req) {
+            Lookup::Hit(response) => return Ok(response),
+            Lookup::Miss(slot) => slot,
+        }
+    };
     let p = params.into_inner();
     let text = p.text.unwrap_or_default();
     if text.trim().is_empty() {
@@ -111,5 +131,5 @@ pub async fn similar(
         let st = state.clone();
         web::block(move || search::similar(&st.search, &text, limit)).await??
     };
-    Ok(HttpResponse::Ok().json(SimilarResponse { page, arm }))
+    slot.respond(&state, &SimilarResponse { page, arm })
 }

@@ -21,6 +21,7 @@ pub mod pii;
 pub mod posts;
 pub mod privileges;
 pub mod questions;
+pub mod read_cache;
 pub mod reputation;
 pub mod revisions;
 pub mod search;

@@ -150,9 +150,16 @@ fn synonyms(rules: &SiteSettings) -> Synonyms {
     Synonyms::with_extra(&rules.search.synonyms)
 }
 
+/// A page of search results, and whether the search went into the
+/// content-gap log (then every repeat of it must, too).
+pub struct Searched {
+    pub page: SearchPage,
+    pub gap_noted: bool,
+}
+
 /// Full-text search with filters, facets and snippets. Queries that find
 /// nothing, or nothing solved, are logged for the content-gap report.
-pub fn search(search: &Search, codec: &CursorCodec, rules: &SiteSettings, query: SearchQuery) -> ApiResult<SearchPage> {
+pub fn search(search: &Search, codec: &CursorCodec, rules: &SiteSettings, query: SearchQuery) -> ApiResult<Searched> {
     search.require_ready()?;
     let scope = format!("search:{:?}", query.sort);
     let offset: usize = match &query.cursor {
@@ -176,12 +183,10 @@ pub fn search(search: &Search, codec: &CursorCodec, rules: &SiteSettings, query:
         limit: query.limit,
     };
     let results = search.index.search(&request, &synonyms(rules)).map_err(search_error)?;
-    if offset == 0 {
-        search.gaps.note(&query, &results.hits, results.total);
-    }
+    let gap_noted = offset == 0 && search.gaps.note(&query, &results.hits, results.total);
     let end = offset + results.hits.len();
     let has_more = end < results.total.min(MAX_DEPTH) && !results.hits.is_empty();
-    Ok(SearchPage {
+    let page = SearchPage {
         items: results.hits.into_iter().map(item).collect(),
         total: results.total,
         facets: FacetCounts {
@@ -191,7 +196,8 @@ pub fn search(search: &Search, codec: &CursorCodec, rules: &SiteSettings, query:
         },
         next_cursor: has_more.then(|| codec.encode(&scope, &end)),
         has_more,
-    })
+    };
+    Ok(Searched { page, gap_noted })
 }
 
 fn search_error(e: search_index::SearchError) -> ApiError {
@@ -254,17 +260,18 @@ impl GapRecorder {
         Ok(GapRecorder { sender: Some(sender), thread: Some(thread), clock })
     }
 
-    fn note(&self, query: &SearchQuery, hits: &[SearchHit], total: usize) {
+    /// Logs the search if it is a gap; says whether it was.
+    fn note(&self, query: &SearchQuery, hits: &[SearchHit], total: usize) -> bool {
         let text = query.q.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
         if text.is_empty() {
-            return;
+            return false;
         }
         let kind = if total == 0 {
             "zero_results"
         } else if !hits.iter().any(|h| h.status == "solved") {
             "no_solved_result"
         } else {
-            return;
+            return false;
         };
         let gap = SearchGap {
             query: text.chars().take(200).collect(),
@@ -277,6 +284,7 @@ impl GapRecorder {
         if let Some(sender) = &self.sender {
             let _ = sender.try_send(gap);
         }
+        true
     }
 }
 

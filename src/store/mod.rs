@@ -173,15 +173,21 @@ impl ManageConnection for DbConnManager {
     }
 }
 
+/// All of SQLite's memory in the process (mostly the connections' page
+/// caches, 2 MiB each by default) is kept near this: past it, caches
+/// recycle their pages instead of growing, whatever the pool size.
+const SQLITE_SOFT_HEAP_LIMIT_BYTES: u64 = 24 * 1024 * 1024;
+
 /// WAL so readers never block the writer, a busy timeout so writers of
-/// other processes queue instead of failing at once (but not forever), and
-/// foreign keys (off by default).
+/// other processes queue instead of failing at once (but not forever),
+/// foreign keys (off by default), and a bound on SQLite's memory.
 fn apply_sqlite_pragmas(conn: &mut SqliteConnection, busy_timeout: Duration) -> Result<(), DieselError> {
     conn.batch_execute(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA busy_timeout = {};
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON;
+         PRAGMA soft_heap_limit = {SQLITE_SOFT_HEAP_LIMIT_BYTES};",
         busy_timeout.as_millis()
     ))
 }

@@ -357,9 +357,13 @@ impl TestApp {
         TestUser::from_session(&response.json())
     }
 
+    /// Direct database work; it may change what reads show, like a write
+    /// through this node (so the read cache starts afresh).
     pub fn with_conn<T>(&self, f: impl FnOnce(&mut DbConn) -> T) -> T {
         let mut conn = self.conn();
-        f(&mut conn)
+        let result = f(&mut conn);
+        self.state.reads.note_write();
+        result
     }
 }
 

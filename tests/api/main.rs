@@ -20,6 +20,7 @@ mod moderation;
 mod operations;
 mod process;
 mod questions;
+mod read_cache;
 mod reputation;
 mod reputation_random;
 mod schema_parity;
