@@ -11,6 +11,12 @@ use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Te
 use crate::schema::{self, Fields, SCHEMA_VERSION};
 use crate::{QuestionDoc, Result, SearchError};
 
+/// Decompressed doc-store blocks each segment keeps. tantivy's default of
+/// 100 per segment fills slowly under searches and holds tens of MiB once
+/// there are a dozen segments; a hit needs its one block, and repeated
+/// searches are answered by the server's read cache anyway.
+const DOC_STORE_CACHE_BLOCKS: usize = 8;
+
 /// What an index's last commit recorded.
 #[derive(Debug, Serialize, Deserialize)]
 struct CommitPayload {
@@ -82,7 +88,11 @@ impl SearchIndex {
     }
 
     fn with_index(index: Index, fields: Fields, dir: &Path) -> Result<SearchIndex> {
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(DOC_STORE_CACHE_BLOCKS)
+            .try_into()?;
         Ok(SearchIndex { index, reader, fields, dir: dir.to_owned() })
     }
 

@@ -149,22 +149,22 @@ pub async fn show(
             Lookup::Miss(slot) => slot,
         }
     };
+    let Some(visitor) = visitor.0 else {
+        let detail = state.db(move |conn| questions::detail(conn, viewer.as_ref(), id)).await?;
+        return slot.respond(&state, &detail);
+    };
     let now = state.clock.now();
     let agent = user_agent(&req);
     let detail = state
         .db(move |conn| {
-            if let Some(visitor) = &visitor.0 {
-                questions::visible(conn, viewer.as_ref(), id)?;
-                questions::record_view(conn, id, visitor, now)?;
-                deflection::record_view(conn, visitor, viewer.as_ref(), agent.as_deref(), id, now)?;
-            }
+            questions::visible(conn, viewer.as_ref(), id)?;
+            questions::record_view(conn, id, &visitor, now)?;
+            deflection::record_view(conn, &visitor, viewer.as_ref(), agent.as_deref(), id, now)?;
             questions::detail(conn, viewer.as_ref(), id)
         })
         .await?;
-    if counts_a_view {
-        // The view count changed, which the cache's stamp does not see.
-        cached::forget(&state, req.path());
-    }
+    // The view count changed, which the cache's stamp does not see.
+    cached::forget(&state, req.path());
     slot.respond(&state, &detail)
 }
 
