@@ -33,16 +33,18 @@ impl Slot {
         let body = web::Bytes::from(serde_json::to_vec(value).map_err(ApiError::internal)?);
         if let Some(key) = self.key {
             let weight = body.len();
-            state.reads.insert(key, self.stamp, std::sync::Arc::new(body.clone()), weight);
+            state.reads.insert(key, self.stamp, body.clone(), weight);
         }
         Ok(json_response(body))
     }
 }
 
-/// The cached response for `req`, or the slot to answer it through. The
-/// stamp is taken before the handler reads anything.
-pub fn lookup(state: &AppState, req: &HttpRequest) -> Lookup {
-    if !state.reads.enabled() {
+/// The cached response for `req`, or the slot to answer it through; a
+/// request that is not `cacheable` (its response depends on the caller, or
+/// it records something) gets a slot that keeps nothing. The stamp is
+/// taken before the handler reads anything.
+pub fn lookup(state: &AppState, req: &HttpRequest, cacheable: bool) -> Lookup {
+    if !cacheable || !state.reads.enabled() {
         return Lookup::Miss(Slot::bypass());
     }
     let key = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or_else(|| req.path()).to_owned();
@@ -50,7 +52,7 @@ pub fn lookup(state: &AppState, req: &HttpRequest) -> Lookup {
     match state.reads.get(&key) {
         Some(body) => {
             state.metrics.record_read_cache(true);
-            Lookup::Hit(json_response(web::Bytes::clone(&body)))
+            Lookup::Hit(json_response(body))
         }
         None => {
             state.metrics.record_read_cache(false);

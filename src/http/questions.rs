@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::cached::{self, Lookup, Slot};
+use super::cached::{self, Lookup};
 use super::extract::{AuthUser, JsonBody, MaybeUser, VisitorId, non_null, present, user_agent};
 use crate::domain::post::parse_area;
 use crate::domain::{Body, CommentBody, Errors, TagName, Title};
@@ -51,7 +51,7 @@ pub async fn list(
     _caller: MaybeUser,
     params: web::Query<ListParams>,
 ) -> ApiResult<HttpResponse> {
-    let slot = match cached::lookup(&state, &req) {
+    let slot = match cached::lookup(&state, &req, true) {
         Lookup::Hit(response) => return Ok(response),
         Lookup::Miss(slot) => slot,
     };
@@ -141,13 +141,9 @@ pub async fn show(
     let counts_a_view = visitor.0.is_some();
     // What a signed-in caller sees depends on who they are (their votes,
     // moderators see hidden posts); a counted view is a write.
-    let slot = if viewer.is_some() || counts_a_view {
-        Slot::bypass()
-    } else {
-        match cached::lookup(&state, &req) {
-            Lookup::Hit(response) => return Ok(response),
-            Lookup::Miss(slot) => slot,
-        }
+    let slot = match cached::lookup(&state, &req, viewer.is_none() && !counts_a_view) {
+        Lookup::Hit(response) => return Ok(response),
+        Lookup::Miss(slot) => slot,
     };
     let Some(visitor) = visitor.0 else {
         let detail = state.db(move |conn| questions::detail(conn, viewer.as_ref(), id)).await?;

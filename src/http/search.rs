@@ -39,7 +39,7 @@ pub async fn search(
     _caller: MaybeUser,
     params: web::Query<SearchParams>,
 ) -> ApiResult<HttpResponse> {
-    let slot = match cached::lookup(&state, &req) {
+    let slot = match cached::lookup(&state, &req, true) {
         Lookup::Hit(response) => return Ok(response),
         Lookup::Miss(slot) => slot,
     };
@@ -94,13 +94,9 @@ pub async fn similar(
     _caller: MaybeUser,
     params: web::Query<SimilarParams>,
 ) -> ApiResult<HttpResponse> {
-    let slot = if params.intent_id.is_some() {
-        Slot::bypass()
-    } else {
-        match cached::lookup(&state, &req) {
-            Lookup::Hit(response) => return Ok(response),
-            Lookup::Miss(slot) => slot,
-        }
+    let slot = match cached::lookup(&state, &req, params.intent_id.is_none()) {
+        Lookup::Hit(response) => return Ok(response),
+        Lookup::Miss(slot) => slot,
     };
     let p = params.into_inner();
     let text = p.text.unwrap_or_default();

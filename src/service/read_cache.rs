@@ -31,17 +31,13 @@ pub struct ReadCache<V> {
     index: Arc<IndexerStatus>,
 }
 
+/// `V` is cloned out on every hit: make it cheap to clone (`Bytes`).
+#[derive(Clone)]
 struct Entry<V> {
     stamp: u64,
     made: Instant,
     weight: u64,
-    value: Arc<V>,
-}
-
-impl<V> Clone for Entry<V> {
-    fn clone(&self) -> Self {
-        Entry { stamp: self.stamp, made: self.made, weight: self.weight, value: self.value.clone() }
-    }
+    value: V,
 }
 
 #[derive(Clone)]
@@ -53,7 +49,7 @@ impl<V> Weighter<String, Entry<V>> for ByWeight {
     }
 }
 
-impl<V> ReadCache<V> {
+impl<V: Clone> ReadCache<V> {
     /// A cache that follows this node's writes and `index`'s commits.
     /// A zero time to live turns it off.
     pub fn new(time_to_live: Duration, index: Arc<IndexerStatus>) -> ReadCache<V> {
@@ -81,7 +77,7 @@ impl<V> ReadCache<V> {
     }
 
     /// The cached value, if it is still current.
-    pub fn get(&self, key: &str) -> Option<Arc<V>> {
+    pub fn get(&self, key: &str) -> Option<V> {
         if !self.enabled() {
             return None;
         }
@@ -91,7 +87,7 @@ impl<V> ReadCache<V> {
 
     /// Keeps `value`, made from data read after `stamp` was taken;
     /// `weight` is its size in bytes.
-    pub fn insert(&self, key: String, stamp: u64, value: Arc<V>, weight: usize) {
+    pub fn insert(&self, key: String, stamp: u64, value: V, weight: usize) {
         if self.enabled() && stamp == self.stamp() {
             self.entries.insert(key, Entry { stamp, made: Instant::now(), weight: weight as u64, value });
         }
@@ -116,11 +112,11 @@ mod tests {
     fn an_entry_is_served_until_a_write_or_an_index_commit() {
         let (cache, status) = cache(60_000);
         let stamp = cache.stamp();
-        cache.insert("k".into(), stamp, Arc::new("v".into()), 1);
-        assert_eq!(cache.get("k").as_deref().map(String::as_str), Some("v"));
+        cache.insert("k".into(), stamp, "v".to_owned(), 1);
+        assert_eq!(cache.get("k").as_deref(), Some("v"));
         cache.note_write();
         assert!(cache.get("k").is_none(), "a local write makes it stale");
-        cache.insert("k".into(), cache.stamp(), Arc::new("w".into()), 1);
+        cache.insert("k".into(), cache.stamp(), "w".to_owned(), 1);
         status.commits.fetch_add(1, Ordering::SeqCst);
         assert!(cache.get("k").is_none(), "an index commit makes it stale");
     }
@@ -130,18 +126,18 @@ mod tests {
         let (cache, _) = cache(60_000);
         let stamp = cache.stamp();
         cache.note_write();
-        cache.insert("k".into(), stamp, Arc::new("old".into()), 1);
+        cache.insert("k".into(), stamp, "old".to_owned(), 1);
         assert!(cache.get("k").is_none());
     }
 
     #[test]
     fn entries_expire_and_a_zero_ttl_turns_it_off() {
         let (cache, _) = cache(30);
-        cache.insert("k".into(), cache.stamp(), Arc::new("v".into()), 1);
+        cache.insert("k".into(), cache.stamp(), "v".to_owned(), 1);
         std::thread::sleep(Duration::from_millis(40));
         assert!(cache.get("k").is_none());
         let (off, _) = super::tests::cache(0);
-        off.insert("k".into(), off.stamp(), Arc::new("v".into()), 1);
+        off.insert("k".into(), off.stamp(), "v".to_owned(), 1);
         assert!(off.get("k").is_none());
     }
 
@@ -150,7 +146,7 @@ mod tests {
         let (cache, _) = cache(60_000);
         let big = 1024 * 1024;
         for i in 0..64 {
-            cache.insert(format!("k{i}"), cache.stamp(), Arc::new(String::new()), big);
+            cache.insert(format!("k{i}"), cache.stamp(), String::new(), big);
         }
         assert!(cache.entries.weight() <= CAPACITY_BYTES);
     }
