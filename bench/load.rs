@@ -518,6 +518,29 @@ struct Measured {
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+    /// The server's memory when the endpoint's run ended.
+    memory: Memory,
+}
+
+/// Resident memory in MiB: all of it, the anonymous part (heap, stacks)
+/// and the part that maps files (the search index, SQLite's shared WAL
+/// index), which the kernel can drop and re-read.
+#[derive(Default, Clone, Copy)]
+struct Memory {
+    rss: f64,
+    anon: f64,
+    files: f64,
+}
+
+impl Memory {
+    fn of(pid: u32) -> Memory {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let mib = |name: &str| -> f64 {
+            let kib = status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next());
+            kib.and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+        };
+        Memory { rss: mib("VmRSS:"), anon: mib("RssAnon:"), files: mib("RssFile:") + mib("RssShmem:") }
+    }
 }
 
 /// The lua that every endpoint's script ends with: per-thread random seeds
@@ -572,6 +595,18 @@ fn endpoints(material: &Material, n: usize, token: &str) -> Vec<(&'static str, S
             "GET question",
             format!(
                 r#"request = function() return wrk.format("GET", "/api/v1/questions/" .. math.random(1, {n})) end"#
+            ),
+        ),
+        (
+            // Page views follow popularity, not a uniform draw: ids drawn
+            // with P(k) ∝ 1/k (Zipf, s = 1), the usual shape of web traffic.
+            "GET question (popularity-skewed)",
+            format!(
+                r#"local log_n = math.log({n} + 1)
+request = function()
+  local id = math.min({n}, math.max(1, math.floor(math.exp(math.random() * log_n))))
+  return wrk.format("GET", "/api/v1/questions/" .. id)
+end"#
             ),
         ),
         (
@@ -663,6 +698,7 @@ fn wrk(options: &Options, base: &str, script: &Path, seconds: u64) -> Measured {
         p50_ms: v[2] / 1000.0,
         p99_ms: v[3] / 1000.0,
         errors: v[4] as u64,
+        memory: Memory::default(),
     }
 }
 
@@ -683,7 +719,8 @@ fn measure(options: &Options, material: &Material, target: &Target, n: usize, im
         let script = target.data_dir.join(format!("{}.lua", slug(name)));
         std::fs::write(&script, format!("{lua}\n{LUA_COMMON}")).unwrap();
         wrk(options, &server.base, &script, 2);
-        let measured = wrk(options, &server.base, &script, options.seconds);
+        let mut measured = wrk(options, &server.base, &script, options.seconds);
+        measured.memory = Memory::of(server.child.id());
         eprintln!(
             "  {:>10} {n:>8} {name:<28} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
             target.backend, measured.requests_per_second, measured.p50_ms, measured.p99_ms, measured.errors
@@ -754,7 +791,7 @@ fn report(options: &Options, runs: &[Run], communities: &[(usize, Community)], t
         );
         let _ = writeln!(
             md,
-            "| endpoint | req/s | ÷ /healthz | p50 ms | p99 ms | errors | target (SQLite) |\n|---|---:|---:|---:|---:|---:|---|"
+            "| endpoint | req/s | ÷ /healthz | p50 ms | p99 ms | errors | target (SQLite) | RSS after, MiB (anon + files) |\n|---|---:|---:|---:|---:|---:|---|---|"
         );
         for (name, m) in &run.results {
             let target = TARGETS.iter().find(|(t, _)| t == name).map(|(_, t)| {
@@ -767,13 +804,16 @@ fn report(options: &Options, runs: &[Run], communities: &[(usize, Community)], t
             });
             let _ = writeln!(
                 md,
-                "| {name} | {:.0} | {:.0} % | {:.2} | {:.2} | {} | {} |",
+                "| {name} | {:.0} | {:.0} % | {:.2} | {:.2} | {} | {} | {:.0} ({:.0} + {:.0}) |",
                 m.requests_per_second,
                 ratio(run, name) * 100.0,
                 m.p50_ms,
                 m.p99_ms,
                 m.errors,
-                target.unwrap_or_default()
+                target.unwrap_or_default(),
+                m.memory.rss,
+                m.memory.anon,
+                m.memory.files
             );
         }
         md.push('\n');

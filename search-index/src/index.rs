@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tantivy::directory::MmapDirectory;
 use tantivy::schema::{Facet, Schema};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use crate::schema::{self, Fields, SCHEMA_VERSION};
 use crate::{QuestionDoc, Result, SearchError};
@@ -41,6 +42,8 @@ pub struct SearchIndex {
     pub(crate) reader: IndexReader,
     pub(crate) fields: Fields,
     dir: PathBuf,
+    /// Kept to prune its map of opened files (see `reload`).
+    files: MmapDirectory,
 }
 
 impl SearchIndex {
@@ -60,7 +63,8 @@ impl SearchIndex {
         if !dir.join("meta.json").exists() {
             return Ok(None);
         }
-        let index = Index::open_in_dir(dir).map_err(|e| format!("unreadable index: {e}"))?;
+        let files = MmapDirectory::open(dir).map_err(|e| format!("unreadable index directory: {e}"))?;
+        let index = Index::open(files.clone()).map_err(|e| format!("unreadable index: {e}"))?;
         let metas = index.load_metas().map_err(|e| format!("unreadable index metadata: {e}"))?;
         let payload: CommitPayload = match metas.payload.as_deref().map(serde_json::from_str) {
             Some(Ok(payload)) => payload,
@@ -71,7 +75,8 @@ impl SearchIndex {
             return Err(format!("schema version {} (this build needs {SCHEMA_VERSION})", payload.schema_version));
         }
         let fields = schema::fields_of(&index.schema()).map_err(|e| format!("unexpected schema: {e}"))?;
-        let searcher = Self::with_index(index, fields, dir).map_err(|e| format!("cannot read the index: {e}"))?;
+        let searcher =
+            Self::with_index(index, files, fields, dir).map_err(|e| format!("cannot read the index: {e}"))?;
         Ok(Some((searcher, payload.position)))
     }
 
@@ -83,17 +88,18 @@ impl SearchIndex {
         std::fs::create_dir_all(dir)
             .map_err(|e| SearchError::Other(format!("cannot create {}: {e}", dir.display())))?;
         let (schema, fields): (Schema, Fields) = schema::build();
-        let index = Index::create_in_dir(dir, schema)?;
-        Self::with_index(index, fields, dir)
+        let files = MmapDirectory::open(dir).map_err(tantivy::TantivyError::from)?;
+        let index = Index::create(files.clone(), schema, IndexSettings::default())?;
+        Self::with_index(index, files, fields, dir)
     }
 
-    fn with_index(index: Index, fields: Fields, dir: &Path) -> Result<SearchIndex> {
+    fn with_index(index: Index, files: MmapDirectory, fields: Fields, dir: &Path) -> Result<SearchIndex> {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(DOC_STORE_CACHE_BLOCKS)
             .try_into()?;
-        Ok(SearchIndex { index, reader, fields, dir: dir.to_owned() })
+        Ok(SearchIndex { index, reader, fields, dir: dir.to_owned(), files })
     }
 
     /// Takes the index's single writer (tantivy's directory lock makes a
@@ -120,8 +126,16 @@ impl SearchIndex {
     }
 
     /// Makes the last commit visible to searches.
+    ///
+    /// It also prunes tantivy's map of the files it has mapped: that map
+    /// keeps an entry for every segment file ever opened and drops the dead
+    /// ones only when asked for its statistics, so under a steady trickle
+    /// of commits (a segment each, merged away soon after) it grew by a few
+    /// hundred bytes per file for as long as the server ran.
     pub fn reload(&self) -> Result<()> {
-        Ok(self.reader.reload()?)
+        self.reader.reload()?;
+        self.files.get_cache_info();
+        Ok(())
     }
 
     /// Questions in the index (as of the last reload).
