@@ -169,21 +169,52 @@ pub fn served_routes() -> Vec<(String, String)> {
 
 /// Registers every route, grouped by path so that a wrong method on a known
 /// path is a 405 problem listing the allowed ones.
+///
+/// The API's paths are also grouped into one scope per resource
+/// (`/api/v1/questions`, `/api/v1/mod`, …): actix tries a scope's
+/// resources one after another, matching each path template with a regex,
+/// and with every route in one list a request for a question ran some
+/// twenty regexes before it found its own.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let mut by_path: BTreeMap<&'static str, Vec<ApiRoute>> = BTreeMap::new();
+    let mut scopes: BTreeMap<&'static str, BTreeMap<&'static str, Vec<ApiRoute>>> = BTreeMap::new();
     for api_route in route_table() {
-        by_path.entry(api_route.path).or_default().push(api_route);
+        let (scope, path) = split_scope(api_route.path);
+        scopes.entry(scope).or_default().entry(path).or_default().push(api_route);
     }
-    for (path, routes) in by_path {
-        let allowed: Vec<String> = routes.iter().map(|r| r.method.to_string()).collect();
-        let mut resource = web::resource(path);
-        for api_route in routes {
-            resource = resource.route(api_route.route);
+    for (prefix, paths) in scopes {
+        if prefix.is_empty() {
+            for (path, routes) in paths {
+                cfg.service(resource(path, routes));
+            }
+        } else {
+            let mut scope = web::scope(prefix);
+            for (path, routes) in paths {
+                scope = scope.service(resource(path, routes));
+            }
+            cfg.service(scope);
         }
-        let allow = allowed.join(", ");
-        resource = resource.default_service(web::to(move || method_not_allowed(allow.clone())));
-        cfg.service(resource);
     }
+}
+
+/// ("/api/v1/questions", "/{id}/answers") for "/api/v1/questions/{id}/answers";
+/// ("", path) for the paths outside the API (/healthz and friends).
+fn split_scope(path: &'static str) -> (&'static str, &'static str) {
+    const API: &str = "/api/v1/";
+    let Some(rest) = path.strip_prefix(API) else {
+        return ("", path);
+    };
+    let end = API.len() + rest.find('/').unwrap_or(rest.len());
+    (&path[..end], &path[end..])
+}
+
+/// One path's routes, with a 405 for the methods it does not serve.
+fn resource(path: &'static str, routes: Vec<ApiRoute>) -> actix_web::Resource {
+    let allow = routes.iter().map(|r| r.method.to_string()).collect::<Vec<_>>().join(", ");
+    let mut resource = web::resource(path);
+    for api_route in routes {
+        resource = resource.route(api_route.route);
+    }
+    resource.default_service(web::to(move || method_not_allowed(allow.clone())))
 }
 
 async fn method_not_allowed(allow: String) -> HttpResponse {

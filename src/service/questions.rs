@@ -212,6 +212,10 @@ pub fn visible(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult
 /// The question page, in a fixed number of queries however many answers
 /// and comments it has.
 pub fn detail(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult<QuestionDetail> {
+    store::read_snapshot(conn, |conn| load_detail(conn, viewer, id))
+}
+
+fn load_detail(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult<QuestionDetail> {
     let row = store::questions::find_row(conn, id)?.ok_or_else(|| ApiError::not_found("question"))?;
     let q = &row.question;
     if !posts::can_see(viewer, q.author_id, q.hidden_at, q.deleted_at) {

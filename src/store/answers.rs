@@ -2,10 +2,11 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
 
-use super::DbConn;
 use super::schema::{answers, users};
 use super::users::UserRef;
+use super::{DbConn, native};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = answers)]
@@ -55,20 +56,23 @@ pub fn insert(conn: &mut DbConn, form: &AnswerInsertForm<'_>) -> QueryResult<Ans
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Answer>> {
-    answers::table.find(id).select(Answer::as_select()).first(conn).optional()
+    native!(conn, |c| answers::table.find(id).select(Answer::as_select()).first(c).optional())
 }
 
 /// Every answer of a question with its author, in one query, oldest first.
 pub fn for_question(conn: &mut DbConn, question_id: i64, include_deleted: bool) -> QueryResult<Vec<AnswerRow>> {
-    let mut query = answers::table
-        .inner_join(users::table)
-        .filter(answers::question_id.eq(question_id))
-        .select(AnswerRow::as_select())
-        .into_boxed();
-    if !include_deleted {
-        query = query.filter(answers::deleted_at.is_null());
-    }
-    query.order(answers::id.asc()).limit(5000).load(conn)
+    // One statement shape for both cases (a bound flag, not a boxed
+    // query), so its prepared statement is cached.
+    native!(conn, |c| {
+        answers::table
+            .inner_join(users::table)
+            .filter(answers::question_id.eq(question_id))
+            .filter(answers::deleted_at.is_null().or(include_deleted.into_sql::<Bool>()))
+            .select(AnswerRow::as_select())
+            .order(answers::id.asc())
+            .limit(5000)
+            .load(c)
+    })
 }
 
 /// (visible answers, visible verified answers) of a question.

@@ -3,9 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
 use super::schema::{comments, users};
 use super::users::UserRef;
+use super::{DbConn, native};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = comments)]
@@ -51,14 +51,16 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Comment>> {
 /// Every live comment under a question (on it and on its answers), with
 /// authors, in one query, oldest first.
 pub fn for_question(conn: &mut DbConn, question_id: i64) -> QueryResult<Vec<CommentRow>> {
-    comments::table
-        .inner_join(users::table)
-        .filter(comments::question_id.eq(question_id))
-        .filter(comments::deleted_at.is_null())
-        .order(comments::id.asc())
-        .limit(20_000)
-        .select(CommentRow::as_select())
-        .load(conn)
+    native!(conn, |c| {
+        comments::table
+            .inner_join(users::table)
+            .filter(comments::question_id.eq(question_id))
+            .filter(comments::deleted_at.is_null())
+            .order(comments::id.asc())
+            .limit(20_000)
+            .select(CommentRow::as_select())
+            .load(c)
+    })
 }
 
 pub fn set_deleted(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> QueryResult<()> {

@@ -4,9 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
 use super::schema::{categories, question_tags, questions, users};
 use super::users::UserRef;
+use super::{DbConn, native};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = questions)]
@@ -95,17 +95,19 @@ pub fn insert(conn: &mut DbConn, form: &QuestionInsertForm<'_>) -> QueryResult<Q
 }
 
 pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Question>> {
-    questions::table.find(id).select(Question::as_select()).first(conn).optional()
+    native!(conn, |c| questions::table.find(id).select(Question::as_select()).first(c).optional())
 }
 
 pub fn find_row(conn: &mut DbConn, id: i64) -> QueryResult<Option<QuestionRow>> {
-    questions::table
-        .inner_join(users::table)
-        .inner_join(categories::table)
-        .filter(questions::id.eq(id))
-        .select(QuestionRow::as_select())
-        .first(conn)
-        .optional()
+    native!(conn, |c| {
+        questions::table
+            .inner_join(users::table)
+            .inner_join(categories::table)
+            .filter(questions::id.eq(id))
+            .select(QuestionRow::as_select())
+            .first(c)
+            .optional()
+    })
 }
 
 pub fn update(conn: &mut DbConn, id: i64, form: &QuestionUpdateForm) -> QueryResult<Question> {

@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
 use super::schema::{question_tags, tags};
+use super::{DbConn, native};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tags)]
@@ -69,12 +69,14 @@ pub fn ids_of_question(conn: &mut DbConn, question_id: i64) -> QueryResult<Vec<i
 /// One question's tag names: a fixed statement, so it is prepared once per
 /// connection (a list of ids is a new statement every time).
 pub fn names_for_question(conn: &mut DbConn, question_id: i64) -> QueryResult<Vec<String>> {
-    question_tags::table
-        .inner_join(tags::table)
-        .filter(question_tags::question_id.eq(question_id))
-        .order(tags::name)
-        .select(tags::name)
-        .load(conn)
+    native!(conn, |c| {
+        question_tags::table
+            .inner_join(tags::table)
+            .filter(question_tags::question_id.eq(question_id))
+            .order(tags::name)
+            .select(tags::name)
+            .load(c)
+    })
 }
 
 pub fn names_for_questions(conn: &mut DbConn, question_ids: &[i64]) -> QueryResult<Vec<(i64, String)>> {

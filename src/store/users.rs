@@ -3,8 +3,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
 use super::schema::{user_roles, users};
+use super::{DbConn, native};
 use crate::domain::Role;
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -193,7 +193,7 @@ pub fn refs(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<UserRef>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    users::table.filter(users::id.eq_any(ids)).select(UserRef::as_select()).load(conn)
+    native!(conn, |c| users::table.filter(users::id.eq_any(ids)).select(UserRef::as_select()).load(c))
 }
 
 /// (user id, role) for the public roles (staff, moderator) of these users.
@@ -201,13 +201,17 @@ pub fn public_roles(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, Rol
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let public: Vec<&str> = Role::ALL.iter().filter(|r| r.is_public()).map(|r| r.as_str()).collect();
-    let rows: Vec<(i64, String)> = user_roles::table
-        .filter(user_roles::user_id.eq_any(ids))
-        .filter(user_roles::role.eq_any(public))
-        .select((user_roles::user_id, user_roles::role))
-        .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(id, role)| Role::parse(&role).ok().map(|r| (id, r))).collect())
+    let rows: Vec<(i64, String)> = native!(conn, |c| {
+        user_roles::table
+            .filter(user_roles::user_id.eq_any(ids))
+            .select((user_roles::user_id, user_roles::role))
+            .load(c)
+    })?;
+    // A user holds at most a few roles; the private ones are dropped here.
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, role)| Role::parse(&role).ok().filter(|r| r.is_public()).map(|r| (id, r)))
+        .collect())
 }
 
 /// (questions, answers, accepted answers) a user has that others can see.
