@@ -179,21 +179,23 @@ impl ManageConnection for DbConnManager {
     }
 }
 
-/// All of SQLite's memory in the process (mostly the connections' page
-/// caches, 2 MiB each by default) is kept near this: past it, caches
-/// recycle their pages instead of growing, whatever the pool size.
-const SQLITE_SOFT_HEAP_LIMIT_BYTES: u64 = 24 * 1024 * 1024;
+/// Each SQLite connection's page cache, in KiB (SQLite's own default,
+/// made explicit): SQLite's memory is about the pool size times this. A
+/// process-wide `soft_heap_limit` would not bound it: SQLite enforces that
+/// only with memory statistics on, and they are compiled off (see
+/// .cargo/config.toml) so that every allocation skips a global mutex.
+const SQLITE_PAGE_CACHE_KIB: u32 = 2048;
 
 /// WAL so readers never block the writer, a busy timeout so writers of
 /// other processes queue instead of failing at once (but not forever),
-/// foreign keys (off by default), and a bound on SQLite's memory.
+/// foreign keys (off by default), and a bound on each page cache.
 fn apply_sqlite_pragmas(conn: &mut SqliteConnection, busy_timeout: Duration) -> Result<(), DieselError> {
     conn.batch_execute(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA busy_timeout = {};
          PRAGMA foreign_keys = ON;
-         PRAGMA soft_heap_limit = {SQLITE_SOFT_HEAP_LIMIT_BYTES};",
+         PRAGMA cache_size = -{SQLITE_PAGE_CACHE_KIB};",
         busy_timeout.as_millis()
     ))
 }
