@@ -11,9 +11,11 @@
 //! deflection events) with wrk over loopback, then holds 80 % of it in
 //! 30-second segments: wrk's per-request delay is re-tuned after each
 //! segment so the achieved rate stays on target. The server's RSS (and its
-//! anonymous part, the heap) is sampled every second. Pass: zero errors,
-//! and no upward heap trend over the second half of the soak
-//! (least-squares slope).
+//! anonymous part, the heap, and the allocator's count of allocated bytes
+//! from /metrics) is sampled every second. Pass: zero errors, and no
+//! upward heap trend over the second half of the soak: a least-squares
+//! line through 30-second means that rises by more than 2 % of the mean
+//! per 10 minutes and by more than twice its standard error fails.
 //!
 //! Writes bench/results/<date>-soak.md and <date>-soak.svg.
 
@@ -141,38 +143,65 @@ fn run_wrk(options: &Options, base: &str, script: &Path, seconds: u64) -> (f64, 
     (v[0] / (v[1] / 1e6), v[2] / 1000.0, v[3] / 1000.0, v[4] as u64)
 }
 
-/// One RSS sample: the whole, and its anonymous part (the heap: what a
-/// leak grows). The rest is file pages mapped from the index and the
-/// database, which grow with the data the write mix adds.
+/// One RSS sample: the whole, and its anonymous part (the heap). The rest
+/// is file pages mapped from the index and the database, which grow with
+/// the data the write mix adds. Beside them, what the allocator counts as
+/// allocated (from /metrics): a leak grows that; the heap is that plus
+/// what the allocator keeps (metadata, free pages not yet returned).
 #[derive(Clone, Copy)]
 struct RssSample {
     t: f64,
     total_mib: f64,
     anon_mib: f64,
+    allocated_mib: f64,
 }
 
 /// Which value of a sample a chart line shows.
 type Series = fn(&RssSample) -> f64;
 
-fn rss_sample(pid: u32, t: f64) -> Option<RssSample> {
+fn rss_sample(pid: u32, base: &str, t: f64) -> Option<RssSample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| -> Option<f64> {
         let kib: f64 = status.lines().find_map(|l| l.strip_prefix(name))?.split_whitespace().next()?.parse().ok()?;
         Some(kib / 1024.0)
     };
-    Some(RssSample { t, total_mib: field("VmRSS:")?, anon_mib: field("RssAnon:")? })
+    Some(RssSample {
+        t,
+        total_mib: field("VmRSS:")?,
+        anon_mib: field("RssAnon:")?,
+        allocated_mib: heap_allocated_mib(base).unwrap_or(f64::NAN),
+    })
 }
 
-/// Least-squares slope of (t, y), in y per unit of t.
-fn slope(points: &[(f64, f64)]) -> f64 {
+/// `agora_heap_allocated_bytes` from the server's /metrics, in MiB.
+fn heap_allocated_mib(base: &str) -> Option<f64> {
+    let mut response = ureq::get(format!("{base}/metrics")).call().ok()?;
+    let text = response.body_mut().read_to_string().ok()?;
+    let bytes: f64 = text.lines().find_map(|l| l.strip_prefix("agora_heap_allocated_bytes "))?.trim().parse().ok()?;
+    Some(bytes / (1024.0 * 1024.0))
+}
+
+/// A least-squares line through (t, y): its slope (y per unit of t) and
+/// the slope's standard error.
+struct Fit {
+    slope: f64,
+    standard_error: f64,
+}
+
+fn fit(points: &[(f64, f64)]) -> Fit {
     let n = points.len() as f64;
-    if n < 2.0 {
-        return 0.0;
+    if n < 3.0 {
+        return Fit { slope: 0.0, standard_error: f64::INFINITY };
     }
     let (mx, my) = (points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
     let cov: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     let var: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    if var == 0.0 { 0.0 } else { cov / var }
+    if var == 0.0 {
+        return Fit { slope: 0.0, standard_error: f64::INFINITY };
+    }
+    let slope = cov / var;
+    let residuals: f64 = points.iter().map(|p| (p.1 - my - slope * (p.0 - mx)).powi(2)).sum();
+    Fit { slope, standard_error: (residuals / (n - 2.0) / var).sqrt() }
 }
 
 struct Soak {
@@ -207,10 +236,10 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     let rss = Arc::new(Mutex::new(Vec::new()));
     let started = Instant::now();
     let sampler = {
-        let (sampling, rss) = (sampling.clone(), rss.clone());
+        let (sampling, rss, base) = (sampling.clone(), rss.clone(), server.base.clone());
         std::thread::spawn(move || {
             while sampling.load(Ordering::SeqCst) {
-                if let Some(sample) = rss_sample(pid, started.elapsed().as_secs_f64()) {
+                if let Some(sample) = rss_sample(pid, &base, started.elapsed().as_secs_f64()) {
                     rss.lock().unwrap().push(sample);
                 }
                 std::thread::sleep(Duration::from_secs(1));
@@ -243,24 +272,68 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     Soak { backend, maximum, target: target_rate, segments, rss }
 }
 
-/// Slope (MiB/min) of a series over the second half of the soak, and
-/// whether it is a growth trend: the fitted line would grow by more than
-/// 2 % of the series' mean per 10 minutes.
-fn trend(soak: &Soak, value: impl Fn(&RssSample) -> f64) -> (f64, bool) {
-    let half = soak.rss.last().map_or(0.0, |p| p.t) / 2.0;
-    let second_half: Vec<(f64, f64)> = soak.rss.iter().filter(|p| p.t >= half).map(|p| (p.t, value(p))).collect();
-    let mib_per_minute = slope(&second_half) * 60.0;
-    let mean = second_half.iter().map(|p| p.1).sum::<f64>() / second_half.len().max(1) as f64;
-    (mib_per_minute, mib_per_minute * 10.0 > 0.02 * mean)
+/// The trend of one series over the second half of the soak.
+#[derive(Clone, Copy)]
+struct Trend {
+    /// MiB per minute, and twice its standard error.
+    mib_per_minute: f64,
+    margin: f64,
+    /// The fitted line rises by more than 2 % of the series' mean per 10
+    /// minutes, and by more than the noise (the slope is over twice its
+    /// standard error above zero).
+    growing: bool,
 }
 
-/// (errors, heap slope, total slope, pass). A leak grows the heap; the
-/// verdict is on the heap (anonymous RSS), with the total reported beside.
-fn verdict(soak: &Soak) -> (u64, f64, f64, bool) {
+/// Fitted on the means of 30-second windows, not on the 1-second samples:
+/// the allocator returns freed pages on a timer, so single samples swing
+/// by megabytes and neighbours are not independent (the standard error
+/// assumes they are). Before, a rule on the raw samples' slope passed or
+/// failed the same binary from one run to the next.
+fn trend(soak: &Soak, value: impl Fn(&RssSample) -> f64) -> Trend {
+    let end = soak.rss.last().map_or(0.0, |p| p.t);
+    let window = SEGMENT_SECONDS as f64;
+    let mut means = Vec::new();
+    let mut from = end / 2.0;
+    while from + window <= end + 1.0 {
+        let inside: Vec<f64> = soak
+            .rss
+            .iter()
+            .filter(|p| p.t >= from && p.t < from + window)
+            .map(&value)
+            .filter(|v| v.is_finite())
+            .collect();
+        if !inside.is_empty() {
+            means.push((from + window / 2.0, inside.iter().sum::<f64>() / inside.len() as f64));
+        }
+        from += window;
+    }
+    let line = fit(&means);
+    let (mib_per_minute, margin) = (line.slope * 60.0, 2.0 * line.standard_error * 60.0);
+    let mean = means.iter().map(|p| p.1).sum::<f64>() / means.len().max(1) as f64;
+    Trend { mib_per_minute, margin, growing: mib_per_minute * 10.0 > 0.02 * mean && mib_per_minute > margin }
+}
+
+impl std::fmt::Display for Trend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:+.3} ± {:.3} MiB/min", self.mib_per_minute, self.margin)
+    }
+}
+
+struct Verdict {
+    errors: u64,
+    heap: Trend,
+    total: Trend,
+    allocated: Trend,
+    pass: bool,
+}
+
+/// A leak grows the heap; the verdict is on the heap (anonymous RSS), with
+/// the total and the allocator's count reported beside.
+fn verdict(soak: &Soak) -> Verdict {
     let errors: u64 = soak.segments.iter().map(|s| s.errors).sum();
-    let (heap_slope, heap_growing) = trend(soak, |p| p.anon_mib);
-    let (total_slope, _) = trend(soak, |p| p.total_mib);
-    (errors, heap_slope, total_slope, !heap_growing && errors == 0)
+    let heap = trend(soak, |p| p.anon_mib);
+    let (total, allocated) = (trend(soak, |p| p.total_mib), trend(soak, |p| p.allocated_mib));
+    Verdict { errors, heap, total, allocated, pass: !heap.growing && errors == 0 }
 }
 
 fn report(options: &Options, soaks: &[Soak], total: Duration) -> String {
@@ -290,17 +363,17 @@ fn report(options: &Options, soaks: &[Soak], total: Duration) -> String {
     }
     let _ = writeln!(
         md,
-        "| Backend | Maximum req/s | Target req/s | Achieved (mean) | Errors | RSS start → end (MiB) | of which heap (MiB) | Heap slope, 2nd half | RSS slope, 2nd half | Verdict |"
+        "| Backend | Maximum req/s | Target req/s | Achieved (mean) | Errors | RSS start → end (MiB) | of which heap (MiB) | allocated (MiB) | Heap slope, 2nd half | RSS slope, 2nd half | Allocated slope, 2nd half | Verdict |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---|---|---:|---:|---|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|---|");
     for soak in soaks {
-        let (errors, heap_slope, total_slope, pass) = verdict(soak);
+        let Verdict { errors, heap, total, allocated, pass } = verdict(soak);
         let achieved =
             soak.segments.iter().map(|s| s.requests_per_second).sum::<f64>() / soak.segments.len().max(1) as f64;
         let (first, last) = (soak.rss.first(), soak.rss.last());
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {:.0} | {:.0} ({:.2}× target) | {} | {:.1} → {:.1} | {:.1} → {:.1} | {:+.3} MiB/min | {:+.3} MiB/min | {} |",
+            "| {} | {:.0} | {:.0} | {:.0} ({:.2}× target) | {} | {:.1} → {:.1} | {:.1} → {:.1} | {:.1} → {:.1} | {} | {} | {} | {} |",
             soak.backend,
             soak.maximum,
             soak.target,
@@ -311,8 +384,11 @@ fn report(options: &Options, soaks: &[Soak], total: Duration) -> String {
             last.map_or(0.0, |p| p.total_mib),
             first.map_or(0.0, |p| p.anon_mib),
             last.map_or(0.0, |p| p.anon_mib),
-            heap_slope,
-            total_slope,
+            first.map_or(0.0, |p| p.allocated_mib),
+            last.map_or(0.0, |p| p.allocated_mib),
+            heap,
+            total,
+            allocated,
             if pass { "pass" } else { "FAIL" }
         );
     }
@@ -349,7 +425,7 @@ fn chart(soaks: &[Soak]) -> String {
         let x = |t: f64| margin + plot_w * t / t_max;
         let _ = write!(
             svg,
-            r#"<text x="{margin}" y="{}" font-weight="bold">{}: RSS (orange) and its heap part (purple), MiB, left axis; req/s per segment (bars)</text>"#,
+            r#"<text x="{margin}" y="{}" font-weight="bold">{}: RSS (orange), its heap part (purple) and the allocator's allocated bytes (green), MiB, left axis; req/s per segment (bars)</text>"#,
             top + 12.0,
             soak.backend
         );
@@ -375,10 +451,15 @@ fn chart(soaks: &[Soak]) -> String {
             target_y + 4.0,
             soak.target
         );
-        let series: [(Series, &str); 2] = [(|p| p.total_mib, "#e6550d"), (|p| p.anon_mib, "#756bb1")];
+        let series: [(Series, &str); 3] =
+            [(|p| p.total_mib, "#e6550d"), (|p| p.anon_mib, "#756bb1"), (|p| p.allocated_mib, "#31a354")];
         for (value, color) in series {
-            let points: Vec<String> =
-                soak.rss.iter().map(|p| format!("{:.1},{:.1}", x(p.t), base - plot_h * value(p) / rss_max)).collect();
+            let points: Vec<String> = soak
+                .rss
+                .iter()
+                .filter(|p| value(p).is_finite())
+                .map(|p| format!("{:.1},{:.1}", x(p.t), base - plot_h * value(p) / rss_max))
+                .collect();
             let _ = write!(
                 svg,
                 r##"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2"/>"##,

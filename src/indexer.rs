@@ -4,12 +4,14 @@
 //!
 //! Every ~200 ms it reads new outbox entries, re-reads each affected
 //! question with its answers and replaces (or deletes) its document, then
-//! commits with the applied position in the commit payload. Re-applying is
-//! harmless, so it also re-reads entries of the last 30 seconds at or below
-//! its position: on PostgreSQL a transaction can commit an entry whose id is
-//! lower than one already applied.
+//! commits with the applied position in the commit payload. On PostgreSQL a
+//! transaction can commit an entry whose position is lower than one already
+//! applied, so the positions passed over are looked up again for 30 seconds
+//! ([`Gaps`]); after a start, when those are unknown, the entries of the
+//! last 30 seconds at or below the position are applied again (re-applying
+//! is harmless).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -24,8 +26,10 @@ use crate::store::{self, DbPool};
 
 /// Entries read per poll.
 const BATCH: i64 = 2000;
-/// How far back (in time) late commits are looked for.
-const LOOK_BACK_SECS: i64 = 30;
+/// How long a late commit is waited for.
+const LOOK_BACK: Duration = Duration::from_secs(30);
+/// Positions passed over that are remembered at most.
+const MAX_GAPS: usize = 10_000;
 /// Outbox entries older than this are pruned.
 const OUTBOX_RETENTION_DAYS: i64 = 7;
 /// The online writer's arena (tantivy's minimum is 15 MB): batches are a
@@ -163,12 +167,14 @@ impl Worker {
             None => return,
         };
         self.status.ready.store(true, Ordering::SeqCst);
-        let mut applied: BTreeSet<i64> = BTreeSet::new();
+        // The gaps the last process was waiting on are unknown: the first
+        // pass re-applies the whole look-back window.
+        let mut gaps: Option<Gaps> = None;
         let mut last_prune = Instant::now();
         loop {
             let stopping = self.signal.stop.load(Ordering::SeqCst);
             let mut more_waiting = false;
-            match self.pass(&mut writer, position, &mut applied) {
+            match self.pass(&mut writer, position, &mut gaps) {
                 Ok((next, full_batch)) => {
                     position = next;
                     more_waiting = full_batch;
@@ -243,35 +249,39 @@ impl Worker {
         &self,
         writer: &mut IndexWriterHandle,
         position: i64,
-        applied: &mut BTreeSet<i64>,
+        gaps: &mut Option<Gaps>,
     ) -> Result<(i64, bool), PassError> {
         let mut conn = self.pool.get()?;
-        let since = self.clock.now() - chrono::Duration::seconds(LOOK_BACK_SECS);
+        let now = Instant::now();
         let mut entries = store::outbox::after(&mut conn, position, BATCH)?;
         let full_batch = entries.len() as i64 >= BATCH;
-        let late: Vec<(i64, i64)> = store::search::outbox_recent_at_or_below(&mut conn, position, since, BATCH)?
-            .into_iter()
-            .filter(|(id, _)| !applied.contains(id))
-            .collect();
+        let new_positions: Vec<i64> = entries.iter().map(|&(id, _)| id).collect();
+        let late = match gaps {
+            Some(gaps) => store::outbox::with_ids(&mut conn, &gaps.current(now))?,
+            None => {
+                let since = self.clock.now() - chrono::Duration::from_std(LOOK_BACK).unwrap_or_default();
+                store::search::outbox_recent_at_or_below(&mut conn, position, since)?
+            }
+        };
+        let late_positions: Vec<i64> = late.iter().map(|&(id, _)| id).collect();
         entries.extend(late);
         self.status.head.store(store::search::outbox_head(&mut conn)?.max(position), Ordering::Relaxed);
-        if entries.is_empty() {
-            return Ok((position, false));
+        let next = new_positions.last().copied().unwrap_or(position).max(position);
+        if !entries.is_empty() {
+            let question_ids: BTreeSet<i64> = entries.iter().map(|&(_, q)| q).collect();
+            let ids: Vec<i64> = question_ids.iter().copied().collect();
+            apply(writer, &store::search::load(&mut conn, &ids)?, &ids)?;
+            drop(conn);
+            writer.commit(next)?;
+            self.index.reload()?;
+            self.status.position.store(next, Ordering::SeqCst);
+            self.status.commits.fetch_add(1, Ordering::SeqCst);
+            self.status.last_commit_at.store(self.clock.now_utc().timestamp(), Ordering::Relaxed);
         }
-        let question_ids: BTreeSet<i64> = entries.iter().map(|&(_, q)| q).collect();
-        let ids: Vec<i64> = question_ids.iter().copied().collect();
-        apply(writer, &store::search::load(&mut conn, &ids)?, &ids)?;
-        drop(conn);
-        let next = entries.iter().map(|&(id, _)| id).max().unwrap_or(position).max(position);
-        writer.commit(next)?;
-        self.index.reload()?;
-        applied.extend(entries.iter().map(|&(id, _)| id));
-        // Keep only what the look-back can still return.
-        let keep_from = applied.iter().rev().nth(100_000).copied().unwrap_or(i64::MIN);
-        applied.retain(|&id| id > keep_from);
-        self.status.position.store(next, Ordering::SeqCst);
-        self.status.commits.fetch_add(1, Ordering::SeqCst);
-        self.status.last_commit_at.store(self.clock.now_utc().timestamp(), Ordering::Relaxed);
+        // Only once committed: a failed pass is retried from the same place.
+        let gaps = gaps.get_or_insert_with(Gaps::default);
+        gaps.filled(late_positions);
+        gaps.note(position, &new_positions, now);
         Ok((next, full_batch))
     }
 
@@ -284,6 +294,47 @@ impl Worker {
             .and_then(|mut conn| store::search::prune_outbox(&mut conn, cutoff).map_err(PassError::from));
         if let Err(e) = result {
             tracing::warn!(error = %e, "cannot prune the search outbox");
+        }
+    }
+}
+
+/// Outbox positions the indexer passed without seeing an entry. On
+/// PostgreSQL a transaction can take a position and commit after higher
+/// ones were applied; its entry then appears in such a gap. Each gap is
+/// looked up again on every pass until it is found or `LOOK_BACK` has gone
+/// by (a rolled-back transaction leaves a gap that never fills).
+#[derive(Debug, Default)]
+struct Gaps {
+    noted_at: BTreeMap<i64, Instant>,
+}
+
+impl Gaps {
+    /// Notes the positions after `position` up to the last of `seen`
+    /// (ascending) that are not in `seen`. Only the newest `MAX_GAPS` are
+    /// kept: a bigger hole is a sequence jump, not transactions in flight.
+    fn note(&mut self, position: i64, seen: &[i64], now: Instant) {
+        let mut previous = position;
+        for &id in seen {
+            let from = (previous + 1).max(id - MAX_GAPS as i64);
+            for missing in from..id {
+                self.noted_at.entry(missing).or_insert(now);
+            }
+            previous = previous.max(id);
+        }
+        while self.noted_at.len() > MAX_GAPS {
+            self.noted_at.pop_first();
+        }
+    }
+
+    /// Forgets gaps older than the look-back and returns those left.
+    fn current(&mut self, now: Instant) -> Vec<i64> {
+        self.noted_at.retain(|_, noted| now.duration_since(*noted) < LOOK_BACK);
+        self.noted_at.keys().copied().collect()
+    }
+
+    fn filled(&mut self, ids: impl IntoIterator<Item = i64>) {
+        for id in ids {
+            self.noted_at.remove(&id);
         }
     }
 }
@@ -380,5 +431,33 @@ impl From<RebuildError> for PassError {
             RebuildError::Database(e) => PassError::Database(e),
             RebuildError::Index(e) => PassError::Index(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_are_the_positions_passed_over_until_filled_or_too_old() {
+        let start = Instant::now();
+        let mut gaps = Gaps::default();
+        gaps.note(10, &[11, 14, 15, 18], start);
+        assert_eq!(gaps.current(start), vec![12, 13, 16, 17]);
+        gaps.filled([13, 16]);
+        assert_eq!(gaps.current(start + Duration::from_secs(1)), vec![12, 17]);
+        // Noting again does not make a gap younger.
+        gaps.note(18, &[20], start + LOOK_BACK / 2);
+        assert_eq!(gaps.current(start + LOOK_BACK), vec![19]);
+    }
+
+    #[test]
+    fn gaps_are_bounded() {
+        let now = Instant::now();
+        let mut gaps = Gaps::default();
+        gaps.note(0, &[1_000_000], now);
+        let kept = gaps.current(now);
+        assert_eq!(kept.len(), MAX_GAPS);
+        assert_eq!(kept.last(), Some(&999_999), "the newest are kept");
     }
 }

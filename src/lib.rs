@@ -4,6 +4,13 @@
 //! (diesel on SQLite or PostgreSQL); full-text search lives in the
 //! `search-index` crate.
 
+// See Cargo.toml for why the server does not use the system allocator. It
+// is set here, not in main.rs, so that tests and benchmarks run on it too
+// and /metrics reads the allocator that is in use.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod cli;
 pub mod clock;
 pub mod config;

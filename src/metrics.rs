@@ -3,7 +3,8 @@
 //! Request counts and latencies are recorded by the request middleware,
 //! labelled by route *template* (`/api/v1/questions/{id}`), never by the
 //! raw path, so a scanner probing random URLs cannot grow the label set.
-//! Pool use and indexer lag are read at scrape time.
+//! Pool use, indexer lag and the allocator's figures are read at scrape
+//! time.
 
 use std::sync::atomic::AtomicU64;
 
@@ -77,6 +78,8 @@ pub struct Metrics {
     index_ready: Gauge,
     index_lag_entries: Gauge,
     index_lag_seconds: Gauge<f64, AtomicU64>,
+    heap_allocated: Gauge,
+    heap_resident: Gauge,
 }
 
 impl Default for Metrics {
@@ -128,6 +131,18 @@ impl Metrics {
             "Age of the oldest outbox entry not yet applied",
             index_lag_seconds.clone(),
         );
+        let heap_allocated = Gauge::default();
+        registry.register(
+            "heap_allocated_bytes",
+            "Bytes the process holds in allocations (the allocator's count: a leak grows this)",
+            heap_allocated.clone(),
+        );
+        let heap_resident = Gauge::default();
+        registry.register(
+            "heap_resident_bytes",
+            "Bytes of memory the allocator keeps resident (allocations, its metadata, freed pages not yet returned)",
+            heap_resident.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -142,6 +157,8 @@ impl Metrics {
             index_ready,
             index_lag_entries,
             index_lag_seconds,
+            heap_allocated,
+            heap_resident,
         }
     }
 
@@ -178,11 +195,38 @@ impl Metrics {
             self.index_lag_entries.set(lag.entries);
             self.index_lag_seconds.set(lag.seconds);
         }
+        if let Some(heap) = heap_stats() {
+            self.heap_allocated.set(heap.allocated);
+            self.heap_resident.set(heap.resident);
+        }
         let mut out = String::with_capacity(16 * 1024);
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+struct HeapStats {
+    allocated: i64,
+    resident: i64,
+}
+
+/// jemalloc's statistics, refreshed (they are cached until the epoch is
+/// advanced).
+#[cfg(not(target_env = "msvc"))]
+fn heap_stats() -> Option<HeapStats> {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    epoch::advance().ok()?;
+    let as_i64 = |bytes: usize| i64::try_from(bytes).unwrap_or(i64::MAX);
+    Some(HeapStats {
+        allocated: as_i64(stats::allocated::read().ok()?),
+        resident: as_i64(stats::resident::read().ok()?),
+    })
+}
+
+#[cfg(target_env = "msvc")]
+fn heap_stats() -> Option<HeapStats> {
+    None
 }
 
 #[cfg(test)]
@@ -229,6 +273,13 @@ mod tests {
         // A second scrape does not count the same queries twice.
         let text = metrics.render(&scrape());
         assert!(text.contains("agora_db_queries_total 42"), "{text}");
+        // The process runs on jemalloc (lib.rs), whose figures are read.
+        let gauge = |name: &str| -> i64 {
+            let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}"));
+            line[name.len() + 1..].parse().unwrap()
+        };
+        assert!(gauge("agora_heap_allocated_bytes") > 0, "{text}");
+        assert!(gauge("agora_heap_resident_bytes") >= gauge("agora_heap_allocated_bytes"), "{text}");
     }
 
     #[test]

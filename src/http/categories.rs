@@ -49,7 +49,7 @@ pub async fn create(
     user.require_role(Role::Admin)?;
     let new = body.0.parse()?;
     let now = state.clock.now();
-    let category = state.db(move |conn| categories::create(conn, new, now)).await?;
+    let category = state.db(move |conn| categories::create(conn, user.id, new, now)).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/categories/{}", category.slug)))
         .json(category))
@@ -77,8 +77,8 @@ pub async fn update(
         description: body.0.description.and_then(|d| errors.check("description", bounded_text(&d, 0, 500, true))),
     };
     errors.into_result()?;
-    let slug = path.into_inner();
-    let category = state.db(move |conn| categories::update(conn, &slug, form)).await?;
+    let (slug, now) = (path.into_inner(), state.clock.now());
+    let category = state.db(move |conn| categories::update(conn, user.id, &slug, form, now)).await?;
     Ok(HttpResponse::Ok().json(category))
 }
 

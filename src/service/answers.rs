@@ -207,7 +207,9 @@ pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, body:
     let body_html = markdown::render(body.as_str());
     write_transaction(conn, |conn| {
         let (answer, question) = visible(conn, Some(caller), id)?;
-        posts::require_editor(caller, &state.rules(conn)?.privileges, answer.author_id)?;
+        let rules = state.rules(conn)?;
+        posts::require_editor(caller, &rules.privileges, answer.author_id)?;
+        limits::check_links(&rules.new_accounts, caller, body.as_str(), now)?;
         if redact {
             moderation::require_moderator(caller)?;
         }

@@ -3,10 +3,12 @@
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::clock::rfc3339;
 use crate::domain::TagName;
 use crate::error::{ApiError, ApiResult};
+use crate::service::audit::{self, Action};
 use crate::service::pagination::{self, CursorCodec, KeyPosition, Page};
 use crate::service::posts::Caller;
 use crate::service::privileges::{Privilege, Thresholds};
@@ -54,23 +56,65 @@ pub struct NewCategory {
     pub description: String,
 }
 
-pub fn create(conn: &mut DbConn, new: NewCategory, now: NaiveDateTime) -> ApiResult<CategoryView> {
+/// Creates a category (admins), recorded in the audit log.
+pub fn create(conn: &mut DbConn, actor_id: i64, new: NewCategory, now: NaiveDateTime) -> ApiResult<CategoryView> {
     write_transaction(conn, |conn| {
         if store::categories::find_by_slug(conn, &new.slug)?.is_some() {
             return Err(ApiError::Conflict { code: "slug_taken", detail: "a category with that slug exists".into() });
         }
-        Ok(store::categories::insert(conn, &new.slug, &new.name, &new.description, now)?.into())
+        let category = store::categories::insert(conn, &new.slug, &new.name, &new.description, now)?;
+        audit::record(
+            conn,
+            Action {
+                actor_id: Some(actor_id),
+                action: "create_category",
+                target_type: "category",
+                target_id: Some(category.id),
+                reason: None,
+                before: None,
+                after: Some(snapshot(&category)),
+                at: now,
+            },
+        )?;
+        Ok(category.into())
     })
 }
 
-pub fn update(conn: &mut DbConn, slug: &str, form: CategoryUpdateForm) -> ApiResult<CategoryView> {
+/// Renames or redescribes a category (admins), recorded in the audit log
+/// with the state before and after.
+pub fn update(
+    conn: &mut DbConn,
+    actor_id: i64,
+    slug: &str,
+    form: CategoryUpdateForm,
+    now: NaiveDateTime,
+) -> ApiResult<CategoryView> {
     write_transaction(conn, |conn| {
-        let category = find(conn, slug)?;
+        let before = find(conn, slug)?;
         if form.name.is_none() && form.description.is_none() {
-            return Ok(category.into());
+            return Ok(before.into());
         }
-        Ok(store::categories::update(conn, category.id, &form)?.into())
+        let after = store::categories::update(conn, before.id, &form)?;
+        audit::record(
+            conn,
+            Action {
+                actor_id: Some(actor_id),
+                action: "update_category",
+                target_type: "category",
+                target_id: Some(after.id),
+                reason: None,
+                before: Some(snapshot(&before)),
+                after: Some(snapshot(&after)),
+                at: now,
+            },
+        )?;
+        Ok(after.into())
     })
+}
+
+/// What the audit log keeps of a category.
+fn snapshot(category: &Category) -> Value {
+    json!({"slug": category.slug, "name": category.name, "description": category.description})
 }
 
 #[derive(Debug, Serialize)]

@@ -95,7 +95,8 @@ pub fn create(
     })
 }
 
-/// Soft-deletes a comment (its author or a moderator).
+/// Soft-deletes a comment (its author or a moderator; a moderator's
+/// delete of someone else's comment is recorded in the audit log).
 pub fn delete(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64) -> ApiResult<()> {
     let now = state.clock.now();
     write_transaction(conn, |conn| {
@@ -106,9 +107,10 @@ pub fn delete(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64) -> 
         if comment.author_id != caller.id && !caller.is_moderator() {
             return Err(ApiError::forbidden("only the author or a moderator may delete this comment"));
         }
-        if comment.deleted_at.is_none() {
-            store::comments::set_deleted(conn, id, Some(now))?;
+        if comment.deleted_at.is_some() {
+            return Ok(());
         }
-        Ok(())
+        store::comments::set_deleted(conn, id, Some(now))?;
+        moderation::record_moderator_delete(conn, caller, Target::Comment(id), comment.author_id, now)
     })
 }

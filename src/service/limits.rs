@@ -17,6 +17,19 @@ fn is_new(caller: &Caller, limits: &NewAccountLimits, now: NaiveDateTime) -> boo
     !exempt && young && caller.reputation < limits.below_reputation
 }
 
+/// Checks a post's text, new or edited, against the links-per-post limit
+/// of new accounts. Edits are checked too, or a new account could post
+/// plain text and add the links afterwards.
+pub fn check_links(limits: &NewAccountLimits, caller: &Caller, body: &str, now: NaiveDateTime) -> ApiResult<()> {
+    if !is_new(caller, limits, now) || markdown::count_links(body) <= limits.links_per_post as usize {
+        return Ok(());
+    }
+    Err(ApiError::validation(
+        "body",
+        &format!("new accounts may include at most {} links in a post", limits.links_per_post),
+    ))
+}
+
 /// Checks a new post by `caller` against the new-account limits.
 pub fn check_new_post(
     conn: &mut DbConn,
@@ -29,13 +42,7 @@ pub fn check_new_post(
     if !is_new(caller, limits, now) {
         return Ok(());
     }
-    let links = markdown::count_links(body);
-    if links > limits.links_per_post as usize {
-        return Err(ApiError::validation(
-            "body",
-            &format!("new accounts may include at most {} links in a post", limits.links_per_post),
-        ));
-    }
+    check_links(limits, caller, body, now)?;
     let hour_ago = now - Duration::hours(1);
     let (recent, allowed) = match post_type {
         PostType::Question => {

@@ -181,6 +181,7 @@ pub fn flag(
     caller.require(&rules.privileges, Privilege::Flag)?;
     let now = state.clock.now();
     write_transaction(conn, |conn| {
+        lock_post(conn, target)?;
         let post = load_post(conn, target)?;
         if post.deleted_at.is_some()
             || (post.hidden_at.is_some() && !caller.is_moderator() && post.author_id != caller.id)
@@ -214,6 +215,18 @@ pub fn flag(
         }
         Ok(flag_view(flag))
     })
+}
+
+/// Serialises flags on one post: under PostgreSQL's read committed, three
+/// flags arriving at once would each count the pending flags before the
+/// others commit, see fewer than three, and never hide the post.
+fn lock_post(conn: &mut DbConn, target: Target) -> ApiResult<()> {
+    let found = match target {
+        Target::Question(id) => store::moderation::lock_question(conn, id)?,
+        Target::Answer(id) => store::moderation::lock_answer(conn, id)?,
+        Target::Comment(id) => store::moderation::lock_comment(conn, id)?,
+    };
+    if found { Ok(()) } else { Err(ApiError::not_found(target.kind())) }
 }
 
 fn auto_hide_if_flagged(conn: &mut DbConn, post: &PostState, now: NaiveDateTime) -> ApiResult<()> {
@@ -897,8 +910,8 @@ pub fn set_roles(
     })
 }
 
-/// Moderators' deletions of questions and answers through the ordinary
-/// endpoints are moderation too: record them.
+/// Moderators' deletions of someone else's questions, answers and
+/// comments through the ordinary endpoints are moderation too: record them.
 pub fn record_moderator_delete(
     conn: &mut DbConn,
     caller: &Caller,

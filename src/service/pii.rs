@@ -50,23 +50,48 @@ fn is_personal_number(found: &str) -> bool {
 
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| regex(r"(?i)\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b"));
 
-/// A house number and a street name ("12 Mill Lane", "3a Kingsway Road").
+/// A house number and a street name that looks like a proper name ("12
+/// Mill Lane", "3a Kingsway Road", "45 St John's Road"). The name must be
+/// capitalised, so ordinary sentences ("missed 3 weeks in a row", "left 2
+/// days on the street") are left alone, and words that are also common
+/// nouns (way, row, walk, hill, close…) count only capitalised, as part of
+/// a name; only unmistakable street words may be lower case ("12 Mill
+/// lane"). See also [`is_house_number`].
 static STREET: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)\b\d{1,4}[a-z]?,?\s+(?:[a-z'\-]+\s){0,3}(?:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|court|ct|place|gardens|terrace|grove|mews|row|walk|hill|parade|square)\b",
+        r"\b(\d{1,4})[A-Za-z]?,?\s+(?:[A-Z][A-Za-z'’\-]*\s+){1,3}(?:(?i:road|street|lane|avenue|crescent|terrace|gardens)|Rd|St|Ln|Ave|Close|Drive|Dr|Way|Court|Ct|Place|Grove|Mews|Row|Walk|Hill|Parade|Square)\b",
     )
 });
+
+/// Whether a street-shaped match starts with a house number rather than a
+/// year ("In 2024 High Street was resurfaced").
+fn is_house_number(number: &str) -> bool {
+    !(number.len() == 4 && (number.starts_with("19") || number.starts_with("20")))
+}
 
 /// UK postcodes ("SW1A 1AA", "M1 1AE").
 static POSTCODE: LazyLock<Regex> = LazyLock::new(|| regex(r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b"));
 
-/// A reference, case, account or PCN number: the word, then a code with at
-/// least six digits; also National Insurance numbers.
+/// A reference, case, account or PCN number: the word, then a code of
+/// digits, perhaps after a short prefix and in groups ("case 24-12345",
+/// "ref: SR-1234567", "reference 2024/001234"); see [`is_reference_code`].
+/// Also National Insurance numbers.
 static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
     regex(
-        r"(?i)\b(?:ref(?:erence)?|case|account|acc|claim|application|pcn|ticket|crime)\b\s*(?:no\.?|number|num|#)?\s*[:#]?\s*[a-z]{0,3}[\s\-/]?\d{6,}",
+        r"(?i)\b(?:ref(?:erence)?|case|account|acc|claim|application|pcn|ticket|crime)\b\s*(?:no\.?|number|num|#)?\s*[:#]?\s*[a-z]{0,3}[\s\-/]?(\d+(?:[\-/]\d+)*)",
     )
 });
+
+/// Whether the digits after a reference word make a reference: at least
+/// six in all, with a run of at least five. Dates ("12/03/2024"), years
+/// ("2024") and tax years ("2025/26") have no run of five.
+fn is_reference_code(code: &str) -> bool {
+    let total = code.chars().filter(char::is_ascii_digit).count();
+    let longest_run = code.split(['-', '/']).map(str::len).max().unwrap_or(0);
+    total >= 6 && longest_run >= 5
+}
+
+/// National Insurance numbers ("AB 12 34 56 C").
 static NATIONAL_INSURANCE: LazyLock<Regex> =
     LazyLock::new(|| regex(r"(?i)\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b"));
 
@@ -79,10 +104,12 @@ pub fn scan(text: &str) -> Vec<Finding> {
     if EMAIL.is_match(text) {
         findings.push(Finding::EmailAddress);
     }
-    if STREET.is_match(text) || POSTCODE.is_match(text) {
+    let street = STREET.captures_iter(text).any(|c| is_house_number(&c[1]));
+    if street || POSTCODE.is_match(text) {
         findings.push(Finding::StreetAddress);
     }
-    if REFERENCE.is_match(text) || NATIONAL_INSURANCE.is_match(text) {
+    let reference = REFERENCE.captures_iter(text).any(|c| is_reference_code(&c[1]));
+    if reference || NATIONAL_INSURANCE.is_match(text) {
         findings.push(Finding::ReferenceNumber);
     }
     findings
@@ -112,6 +139,14 @@ mod tests {
             ("email jane.doe@example.co.uk please", Finding::EmailAddress),
             ("I live at 12 Mill Lane and the bin", Finding::StreetAddress),
             ("outside 3a Kingsway Road", Finding::StreetAddress),
+            ("we moved to 12 Acacia Avenue last year", Finding::StreetAddress),
+            ("flat 3, 45 High Street", Finding::StreetAddress),
+            ("opposite 7 St John's Road", Finding::StreetAddress),
+            ("at 9 Mill lane", Finding::StreetAddress),
+            ("2 Rose Hill, near the school", Finding::StreetAddress),
+            ("case 24-12345 is still open", Finding::ReferenceNumber),
+            ("ref: SR-1234567", Finding::ReferenceNumber),
+            ("reference 2024/001234 from the council", Finding::ReferenceNumber),
             ("postcode SW1A 1AA", Finding::StreetAddress),
             ("my reference is 12345678", Finding::ReferenceNumber),
             ("Case no. 4455667 was closed", Finding::ReferenceNumber),
@@ -138,6 +173,18 @@ mod tests {
             "Visit https://www.example.gov.uk/bins for the calendar",
             "We have 2 bins and 3 boxes",
             "Road closed between junctions 4 and 5",
+            "They missed 3 weeks in a row",
+            "The bags were left 2 days on the street",
+            "The tip is 4 miles up the hill",
+            "It has to be sorted 1 way or another",
+            "In 2024 st louis had the same problem",
+            "In 2024 St Louis had the same problem",
+            "Since 2023 Station Road has flooded twice",
+            "I reported it on 12/03/2024 and again since",
+            "my case on 12/03/2024 was closed",
+            "my ref is 12/03/2024",
+            "the council tax account for 2025/26 went up",
+            "case 2024 is a year, not a reference",
         ];
         for text in clean {
             assert!(scan(text).is_empty(), "{text}: {:?}", scan(text));

@@ -460,6 +460,9 @@ pub fn edit(conn: &mut DbConn, state: &AppState, caller: &Caller, id: i64, edit:
         let question = visible(conn, Some(caller), id)?;
         let rules = state.rules(conn)?;
         posts::require_editor(caller, &rules.privileges, question.author_id)?;
+        if let Some(body) = &edit.body {
+            limits::check_links(&rules.new_accounts, caller, body.as_str(), now)?;
+        }
         if edit.redact {
             moderation::require_moderator(caller)?;
         }

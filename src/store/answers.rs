@@ -4,7 +4,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 
-use super::schema::{answers, users};
+use super::schema::{answers, questions, users};
 use super::users::UserRef;
 use super::{DbConn, native};
 
@@ -125,8 +125,9 @@ pub fn set_verified(
         .map(|_| ())
 }
 
-/// Verified, visible answers whose review date has passed, oldest review
-/// first, after the keyset `(review_by, id)`.
+/// Verified, visible answers on visible questions whose review date has
+/// passed, oldest review first, after the keyset `(review_by, id)`. Hidden
+/// and deleted posts are moderation's business, not a review's.
 pub fn stale(
     conn: &mut DbConn,
     now: NaiveDateTime,
@@ -135,9 +136,13 @@ pub fn stale(
 ) -> QueryResult<Vec<AnswerRow>> {
     let mut query = answers::table
         .inner_join(users::table)
+        .inner_join(questions::table.on(questions::id.eq(answers::question_id)))
         .filter(answers::verified_at.is_not_null())
         .filter(answers::review_by.lt(now))
         .filter(answers::deleted_at.is_null())
+        .filter(answers::hidden_at.is_null())
+        .filter(questions::deleted_at.is_null())
+        .filter(questions::hidden_at.is_null())
         .select(AnswerRow::as_select())
         .into_boxed();
     if let Some((review_by, id)) = after {

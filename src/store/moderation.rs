@@ -7,6 +7,24 @@ use diesel::prelude::*;
 use super::DbConn;
 use super::schema::{answers, comments, follows, questions, revisions};
 
+/// Takes the row lock of a post until the transaction ends (PostgreSQL;
+/// SQLite's write transactions already run one at a time). False when the
+/// post does not exist.
+pub fn lock_question(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    let DbConn::Postgres(pg) = conn else { return Ok(true) };
+    questions::table.find(id).select(questions::id).for_update().first::<i64>(pg).optional().map(|r| r.is_some())
+}
+
+pub fn lock_answer(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    let DbConn::Postgres(pg) = conn else { return Ok(true) };
+    answers::table.find(id).select(answers::id).for_update().first::<i64>(pg).optional().map(|r| r.is_some())
+}
+
+pub fn lock_comment(conn: &mut DbConn, id: i64) -> QueryResult<bool> {
+    let DbConn::Postgres(pg) = conn else { return Ok(true) };
+    comments::table.find(id).select(comments::id).for_update().first::<i64>(pg).optional().map(|r| r.is_some())
+}
+
 pub fn set_question_hidden(conn: &mut DbConn, id: i64, at: Option<NaiveDateTime>) -> QueryResult<()> {
     diesel::update(questions::table.find(id)).set(questions::hidden_at.eq(at)).execute(conn).map(|_| ())
 }

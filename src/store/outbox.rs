@@ -28,6 +28,20 @@ pub fn after(conn: &mut DbConn, position: i64, limit: i64) -> QueryResult<Vec<(i
         .load(conn)
 }
 
+/// The entries at the positions `ids` that exist now: positions the
+/// indexer passed over and waits on. No query when there are none.
+pub fn with_ids(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, i64)>> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(i64, i64)> = search_outbox::table
+            .filter(search_outbox::id.eq_any(chunk))
+            .select((search_outbox::id, search_outbox::question_id))
+            .load(conn)?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
 /// How many entries lie after `position`, and when the oldest of them was
 /// written: the indexer's lag.
 pub fn pending_after(conn: &mut DbConn, position: i64) -> QueryResult<(i64, Option<NaiveDateTime>)> {

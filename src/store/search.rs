@@ -91,20 +91,31 @@ pub fn outbox_tail(conn: &mut DbConn) -> QueryResult<Option<i64>> {
 }
 
 /// (position, question id) written since `since` at positions at or below
-/// `position`: late commits a position-only scan would miss.
+/// `position`: what a restarted indexer applies again, as it cannot know
+/// which of them committed late. Read in pages; the window is seconds long.
 pub fn outbox_recent_at_or_below(
     conn: &mut DbConn,
     position: i64,
     since: NaiveDateTime,
-    limit: i64,
 ) -> QueryResult<Vec<(i64, i64)>> {
-    search_outbox::table
-        .filter(search_outbox::id.le(position))
-        .filter(search_outbox::created_at.ge(since))
-        .order(search_outbox::id.asc())
-        .limit(limit)
-        .select((search_outbox::id, search_outbox::question_id))
-        .load(conn)
+    const PAGE: i64 = 2000;
+    let mut entries: Vec<(i64, i64)> = Vec::new();
+    loop {
+        let after = entries.last().map_or(i64::MIN, |&(id, _)| id);
+        let page: Vec<(i64, i64)> = search_outbox::table
+            .filter(search_outbox::id.gt(after))
+            .filter(search_outbox::id.le(position))
+            .filter(search_outbox::created_at.ge(since))
+            .order(search_outbox::id.asc())
+            .limit(PAGE)
+            .select((search_outbox::id, search_outbox::question_id))
+            .load(conn)?;
+        let last_page = (page.len() as i64) < PAGE;
+        entries.extend(page);
+        if last_page {
+            return Ok(entries);
+        }
+    }
 }
 
 /// Prunes outbox entries older than `before`, always keeping the newest.

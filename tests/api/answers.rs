@@ -150,6 +150,88 @@ fn acceptance_by_the_asker_moves_and_is_removed() {
     assert_eq!(page["status"], "answered");
 }
 
+/// The answer ids of a question page in the order it gives them.
+fn reading_order(app: &TestApp, question_id: i64, viewer: Option<&TestUser>) -> Vec<i64> {
+    let mut call = app.get(&format!("/api/v1/questions/{question_id}"));
+    if let Some(viewer) = viewer {
+        call = call.bearer(&viewer.access_token);
+    }
+    let page = call.send().assert_status(200).json();
+    page["answers"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect()
+}
+
+#[test]
+fn answers_read_accepted_then_verified_then_by_score_then_oldest() {
+    let s = scene();
+    let app = &s.app;
+    let staff = app.user_with_roles("staff_sue", &[agora::domain::Role::Staff]);
+    let (bea, cai) = (app.register("bea"), app.register("cai"));
+    let writers = [&s.helper, &bea, &cai];
+    let a: Vec<i64> = (0..8)
+        .map(|i| {
+            let body = format!("Answer number {i}, with enough text to post.");
+            let id = app.answer(writers[i % 3], s.question_id, &body)["id"].as_i64().unwrap();
+            // Each answer a second older than the next.
+            app.clock.advance(Duration::seconds(1));
+            id
+        })
+        .collect();
+    let up_one = app.register("up_one");
+    let up_two = app.register("up_two");
+    let down = app.register("down");
+    app.set_reputation(up_one.id, 15);
+    app.set_reputation(up_two.id, 15);
+    app.set_reputation(down.id, 200);
+    let votes = [
+        (&up_one, a[1], 1),
+        (&up_two, a[1], 1),
+        (&down, a[3], -1),
+        (&up_one, a[4], 1),
+        (&up_two, a[4], 1),
+        (&up_one, a[6], 1),
+        (&down, a[7], -1),
+    ];
+    for (voter, answer, value) in votes {
+        vote(app, voter, &format!("/api/v1/answers/{answer}/vote"), value).assert_status(200);
+    }
+    for verified in [a[5], a[6]] {
+        app.call("POST", &format!("/api/v1/answers/{verified}/verify"))
+            .bearer(&staff.access_token)
+            .send()
+            .assert_status(200);
+    }
+    let accept_url = format!("/api/v1/questions/{}/accept", s.question_id);
+    app.post(&accept_url, &json!({"answer_id": a[7]})).bearer(&s.asker.access_token).send().assert_status(200);
+
+    // a5 and a6 are verified, a7 accepted; equal scores pair a1 with a4,
+    // a0 with a2 (and a5), a3 with a7.
+    let page = app.question(s.question_id);
+    let score = |id: i64| {
+        let answers = page["answers"].as_array().unwrap();
+        answers.iter().find(|x| x["id"] == id).unwrap()["score"].as_i64().unwrap()
+    };
+    assert_eq!(a.iter().map(|&id| score(id)).collect::<Vec<_>>(), vec![0, 2, 0, -1, 2, 0, 1, -1]);
+    let expected = vec![a[7], a[6], a[5], a[1], a[4], a[0], a[2], a[3]];
+    assert_eq!(reading_order(app, s.question_id, None), expected);
+    assert_eq!(reading_order(app, s.question_id, Some(&up_one)), expected, "the same for a logged-in voter");
+    assert_eq!(page["answers"][0]["accepted"], true);
+    assert!(page["answers"][1]["verified"].is_object() && page["answers"][2]["verified"].is_object());
+    assert!(page["answers"][3]["verified"].is_null());
+
+    // Without its acceptance, the downvoted answer goes last: -1 like a3,
+    // but newer.
+    app.call("DELETE", &accept_url).bearer(&s.asker.access_token).send().assert_status(200);
+    let expected = vec![a[6], a[5], a[1], a[4], a[0], a[2], a[3], a[7]];
+    assert_eq!(reading_order(app, s.question_id, None), expected);
+    // Without its verification, a6 takes its place by score (+1).
+    app.call("DELETE", &format!("/api/v1/answers/{}/verify", a[6]))
+        .bearer(&staff.access_token)
+        .send()
+        .assert_status(204);
+    let expected = vec![a[5], a[1], a[4], a[6], a[0], a[2], a[3], a[7]];
+    assert_eq!(reading_order(app, s.question_id, Some(&s.asker)), expected);
+}
+
 #[test]
 fn the_asker_accepts_their_own_answer_only_after_48_hours() {
     let s = scene();

@@ -208,6 +208,55 @@ fn ten_good_answers_and_verification_earn_badges() {
     assert_eq!(badges, ["first_answer", "good_answers_10", "first_verified_answer"]);
 }
 
+fn badges(app: &TestApp, user: &TestUser) -> Vec<String> {
+    let profile = app.get(&format!("/api/v1/users/{}", user.id)).send().assert_status(200).json();
+    profile["badges"].as_array().unwrap().iter().map(|b| b["badge"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn ten_and_fifty_accepted_answers_earn_badges_that_stay() {
+    let (app, admin) = setup();
+    app.change_settings(&admin, |s| {
+        s["new_accounts"]["questions_per_hour"] = json!(1000);
+        s["new_accounts"]["answers_per_hour"] = json!(1000);
+    });
+    let writer = app.register("writer");
+    let asker = app.register("asker");
+    let mut accepted = Vec::new();
+    let mut accept_one = |i: usize| {
+        let q = app.ask(&asker, "waste", &format!("Question number {i} for the accepted badges"), &[])["id"]
+            .as_i64()
+            .unwrap();
+        let a = app.answer(&writer, q, &format!("Accepted answer number {i} here."))["id"].as_i64().unwrap();
+        app.post(&format!("/api/v1/questions/{q}/accept"), &json!({"answer_id": a}))
+            .bearer(&asker.access_token)
+            .send()
+            .assert_status(200);
+        accepted.push(q);
+    };
+    for i in 0..9 {
+        accept_one(i);
+    }
+    assert_eq!(badges(&app, &writer), ["first_answer", "first_accepted_answer"], "not before the 10th");
+    accept_one(9);
+    assert_eq!(badges(&app, &writer), ["first_answer", "first_accepted_answer", "accepted_answers_10"]);
+    for i in 10..49 {
+        accept_one(i);
+    }
+    assert!(!badges(&app, &writer).contains(&"accepted_answers_50".to_owned()), "not before the 50th");
+    accept_one(49);
+    let all = ["first_answer", "first_accepted_answer", "accepted_answers_10", "accepted_answers_50"];
+    assert_eq!(badges(&app, &writer), all);
+    // Badges are never taken away, even when the count drops below.
+    app.call("DELETE", &format!("/api/v1/questions/{}/accept", accepted[0]))
+        .bearer(&asker.access_token)
+        .send()
+        .assert_status(200);
+    let profile = app.get(&format!("/api/v1/users/{}", writer.id)).send().json();
+    assert_eq!(profile["counts"]["accepted_answers"], 49);
+    assert_eq!(badges(&app, &writer), all);
+}
+
 #[test]
 fn new_accounts_are_limited_until_trusted() {
     let (app, _) = setup();
@@ -260,4 +309,67 @@ fn new_accounts_are_limited_until_trusted() {
     app.clock.advance(Duration::hours(24));
     let newbie = TestUser::from_session(&app.login("newbie", super::helpers::PASSWORD).json());
     app.post("/api/v1/questions", &body(5)).bearer(&newbie.access_token).send().assert_status(201);
+}
+
+/// A body with `links` links, for the links-per-post limit.
+fn with_links(text: &str, links: usize) -> String {
+    let mut text = text.to_owned();
+    for i in 0..links {
+        text.push_str(&format!(" https://example{i}.org/page"));
+    }
+    text
+}
+
+#[test]
+fn new_accounts_cannot_add_links_by_editing_an_answer() {
+    let (app, _) = setup();
+    let asker = app.register("asker");
+    let newbie = app.register("newbie");
+    let q = app.ask(&asker, "waste", "Where can I find the bin calendar?", &[])["id"].as_i64().unwrap();
+    let text = "The calendar is on these pages.";
+    let answer = app.answer(&newbie, q, text)["id"].as_i64().unwrap();
+    let edit = |links: usize| {
+        app.patch(&format!("/api/v1/answers/{answer}"), &json!({"body": with_links(text, links)}))
+            .bearer(&newbie.access_token)
+            .send()
+    };
+    let problem = edit(3).assert_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
+    let page = app.question(q);
+    assert_eq!(page["answers"][0]["body"], text, "the refused edit changed nothing");
+    let revisions = app.get(&format!("/api/v1/answers/{answer}/revisions")).send().assert_status(200).json();
+    assert_eq!(revisions["items"].as_array().unwrap().len(), 1, "{revisions}");
+    assert_eq!(edit(2).assert_status(200).json()["body"], with_links(text, 2));
+
+    // Once the account is no longer new, so is the limit.
+    app.clock.advance(Duration::hours(25));
+    let newbie = TestUser::from_session(&app.login("newbie", super::helpers::PASSWORD).json());
+    app.patch(&format!("/api/v1/answers/{answer}"), &json!({"body": with_links(text, 5)}))
+        .bearer(&newbie.access_token)
+        .send()
+        .assert_status(200);
+}
+
+/// Needs `limits::check_links` in `service::questions::edit` as well.
+#[test]
+fn new_accounts_cannot_add_links_by_editing_a_question() {
+    let (app, _) = setup();
+    let newbie = app.register("newbie");
+    let text = "Which of these pages has the bin calendar?";
+    let q = app
+        .post("/api/v1/questions", &json!({"title": "Where is the bin calendar?", "body": text, "category": "waste"}))
+        .bearer(&newbie.access_token)
+        .send()
+        .assert_status(201)
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    let edit = |body: Value| app.patch(&format!("/api/v1/questions/{q}"), &body).bearer(&newbie.access_token).send();
+    let problem = edit(json!({"body": with_links(text, 3)})).assert_problem(422, "validation_failed");
+    assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
+    assert_eq!(app.question(q)["body"], text, "the refused edit changed nothing");
+    // Edits that leave the body alone are not checked against it.
+    edit(json!({"title": "Where is the bin calendar online?"})).assert_status(200);
+    edit(json!({"body": with_links(text, 2)})).assert_status(200);
+    assert_eq!(app.question(q)["body"], with_links(text, 2));
 }

@@ -155,6 +155,218 @@ fn removing_as_spam_deletes_and_costs_reputation_once() {
 }
 
 #[test]
+fn resolving_a_flag_with_hide_or_delete_takes_the_post_away() {
+    let s = scene();
+    let app = &s.app;
+    let neighbour = app.register("neighbour");
+    let other = app.ask(&neighbour, "waste", "When is the garden waste collected?", &[])["id"].as_i64().unwrap();
+    let flagger = trusted(app, "flagger");
+    let reader = app.register("reader");
+    let flag_id = |kind: &str, id: i64, reason: &str| {
+        flag(app, &flagger, kind, id, reason).assert_status(201).json()["id"].as_i64().unwrap()
+    };
+    let (hide_flag, delete_flag) =
+        (flag_id("question", s.question, "off_topic"), flag_id("question", other, "abusive"));
+    app.get(&format!("/api/v1/questions/{}", s.question)).send().assert_status(200);
+
+    let resolve = |id: i64, body: Value| {
+        app.post(&format!("/api/v1/mod/flags/{id}/resolve"), &body)
+            .bearer(&s.moderator.access_token)
+            .send()
+            .assert_status(200)
+            .json()
+    };
+    let hidden = resolve(hide_flag, json!({"action": "hide", "note": "not a council matter"}));
+    assert_eq!((hidden["resolution"].as_str(), hidden["flags_resolved"].as_i64()), (Some("hide"), Some(1)));
+    assert_eq!((hidden["post_hidden"].as_bool(), hidden["post_deleted"].as_bool()), (Some(true), Some(false)));
+    let deleted = resolve(delete_flag, json!({"action": "delete"}));
+    assert_eq!((deleted["post_hidden"].as_bool(), deleted["post_deleted"].as_bool()), (Some(false), Some(true)));
+
+    // Hidden: gone for residents but its author. Deleted: gone for
+    // everyone but moderators, its author included.
+    for id in [s.question, other] {
+        let path = format!("/api/v1/questions/{id}");
+        app.get(&path).send().assert_problem(404, "not_found");
+        app.get(&path).bearer(&reader.access_token).send().assert_problem(404, "not_found");
+        app.get(&path).bearer(&s.moderator.access_token).send().assert_status(200);
+    }
+    let own = app.get(&format!("/api/v1/questions/{}", s.question)).bearer(&s.asker.access_token).send().json();
+    assert_eq!(own["hidden"], true);
+    app.get(&format!("/api/v1/questions/{other}"))
+        .bearer(&neighbour.access_token)
+        .send()
+        .assert_problem(404, "not_found");
+    for viewer in [None, Some(&reader), Some(&s.asker), Some(&neighbour)] {
+        let mut call = app.get("/api/v1/questions");
+        if let Some(user) = viewer {
+            call = call.bearer(&user.access_token);
+        }
+        assert_eq!(call.send().json()["items"], json!([]), "listed for {:?}", viewer.map(|u| u.id));
+    }
+    assert_eq!(app.get("/api/v1/categories").send().json()["items"][0]["question_count"], 0);
+    assert_eq!(app.get("/api/v1/mod/flags").bearer(&s.moderator.access_token).send().json()["items"], json!([]));
+
+    let entries = audit(app, &s.moderator, "action=resolve_flag");
+    assert_eq!(entries.len(), 2, "newest first");
+    let (delete_entry, hide_entry) = (&entries[0], &entries[1]);
+    for (entry, id) in [(hide_entry, s.question), (delete_entry, other)] {
+        assert_eq!(
+            (entry["actor_id"].as_i64(), entry["target_type"].as_str()),
+            (Some(s.moderator.id), Some("question"))
+        );
+        assert_eq!(entry["target_id"], id);
+        assert_eq!(entry["before"], json!({"hidden": false, "deleted": false}));
+    }
+    assert_eq!(hide_entry["reason"], "not a council matter");
+    assert_eq!(hide_entry["after"], json!({"resolution": "hide", "hidden": true, "deleted": false}));
+    assert_eq!(delete_entry["reason"], "delete", "without a note, the resolution");
+    assert_eq!(delete_entry["after"], json!({"resolution": "delete", "hidden": false, "deleted": true}));
+}
+
+/// Three flags at once (PostgreSQL runs them side by side) still hide the
+/// post, once.
+#[test]
+fn simultaneous_flags_still_hide_the_post() {
+    let s = scene();
+    let app = &s.app;
+    let answerer = trusted(app, "answerer");
+    let answers: Vec<i64> = (0..4)
+        .map(|i| {
+            app.answer(&answerer, s.question, &format!("Cheap bins from my shop, offer number {i} today!"))["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    let flaggers: Vec<TestUser> = (0..3).map(|i| trusted(app, &format!("flagger{i}"))).collect();
+    for &answer in &answers {
+        let start = std::sync::Barrier::new(flaggers.len());
+        std::thread::scope(|scope| {
+            for flagger in &flaggers {
+                let start = &start;
+                scope.spawn(move || {
+                    start.wait();
+                    flag(app, flagger, "answer", answer, "spam").assert_status(201);
+                });
+            }
+        });
+    }
+    let page = app.question(s.question);
+    assert_eq!(page["answer_count"], 0, "every answer hidden: {page}");
+    let seen = app.get(&format!("/api/v1/questions/{}", s.question)).bearer(&s.moderator.access_token).send().json();
+    let hidden: Vec<bool> = seen["answers"].as_array().unwrap().iter().map(|a| a["hidden"] == true).collect();
+    assert_eq!(hidden, vec![true; answers.len()]);
+    assert_eq!(audit(app, &s.moderator, "action=auto_hide").len(), answers.len(), "hidden once each");
+}
+
+#[test]
+fn moderators_deleting_others_comments_and_admins_changing_categories_are_audited() {
+    let s = scene();
+    let app = &s.app;
+    let helper = trusted(app, "helper");
+    let comment = |user: &TestUser, body: &str| {
+        app.post(&format!("/api/v1/questions/{}/comments", s.question), &json!({"body": body}))
+            .bearer(&user.access_token)
+            .send()
+            .assert_status(201)
+            .json()["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let delete = |user: &TestUser, id: i64| {
+        app.call("DELETE", &format!("/api/v1/comments/{id}")).bearer(&user.access_token).send().assert_status(204);
+    };
+    let (own, others, moderators) =
+        (comment(&helper, "never mind"), comment(&helper, "rude remark"), comment(&s.moderator, "a note"));
+    delete(&helper, own);
+    delete(&s.moderator, moderators);
+    assert!(audit(app, &s.moderator, "action=delete").is_empty(), "authors deleting their own are not moderation");
+    app.call("DELETE", &format!("/api/v1/comments/{others}"))
+        .bearer(&s.asker.access_token)
+        .send()
+        .assert_problem(403, "forbidden");
+    delete(&s.moderator, others);
+    delete(&s.moderator, others);
+    assert_eq!(app.question(s.question)["comments"], json!([]));
+    let entries = audit(app, &s.moderator, "action=delete");
+    assert_eq!(entries.len(), 1, "once, however often: {entries:?}");
+    assert_eq!(
+        (entries[0]["actor_id"].as_i64(), entries[0]["target_type"].as_str()),
+        (Some(s.moderator.id), Some("comment"))
+    );
+    assert_eq!(entries[0]["target_id"], others);
+    assert_eq!(entries[0]["before"], json!({"deleted": false}));
+    assert_eq!(entries[0]["after"], json!({"deleted": true}));
+
+    // Categories: created (by the scene) and changed by an admin.
+    let category = app.get("/api/v1/categories").send().json()["items"][0].clone();
+    let created = &audit(app, &s.moderator, "action=create_category")[0];
+    assert_eq!((created["actor_id"].as_i64(), created["target_type"].as_str()), (Some(s.admin.id), Some("category")));
+    assert_eq!(created["target_id"], category["id"]);
+    assert!(created["before"].is_null());
+    assert_eq!(created["after"], json!({"slug": "waste", "name": "Category waste", "description": "Test category"}));
+    app.patch("/api/v1/categories/waste", &json!({"name": "Bins and recycling"}))
+        .bearer(&s.admin.access_token)
+        .send()
+        .assert_status(200);
+    app.patch("/api/v1/categories/waste", &json!({})).bearer(&s.admin.access_token).send().assert_status(200);
+    let updated = audit(app, &s.moderator, "action=update_category");
+    assert_eq!(updated.len(), 1, "an empty change changes nothing: {updated:?}");
+    assert_eq!(
+        (updated[0]["actor_id"].as_i64(), updated[0]["target_id"].as_i64()),
+        (Some(s.admin.id), category["id"].as_i64())
+    );
+    assert_eq!(updated[0]["before"]["name"], "Category waste");
+    assert_eq!(
+        updated[0]["after"],
+        json!({"slug": "waste", "name": "Bins and recycling", "description": "Test category"})
+    );
+}
+
+/// The staff's list of verified answers due for review leaves out hidden
+/// and deleted answers, and answers on hidden or deleted questions.
+#[test]
+fn stale_answers_leave_out_hidden_and_deleted_posts() {
+    let s = scene();
+    let app = &s.app;
+    let staff = app.user_with_roles("staff_sue", &[Role::Staff]);
+    let bea = trusted(app, "bea");
+    app.set_reputation(s.asker.id, 60);
+    let hidden_question =
+        app.ask(&s.asker, "waste", "Are garden waste bags collected too?", &[])["id"].as_i64().unwrap();
+    let deleted_question =
+        app.ask(&s.asker, "waste", "Can I put glass out with the paper?", &[])["id"].as_i64().unwrap();
+    let answer = |question: i64, body: &str| app.answer(&bea, question, body)["id"].as_i64().unwrap();
+    let kept = answer(s.question, "Report it online and the crew comes back within two days.");
+    let hidden = answer(s.question, "Ring the depot, they sometimes send a van the same day.");
+    let deleted = answer(s.question, "Leave it out until the next collection, it will be taken.");
+    let on_hidden = answer(hidden_question, "Yes, in the green bin, bags are not collected.");
+    let on_deleted = answer(deleted_question, "No, glass goes in the separate blue box.");
+    let review_by = (app.clock.now() + chrono::Duration::days(30)).date().to_string();
+    for id in [kept, hidden, deleted, on_hidden, on_deleted] {
+        app.post(&format!("/api/v1/answers/{id}/verify"), &json!({"review_by": review_by}))
+            .bearer(&staff.access_token)
+            .send()
+            .assert_status(200);
+    }
+    let moderate = |path: String| {
+        app.call("POST", &path).bearer(&s.moderator.access_token).send().assert_status(204);
+    };
+    moderate(format!("/api/v1/mod/posts/answer/{hidden}/hide"));
+    moderate(format!("/api/v1/mod/posts/question/{hidden_question}/hide"));
+    app.call("DELETE", &format!("/api/v1/answers/{deleted}")).bearer(&bea.access_token).send().assert_status(204);
+    app.call("DELETE", &format!("/api/v1/questions/{deleted_question}"))
+        .bearer(&s.moderator.access_token)
+        .send()
+        .assert_status(204);
+
+    app.clock.advance(chrono::Duration::days(31));
+    let staff = TestUser::from_session(&app.login("staff_sue", PASSWORD).json());
+    let stale = app.get("/api/v1/answers/stale").bearer(&staff.access_token).send().assert_status(200).json();
+    let ids: Vec<i64> = stale["items"].as_array().unwrap().iter().map(|i| i["answer_id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [kept]);
+}
+
+#[test]
 fn closing_locking_and_hiding_questions_and_posts() {
     let s = scene();
     let app = &s.app;
@@ -238,6 +450,11 @@ fn closing_locking_and_hiding_questions_and_posts() {
         .send()
         .assert_status(204);
     assert_eq!(app.question(q)["answer_count"], 1);
+    let unhide = &audit(app, &s.moderator, "action=unhide")[0];
+    assert_eq!((unhide["actor_id"].as_i64(), unhide["target_type"].as_str()), (Some(s.moderator.id), Some("answer")));
+    assert_eq!(unhide["target_id"], answer);
+    assert_eq!(unhide["before"], json!({"hidden": true, "deleted": false}));
+    assert_eq!(unhide["after"], json!({"hidden": false, "deleted": false}));
     app.call("POST", "/api/v1/mod/posts/poll/1/hide")
         .bearer(&s.moderator.access_token)
         .send()
@@ -382,6 +599,11 @@ fn suspensions_end_sessions_and_are_bounded_by_role() {
         .send()
         .assert_status(204);
     app.login("asker", PASSWORD).assert_status(200);
+    let entry = &audit(app, &s.moderator, "action=unsuspend")[0];
+    assert_eq!((entry["actor_id"].as_i64(), entry["target_type"].as_str()), (Some(s.moderator.id), Some("user")));
+    assert_eq!(entry["target_id"], s.asker.id);
+    assert!(entry["before"]["suspended_until"].as_str().unwrap().starts_with(&until[..10]), "{entry}");
+    assert!(entry["after"]["suspended_until"].is_null(), "{entry}");
     app.call("POST", "/api/v1/mod/users/424242/unsuspend")
         .bearer(&s.moderator.access_token)
         .send()
@@ -431,7 +653,7 @@ fn personal_information_is_flagged_and_can_be_redacted() {
     let q = app.post("/api/v1/questions", &body).bearer(&s.asker.access_token).send().assert_status(201).json()["id"]
         .as_i64()
         .unwrap();
-    let clean = json!({"title": "Which number do I call about bins?", "body": "Do I call 311 or the depot? It has been like this since 2024.", "category": "waste"});
+    let clean = json!({"title": "Which number do I call about bins?", "body": "Do I call 311 or the depot? It has been like this since 2024: they missed 3 weeks in a row and left 2 days on the street, case 12/03/2024.", "category": "waste"});
     app.post("/api/v1/questions", &clean).bearer(&s.asker.access_token).send().assert_status(201);
     let queue = app.get("/api/v1/mod/flags").bearer(&s.moderator.access_token).send().json();
     let items = queue["items"].as_array().unwrap();
@@ -491,7 +713,8 @@ fn the_audit_log_filters_exports_and_cannot_be_changed() {
         .bearer(&s.admin.access_token)
         .send()
         .assert_status(200);
-    assert_eq!(audit(app, &s.moderator, "").len(), 2);
+    // The scene's category, then the lock and the unlock.
+    assert_eq!(audit(app, &s.moderator, "").len(), 3);
     assert_eq!(audit(app, &s.moderator, &format!("actor={}", s.admin.id))[0]["action"], "unlock");
     assert_eq!(audit(app, &s.moderator, "action=lock").len(), 1);
     let tomorrow = (app.clock.now_utc() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -507,7 +730,7 @@ fn the_audit_log_filters_exports_and_cannot_be_changed() {
     assert!(csv.header("content-type").unwrap().starts_with("text/csv"));
     let lines: Vec<&str> = csv.text.lines().collect();
     assert_eq!(lines[0], "id,created_at,actor_id,action,target_type,target_id,reason,before,after");
-    assert_eq!(lines.len(), 3);
+    assert_eq!(lines.len(), 4);
     assert!(lines[1].contains(",unlock,question,"));
 
     // The database refuses to change or remove entries, whoever asks.
@@ -518,7 +741,7 @@ fn the_audit_log_filters_exports_and_cannot_be_changed() {
     assert!(update.is_err(), "update must fail");
     let delete = app.with_conn(|conn| diesel::delete(audit_log::table).execute(conn));
     assert!(delete.is_err(), "delete must fail");
-    assert_eq!(audit(app, &s.moderator, "").len(), 2);
+    assert_eq!(audit(app, &s.moderator, "").len(), 3);
 }
 
 #[test]

@@ -214,6 +214,84 @@ fn lists_filter_sort_and_paginate() {
     app.get(&format!("/api/v1/questions?sort=newest&cursor={cursor}")).send().assert_problem(400, "invalid_cursor");
 }
 
+/// Asks a question in `area` (or none) and returns its id.
+fn ask_in_area(app: &TestApp, user: &TestUser, title: &str, area: Option<&str>) -> i64 {
+    let mut body = json!({
+        "title": title,
+        "body": format!("{title} - some more detail so the body is long enough."),
+        "category": "waste",
+    });
+    if let Some(area) = area {
+        body["area"] = json!(area);
+    }
+    let created = app.post("/api/v1/questions", &body).bearer(&user.access_token).send().assert_status(201).json();
+    created["id"].as_i64().unwrap()
+}
+
+/// The ids a list filter gives, after checking each item matches it.
+fn filtered(app: &TestApp, query: &str, field: &str, value: &str) -> Vec<i64> {
+    let page = app.get(&format!("/api/v1/questions?{query}")).send().assert_status(200).json();
+    for item in page["items"].as_array().unwrap() {
+        assert_eq!(item[field], value, "?{query} listed {item}");
+    }
+    ids(&page)
+}
+
+#[test]
+fn lists_filter_by_area_and_status() {
+    let (app, admin, rita) = setup();
+    // Past the new-account limit of 3 questions an hour.
+    app.set_reputation(rita.id, 20);
+    let otto = app.register("otto");
+    let staff = app.user_with_roles("staff_sue", &[agora::domain::Role::Staff]);
+    let ask = |title: &str, area: Option<&str>| {
+        let id = ask_in_area(&app, &rita, title, area);
+        app.clock.advance(chrono::Duration::seconds(1));
+        id
+    };
+    let accepted = ask("Riverside bins were skipped again", Some("Riverside"));
+    let answered = ask("Old Town parking permit renewals", Some("Old Town"));
+    let verified = ask("Where do batteries go for recycling?", None);
+    let riverside_open = ask("Riverside street lights are out", Some("Riverside"));
+    let open = ask("Can I get a second recycling box?", None);
+
+    let by_area = |area: &str| filtered(&app, &format!("area={}", area.replace(' ', "%20")), "area", area);
+    assert_eq!(by_area("Riverside"), vec![riverside_open, accepted]);
+    assert_eq!(by_area("Old Town"), vec![answered]);
+    assert!(by_area("Nowhere").is_empty());
+
+    let answer = |question: i64| app.answer(&otto, question, "An answer that is long enough to count.")["id"].clone();
+    let to_accept = answer(accepted);
+    answer(answered);
+    let to_verify = answer(verified);
+    let accept_url = format!("/api/v1/questions/{accepted}/accept");
+    app.post(&accept_url, &json!({"answer_id": to_accept})).bearer(&rita.access_token).send().assert_status(200);
+    let verify_url = format!("/api/v1/answers/{to_verify}/verify");
+    app.call("POST", &verify_url).bearer(&staff.access_token).send().assert_status(200);
+
+    let by_status = |status: &str| filtered(&app, &format!("status={status}"), "status", status);
+    // An accepted and a council-verified answer both solve a question.
+    assert_eq!(by_status("solved"), vec![verified, accepted]);
+    assert_eq!(by_status("answered"), vec![answered]);
+    assert_eq!(by_status("unanswered"), vec![open, riverside_open]);
+    assert_eq!(filtered(&app, "area=Riverside&status=solved", "status", "solved"), vec![accepted]);
+    assert_eq!(filtered(&app, "area=Riverside&status=unanswered", "area", "Riverside"), vec![riverside_open]);
+
+    // Taking the acceptance and the verification back unsolves them.
+    app.call("DELETE", &accept_url).bearer(&rita.access_token).send().assert_status(200);
+    app.call("DELETE", &verify_url).bearer(&staff.access_token).send().assert_status(204);
+    assert!(by_status("solved").is_empty());
+    assert_eq!(by_status("answered"), vec![verified, answered, accepted]);
+
+    // Moving a question to another area moves it between the lists.
+    app.patch(&format!("/api/v1/questions/{answered}"), &json!({"area": "Riverside"}))
+        .bearer(&admin.access_token)
+        .send()
+        .assert_status(200);
+    assert!(by_area("Old Town").is_empty());
+    assert_eq!(by_area("Riverside"), vec![riverside_open, answered, accepted]);
+}
+
 #[test]
 fn edits_keep_revisions_and_respect_authorship() {
     let (app, admin, rita) = setup();

@@ -355,3 +355,58 @@ fn killing_the_server_between_database_and_index_commits_loses_nothing() {
     before.sort();
     assert_eq!(before, committed_ids);
 }
+
+#[test]
+fn an_outbox_entry_committed_after_higher_positions_were_applied_is_still_indexed() {
+    // On PostgreSQL a transaction takes its outbox position when it writes
+    // and may commit after later positions were applied. (SQLite has one
+    // writer: positions commit in order, so there is nothing to test.)
+    let (app, _, rosa) = setup();
+    if !matches!(*app.db, super::helpers::TestDatabase::Postgres { .. }) {
+        eprintln!("skipped: positions can only commit out of order on PostgreSQL");
+        return;
+    }
+    let late = app.ask(&rosa, "streets", "Pothole outside the library", &[])["id"].as_i64().unwrap();
+    let busy = app.ask(&rosa, "waste", "Recycling question with many re-indexes", &[])["id"].as_i64().unwrap();
+    // More applied entries inside the look-back window than one read of it
+    // returns: a late entry must not hide behind them.
+    app.with_conn(|conn| {
+        let now = app.clock.now();
+        for _ in 0..2100 {
+            agora::store::outbox::enqueue(conn, busy, "test", now).unwrap();
+        }
+    });
+    eventually(Duration::from_secs(10), "the busy entries applied", || {
+        let status = &app.state.search.status;
+        status.position.load(std::sync::atomic::Ordering::SeqCst)
+            >= status.head.load(std::sync::atomic::Ordering::SeqCst)
+    });
+
+    let (took_position, go_on) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+    let (mut held, clock) = (app.conn(), app.clock.clone());
+    let writer = std::thread::spawn(move || {
+        use diesel::Connection;
+        let (took_position, go_on) = (took_position.0, go_on.1);
+        held.transaction::<_, diesel::result::Error, _>(|conn| {
+            diesel::RunQueryDsl::execute(
+                diesel::sql_query(
+                    "UPDATE questions SET title = 'Zebra crossing faded outside the library' WHERE id = $1",
+                )
+                .bind::<diesel::sql_types::BigInt, _>(late),
+                conn,
+            )?;
+            agora::store::outbox::enqueue(conn, late, "test", clock.now())?;
+            took_position.send(()).unwrap();
+            go_on.recv().unwrap();
+            Ok(())
+        })
+        .unwrap();
+    });
+    took_position.1.recv().unwrap();
+    // A higher position commits and is applied while the lower one is open.
+    let after = app.ask(&rosa, "waste", "Committed while another write was open", &[])["id"].as_i64().unwrap();
+    eventually(Duration::from_secs(2), "the higher position applied", || hits(&app, "q=committed").contains(&after));
+    go_on.0.send(()).unwrap();
+    writer.join().unwrap();
+    eventually(Duration::from_secs(2), "the late entry applied", || hits(&app, "q=zebra").contains(&late));
+}
