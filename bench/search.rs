@@ -240,7 +240,7 @@ fn main() {
         let mut writer = index.writer(256 * 1024 * 1024).unwrap();
         let started = Instant::now();
         for d in &docs {
-            writer.upsert(d).unwrap();
+            writer.add(d).unwrap();
         }
         writer.commit(0).unwrap();
         let build_rate = n as f64 / started.elapsed().as_secs_f64();

@@ -11,7 +11,7 @@
 //! last 30 seconds at or below the position are applied again (re-applying
 //! is harmless).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -270,7 +270,7 @@ impl Worker {
         if !entries.is_empty() {
             let question_ids: BTreeSet<i64> = entries.iter().map(|&(_, q)| q).collect();
             let ids: Vec<i64> = question_ids.iter().copied().collect();
-            apply(writer, &store::search::load(&mut conn, &ids)?, &ids)?;
+            apply(writer, store::search::load(&mut conn, &ids)?, &ids)?;
             drop(conn);
             writer.commit(next)?;
             self.index.reload()?;
@@ -341,9 +341,10 @@ impl Gaps {
 
 /// Replaces the documents of `ids`: visible questions are (re)indexed, the
 /// rest (hidden, deleted, gone) removed.
-fn apply(writer: &mut IndexWriterHandle, loaded: &[IndexableQuestion], ids: &[i64]) -> search_index::Result<()> {
+fn apply(writer: &mut IndexWriterHandle, loaded: Vec<IndexableQuestion>, ids: &[i64]) -> search_index::Result<()> {
+    let mut loaded: HashMap<i64, IndexableQuestion> = loaded.into_iter().map(|q| (q.question.id, q)).collect();
     for id in ids {
-        match loaded.iter().find(|q| q.question.id == *id) {
+        match loaded.remove(id) {
             Some(q) if is_listed(&q.question) => writer.upsert(&document(q))?,
             _ => writer.delete(*id),
         }
@@ -360,19 +361,19 @@ fn unix(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp()
 }
 
-/// The index document of a question.
-pub fn document(q: &IndexableQuestion) -> QuestionDoc {
-    let question = &q.question;
+/// The index document of a question (taking its text, not copying it).
+pub fn document(q: IndexableQuestion) -> QuestionDoc {
+    let question = q.question;
     QuestionDoc {
         id: question.id,
-        title: question.title.clone(),
-        body: question.body.clone(),
-        answers: q.answers.clone(),
-        tags: q.tags.clone(),
-        category_slug: q.category_slug.clone(),
-        category_name: q.category_name.clone(),
-        area: question.area.clone(),
-        status: question.status.clone(),
+        title: question.title,
+        body: question.body,
+        answers: q.answers,
+        tags: q.tags,
+        category_slug: q.category_slug,
+        category_name: q.category_name,
+        area: question.area,
+        status: question.status,
         score: question.score.into(),
         answer_count: question.answer_count.max(0) as u64,
         accepted: question.accepted_answer_id.is_some(),
@@ -402,8 +403,10 @@ pub fn rebuild(
     loop {
         let ids = store::search::visible_ids_after(&mut conn, after, REBUILD_BATCH)?;
         let Some(&last) = ids.last() else { break };
+        // After `delete_all`, nothing to replace: adding skips a delete per
+        // question.
         for q in store::search::load(&mut conn, &ids)? {
-            writer.upsert(&document(&q))?;
+            writer.add(&document(q))?;
         }
         after = last;
         done += ids.len() as u64;

@@ -62,6 +62,9 @@ pub struct ScrapeState {
     pub queries: u64,
     pub index_ready: bool,
     pub index_lag: Option<IndexLag>,
+    /// Bytes and entries the read cache holds.
+    pub read_cache_bytes: u64,
+    pub read_cache_entries: usize,
 }
 
 pub struct Metrics {
@@ -80,6 +83,8 @@ pub struct Metrics {
     index_lag_seconds: Gauge<f64, AtomicU64>,
     heap_allocated: Gauge,
     heap_resident: Gauge,
+    read_cache_bytes: Gauge,
+    read_cache_entries: Gauge,
 }
 
 impl Default for Metrics {
@@ -143,6 +148,14 @@ impl Metrics {
             "Bytes of memory the allocator keeps resident (allocations, its metadata, freed pages not yet returned)",
             heap_resident.clone(),
         );
+        let read_cache_bytes = Gauge::default();
+        registry.register(
+            "read_cache_bytes",
+            "Bytes of keys and responses the read cache holds (bounded; entries past their time to live are swept)",
+            read_cache_bytes.clone(),
+        );
+        let read_cache_entries = Gauge::default();
+        registry.register("read_cache_entries", "Responses the read cache holds", read_cache_entries.clone());
         Metrics {
             registry,
             requests,
@@ -159,6 +172,8 @@ impl Metrics {
             index_lag_seconds,
             heap_allocated,
             heap_resident,
+            read_cache_bytes,
+            read_cache_entries,
         }
     }
 
@@ -195,6 +210,8 @@ impl Metrics {
             self.index_lag_entries.set(lag.entries);
             self.index_lag_seconds.set(lag.seconds);
         }
+        self.read_cache_bytes.set(i64::try_from(scrape.read_cache_bytes).unwrap_or(i64::MAX));
+        self.read_cache_entries.set(i64::try_from(scrape.read_cache_entries).unwrap_or(i64::MAX));
         if let Some(heap) = heap_stats() {
             self.heap_allocated.set(heap.allocated);
             self.heap_resident.set(heap.resident);
@@ -241,6 +258,8 @@ mod tests {
             queries: 42,
             index_ready: true,
             index_lag: Some(IndexLag { entries: 5, seconds: 1.5 }),
+            read_cache_bytes: 2048,
+            read_cache_entries: 3,
         }
     }
 
@@ -270,6 +289,8 @@ mod tests {
         assert!(text.contains("agora_db_pool_in_use_connections 2"), "{text}");
         assert!(text.contains("agora_search_index_lag_entries 5"), "{text}");
         assert!(text.contains("agora_db_queries_total 42"), "{text}");
+        assert!(text.contains("agora_read_cache_bytes 2048"), "{text}");
+        assert!(text.contains("agora_read_cache_entries 3"), "{text}");
         // A second scrape does not count the same queries twice.
         let text = metrics.render(&scrape());
         assert!(text.contains("agora_db_queries_total 42"), "{text}");

@@ -8,12 +8,14 @@
 //!   commits that carry the applied outbox position.
 //! - `query`: user text → tantivy queries (phrases, typo tolerance,
 //!   synonyms, filters), search with facets and snippets, similar questions.
+//! - `stemming`: the English analyzer (tantivy's `en_stem` with a memo).
 
 mod fuzzy;
 mod index;
 mod query;
 mod schema;
 mod similar;
+mod stemming;
 mod synonyms;
 
 pub use index::{IndexWriterHandle, OpenOutcome, SearchIndex};

@@ -5,9 +5,10 @@ use tantivy::schema::{
     FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
-/// Stemmed English (tantivy's built-in `en_stem`: split, lowercase, stem).
+/// Stemmed English: tantivy's `en_stem` (split, lowercase, stem), which
+/// `stemming` replaces by the same analyzer with a memo of stems.
 pub const STEMMED: &str = "en_stem";
 /// Lowercased, unstemmed words, for typo tolerance.
 pub const PLAIN: &str = "default";
@@ -21,7 +22,7 @@ pub struct Fields {
     pub answers: Field,
     pub tags_text: Field,
     pub category_text: Field,
-    /// Title, body and answers, unstemmed (fuzzy matching).
+    /// Title and body, unstemmed: the words typo tolerance corrects to.
     pub plain: Field,
     pub category: Field,
     pub category_name: Field,

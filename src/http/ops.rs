@@ -42,6 +42,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         IndexLag { entries, seconds: oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0) }
     });
     let pool = state.pool.state();
+    let (read_cache_bytes, read_cache_entries) = state.reads.size();
     let scrape = ScrapeState {
         pool_max: state.pool.max_size(),
         pool_open: pool.connections,
@@ -49,6 +50,8 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         queries: state.queries.get(),
         index_ready: state.search.is_ready(),
         index_lag: lag,
+        read_cache_bytes,
+        read_cache_entries,
     };
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

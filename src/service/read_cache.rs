@@ -9,6 +9,12 @@
 //! write carries the stamp from before that write, so it is never served
 //! after it. What neither counter sees (a view count, another node's
 //! comment, a command run beside the server) shows within the time to live.
+//!
+//! Entries that can no longer be served are dropped: on a lookup that finds
+//! one, and by a sweep at most once per time to live. Without the sweep a
+//! busy node (a write every few milliseconds makes nearly every entry stale
+//! at once) filled the whole capacity with dead entries for keys never
+//! asked again, and its heap grew for as long as that took.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +35,10 @@ pub struct ReadCache<V> {
     time_to_live: Duration,
     local_writes: AtomicU64,
     index: Arc<IndexerStatus>,
+    /// When the cache was made: the clock of `last_sweep_ms`.
+    born: Instant,
+    /// Milliseconds after `born` of the last sweep.
+    last_sweep_ms: AtomicU64,
 }
 
 /// `V` is cloned out on every hit: make it cheap to clone (`Bytes`).
@@ -58,6 +68,8 @@ impl<V: Clone> ReadCache<V> {
             time_to_live,
             local_writes: AtomicU64::new(0),
             index,
+            born: Instant::now(),
+            last_sweep_ms: AtomicU64::new(0),
         }
     }
 
@@ -82,15 +94,43 @@ impl<V: Clone> ReadCache<V> {
             return None;
         }
         let entry = self.entries.get(key)?;
-        (entry.stamp == self.stamp() && entry.made.elapsed() < self.time_to_live).then_some(entry.value)
+        let stamp = self.stamp();
+        if self.servable(&entry, stamp) {
+            return Some(entry.value);
+        }
+        self.entries.remove_if(key, |e| !self.servable(e, stamp));
+        None
+    }
+
+    /// Stamps only grow, so an entry of another stamp is stale for good.
+    fn servable(&self, entry: &Entry<V>, stamp: u64) -> bool {
+        entry.stamp == stamp && entry.made.elapsed() < self.time_to_live
     }
 
     /// Keeps `value`, made from data read after `stamp` was taken;
     /// `weight` is its size in bytes.
     pub fn insert(&self, key: String, stamp: u64, value: V, weight: usize) {
         if self.enabled() && stamp == self.stamp() {
+            self.sweep_when_due();
             self.entries.insert(key, Entry { stamp, made: Instant::now(), weight: weight as u64, value });
         }
+    }
+
+    /// Drops every entry that can no longer be served, once per time to
+    /// live (the one caller that wins the swap does it).
+    fn sweep_when_due(&self) {
+        let now_ms = self.born.elapsed().as_millis() as u64;
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        let due = now_ms.saturating_sub(last) >= self.time_to_live.as_millis() as u64;
+        if due && self.last_sweep_ms.compare_exchange(last, now_ms, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            let stamp = self.stamp();
+            self.entries.retain(|_, e| self.servable(e, stamp));
+        }
+    }
+
+    /// Bytes of keys and values held, and the number of entries: for /metrics.
+    pub fn size(&self) -> (u64, usize) {
+        (self.entries.weight(), self.entries.len())
     }
 
     /// Drops one entry (its data changed in a way the stamp does not see).
@@ -139,6 +179,20 @@ mod tests {
         let (off, _) = super::tests::cache(0);
         off.insert("k".into(), off.stamp(), "v".to_owned(), 1);
         assert!(off.get("k").is_none());
+    }
+
+    #[test]
+    fn entries_that_can_no_longer_be_served_are_dropped() {
+        let (cache, _) = cache(30);
+        cache.insert("read-again".into(), cache.stamp(), "v".to_owned(), 100);
+        cache.insert("never-read-again".into(), cache.stamp(), "v".to_owned(), 100);
+        cache.note_write();
+        assert!(cache.get("read-again").is_none());
+        assert_eq!(cache.size().1, 1, "a stale entry found by a lookup is dropped");
+        std::thread::sleep(Duration::from_millis(40));
+        cache.insert("new".into(), cache.stamp(), "v".to_owned(), 100);
+        assert_eq!(cache.size().1, 1, "the sweep dropped the entry no lookup found");
+        assert_eq!(cache.get("new").as_deref(), Some("v"));
     }
 
     #[test]
