@@ -103,8 +103,12 @@ fn exact(field: Field, value: &str) -> Box<dyn Query> {
 }
 
 impl QueryBuilder<'_> {
-    fn is_rare(&self, word: &str) -> bool {
-        self.searcher.doc_freq(&Term::from_field_text(self.fields.plain, word)).map_or(true, |df| df < RARE_WORD_DOCS)
+    /// Rare in the questions' own words (`plain`) and, by its stem, in the
+    /// answers (which `plain` leaves out): a word common only in answers is
+    /// known well, and is not worth a typo lookup.
+    fn is_rare(&self, word: &str, stem: &str) -> bool {
+        let docs = |field: Field, text: &str| self.searcher.doc_freq(&Term::from_field_text(field, text)).unwrap_or(0);
+        docs(self.fields.plain, word) + docs(self.fields.answers, stem) < RARE_WORD_DOCS
     }
 
     fn stem(&mut self, word: &str) -> Option<String> {
@@ -139,7 +143,7 @@ impl QueryBuilder<'_> {
     fn word(&mut self, word: &str) -> Option<Box<dyn Query>> {
         let stem = self.stem(word)?;
         let mut clauses = self.stem_clauses(&stem, 1.0);
-        if word.chars().count() >= FUZZY_MIN_CHARS && self.is_rare(word) {
+        if word.chars().count() >= FUZZY_MIN_CHARS && self.is_rare(word, &stem) {
             let corrections = fuzzy::neighbours(self.searcher, self.fields.plain, word, 3).unwrap_or_default();
             for (correction, _) in corrections {
                 if let Some(stem) = self.stem(&correction) {

@@ -8,7 +8,7 @@ use tantivy::schema::{
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// Stemmed English: tantivy's `en_stem` (split, lowercase, stem), which
-/// `stemming` replaces by the same analyzer with a memo of stems.
+/// the writer replaces by the same analyzer with a memo of stems.
 pub const STEMMED: &str = "en_stem";
 /// Lowercased, unstemmed words, for typo tolerance.
 pub const PLAIN: &str = "default";

@@ -7,6 +7,7 @@
 //! algorithm, although a forum's text repeats a few thousand words. The
 //! memo lives in the analyzer, and tantivy keeps one analyzer per field per
 //! segment being written, so it needs no lock; it starts over when full.
+//! Only the writer uses it (`SearchIndex::for_writing`).
 //! The stems are the same as `en_stem`'s, so an index built before the
 //! memo existed needs no rebuild.
 
@@ -22,7 +23,7 @@ const MAX_WORD_BYTES: usize = 40;
 /// Distinct words an analyzer remembers before it starts over (~2 MiB).
 const MEMO_WORDS: usize = 20_000;
 
-/// The analyzer registered as `en_stem`.
+/// The analyzer registered as `en_stem` for writing.
 pub(crate) fn english() -> TextAnalyzer {
     TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
