@@ -212,7 +212,13 @@ pub fn connect(url: &str, options: &PoolOptions) -> Result<(DbPool, QueryCounter
     };
     let pool = Pool::builder()
         .max_size(options.max_size)
-        .min_idle(Some(1))
+        // No idle connection is kept in reserve: r2d2 would open a
+        // replacement in its own thread whenever one was checked out, and a
+        // command that exited while that thread was inside libpq crashed
+        // (OpenSSL's exit-time cleanup under a connecting thread: `agora
+        // reputation check` segfaulted one run in five on PostgreSQL).
+        // Connections are opened when needed and kept until idle.
+        .min_idle(Some(0))
         .connection_timeout(options.connection_timeout)
         .build(manager)?;
     Ok((pool, queries))
