@@ -82,6 +82,8 @@ pub struct Metrics {
     index_lag_entries: Gauge,
     index_lag_seconds: Gauge<f64, AtomicU64>,
     heap_allocated: Gauge,
+    heap_active: Gauge,
+    heap_metadata: Gauge,
     heap_resident: Gauge,
     read_cache_bytes: Gauge,
     read_cache_entries: Gauge,
@@ -142,6 +144,14 @@ impl Metrics {
             "Bytes the process holds in allocations (the allocator's count: a leak grows this)",
             heap_allocated.clone(),
         );
+        let heap_active = Gauge::default();
+        registry.register(
+            "heap_active_bytes",
+            "Bytes in the allocator's pages that hold allocations (allocated plus the free room inside those pages)",
+            heap_active.clone(),
+        );
+        let heap_metadata = Gauge::default();
+        registry.register("heap_metadata_bytes", "Bytes of the allocator's own bookkeeping", heap_metadata.clone());
         let heap_resident = Gauge::default();
         registry.register(
             "heap_resident_bytes",
@@ -171,6 +181,8 @@ impl Metrics {
             index_lag_entries,
             index_lag_seconds,
             heap_allocated,
+            heap_active,
+            heap_metadata,
             heap_resident,
             read_cache_bytes,
             read_cache_entries,
@@ -214,6 +226,8 @@ impl Metrics {
         self.read_cache_entries.set(i64::try_from(scrape.read_cache_entries).unwrap_or(i64::MAX));
         if let Some(heap) = heap_stats() {
             self.heap_allocated.set(heap.allocated);
+            self.heap_active.set(heap.active);
+            self.heap_metadata.set(heap.metadata);
             self.heap_resident.set(heap.resident);
         }
         let mut out = String::with_capacity(16 * 1024);
@@ -225,6 +239,8 @@ impl Metrics {
 
 struct HeapStats {
     allocated: i64,
+    active: i64,
+    metadata: i64,
     resident: i64,
 }
 
@@ -237,6 +253,8 @@ fn heap_stats() -> Option<HeapStats> {
     let as_i64 = |bytes: usize| i64::try_from(bytes).unwrap_or(i64::MAX);
     Some(HeapStats {
         allocated: as_i64(stats::allocated::read().ok()?),
+        active: as_i64(stats::active::read().ok()?),
+        metadata: as_i64(stats::metadata::read().ok()?),
         resident: as_i64(stats::resident::read().ok()?),
     })
 }
@@ -300,7 +318,9 @@ mod tests {
             line[name.len() + 1..].parse().unwrap()
         };
         assert!(gauge("agora_heap_allocated_bytes") > 0, "{text}");
-        assert!(gauge("agora_heap_resident_bytes") >= gauge("agora_heap_allocated_bytes"), "{text}");
+        assert!(gauge("agora_heap_active_bytes") >= gauge("agora_heap_allocated_bytes"), "{text}");
+        assert!(gauge("agora_heap_metadata_bytes") > 0, "{text}");
+        assert!(gauge("agora_heap_resident_bytes") >= gauge("agora_heap_active_bytes"), "{text}");
     }
 
     #[test]

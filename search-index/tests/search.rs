@@ -249,6 +249,11 @@ fn similar_questions_prefer_solved_and_skip_duplicates() {
         .similar(&SimilarRequest { text: "a potholle is damaging my car".into(), limit: 3, restrict_to: None })
         .unwrap();
     assert_eq!(typo[0].question_id, 3);
+    // In a young community every word is "common"; a body-only match is
+    // still found (large indexes match common words in titles only).
+    let lorry =
+        index.similar(&SimilarRequest { text: "the lorry skipped us".into(), limit: 3, restrict_to: None }).unwrap();
+    assert_eq!(lorry.first().map(|h| h.question_id), Some(6));
     let restricted =
         index.similar(&SimilarRequest { text: "green bin".into(), limit: 3, restrict_to: Some(vec![6]) }).unwrap();
     assert!(restricted.iter().all(|h| h.question_id == 6));
