@@ -29,11 +29,22 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
+// The soak uses part of what the load benchmark's modules offer.
 #[allow(dead_code)]
-#[path = "load.rs"]
-mod load;
-use load::corpus::{Material, Rng, material, slug};
-use load::{LUA_COMMON, Server, fresh, generate, lua_strings, url_encode, work_dir};
+#[path = "community.rs"]
+mod community;
+#[allow(dead_code)]
+#[path = "corpus.rs"]
+mod corpus;
+#[allow(dead_code)]
+#[path = "server.rs"]
+mod server;
+#[path = "wrk.rs"]
+mod wrk;
+use community::generate;
+use corpus::{Material, Rng, material, slug};
+use server::{PASSWORD, Server, fresh, work_dir};
+use wrk::{LUA_COMMON, lua_strings, url_encode};
 
 const SEGMENT_SECONDS: u64 = 30;
 const LOAD_SHARE: f64 = 0.8;
@@ -223,7 +234,7 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     }
     let target = fresh(backend, n, postgres);
     target.run(&["import", "jsonl", dump.to_str().unwrap()]);
-    target.run(&["user", "set-password", "--username", "bench", "--password", load::PASSWORD]);
+    target.run(&["user", "set-password", "--username", "bench", "--password", PASSWORD]);
     let server = Server::start(&target);
     let token = server.login();
     let script = work_dir().join(format!("soak-{backend}.lua"));

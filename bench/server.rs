@@ -1,0 +1,134 @@
+//! The release `agora` binary as the benchmarks run it: a fresh database
+//! per run, its commands, and `agora serve` on a free loopback port.
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+pub(crate) const PASSWORD: &str = "bench-password-long-enough";
+const JWT_SECRET: &str = "load-bench-secret-that-is-long-enough-0123456789";
+
+pub(crate) fn work_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-load")
+}
+
+fn agora() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_agora"))
+}
+
+/// Where one run keeps its database and index.
+pub(crate) struct Target {
+    pub(crate) backend: &'static str,
+    pub(crate) data_dir: PathBuf,
+    database_url: Option<String>,
+}
+
+impl Target {
+    fn env(&self, command: &mut Command) {
+        command
+            .env("AGORA_DATA_DIR", &self.data_dir)
+            .env("AGORA_JWT_SECRET", JWT_SECRET)
+            .env("AGORA_RATE_LIMITS", "off");
+        command.env_remove("AGORA_DATABASE_URL").env_remove("AGORA_CONFIG");
+        if let Some(url) = &self.database_url {
+            command.env("AGORA_DATABASE_URL", url);
+        }
+        // For profiling experiments: BENCH_SERVER_X=v reaches the server
+        // (only) as X=v, e.g. BENCH_SERVER_MALLOC_ARENA_MAX=2.
+        for (key, value) in std::env::vars() {
+            if let Some(name) = key.strip_prefix("BENCH_SERVER_") {
+                command.env(name, value);
+            }
+        }
+    }
+
+    /// Runs an `agora` command to success and returns its standard output.
+    pub(crate) fn run(&self, args: &[&str]) -> String {
+        let mut command = agora();
+        command.args(args);
+        self.env(&mut command);
+        let output = command.output().expect("agora");
+        assert!(output.status.success(), "agora {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// `agora reindex` from the restored database: the questions per second
+    /// it reports (database reads, documents, index build and commit).
+    pub(crate) fn reindex_rate(&self) -> f64 {
+        let out = self.run(&["reindex"]);
+        // "Indexed 10000 questions in 0.4 s (25000/s), up to outbox position 0."
+        out.split_once(" s (")
+            .and_then(|(_, rest)| rest.split_once("/s)"))
+            .and_then(|(rate, _)| rate.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected reindex output: {out}"))
+    }
+}
+
+/// A fresh database of the backend: a new SQLite folder, or a new
+/// PostgreSQL database on the given server.
+pub(crate) fn fresh(backend: &'static str, n: usize, postgres: Option<&str>) -> Target {
+    let data_dir = work_dir().join(format!("{backend}-{n}"));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let database_url = postgres.map(|url| {
+        use diesel::{Connection, PgConnection, RunQueryDsl};
+        let name = format!("agora_load_{n}");
+        let mut admin = PgConnection::establish(url).expect("PostgreSQL");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).unwrap();
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
+        let (base, _) = url.rsplit_once('/').expect("a database URL");
+        format!("{base}/{name}")
+    });
+    Target { backend, data_dir, database_url }
+}
+
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+}
+
+impl Server {
+    pub(crate) fn start(target: &Target) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = File::create(target.data_dir.join("server.log")).unwrap();
+        let mut command = agora();
+        command.arg("serve").env("AGORA_BIND", format!("127.0.0.1:{port}"));
+        target.env(&mut command);
+        let child = command.stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("agora serve");
+        let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+        let started = Instant::now();
+        while ureq::get(format!("{}/readyz", server.base)).call().is_err() {
+            assert!(started.elapsed() < Duration::from_secs(300), "the server did not become ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    pub(crate) fn login(&self) -> String {
+        let body = serde_json::json!({"login": "bench", "password": PASSWORD});
+        let mut response = ureq::post(format!("{}/api/v1/auth/login", self.base)).send_json(&body).expect("login");
+        let json: serde_json::Value = response.body_mut().read_json().unwrap();
+        json["access_token"].as_str().expect("an access token").to_owned()
+    }
+
+    /// The most memory the server has held (VmHWM), in MiB.
+    pub(crate) fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        kib / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM, as an operator would: a graceful stop.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
+    }
+}
