@@ -48,6 +48,9 @@ use wrk::{LUA_COMMON, lua_strings, url_encode};
 
 const SEGMENT_SECONDS: u64 = 30;
 const LOAD_SHARE: f64 = 0.8;
+/// Access tokens live 15 minutes: a soak longer than that logs in again
+/// (a 30-minute run's answers all failed with 401 from minute 15 on).
+const TOKEN_REFRESH: Duration = Duration::from_secs(10 * 60);
 /// The start of the soak left out of the trend.
 const WARM_UP_SECONDS: f64 = 120.0;
 
@@ -236,7 +239,8 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     target.run(&["import", "jsonl", dump.to_str().unwrap()]);
     target.run(&["user", "set-password", "--username", "bench", "--password", PASSWORD]);
     let server = Server::start(&target);
-    let token = server.login();
+    let mut token = server.login();
+    let mut logged_in = Instant::now();
     let script = work_dir().join(format!("soak-{backend}.lua"));
 
     std::fs::write(&script, mixed_workload(material, n, &token, None, options.read_only)).unwrap();
@@ -269,6 +273,10 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     let mut segments = Vec::new();
     let count = (options.minutes * 60).div_ceil(SEGMENT_SECONDS);
     for _ in 0..count {
+        if logged_in.elapsed() > TOKEN_REFRESH {
+            token = server.login();
+            logged_in = Instant::now();
+        }
         std::fs::write(&script, mixed_workload(material, n, &token, Some(delay_ms), options.read_only)).unwrap();
         let started_s = started.elapsed().as_secs_f64();
         let (rate, p50_ms, p99_ms, errors) = run_wrk(options, &server.base, &script, SEGMENT_SECONDS);
