@@ -37,6 +37,11 @@ fn a_repeated_anonymous_read_is_a_hit_and_a_write_ends_it_at_once() {
     let app = spawn_app();
     let (rosa, id) = setup(&app);
     let helper = app.register("helper");
+    // The question's index commit ends what was cached before it: let it
+    // land first, so that the two reads below cannot straddle it.
+    eventually(Duration::from_secs(10), "the question indexed", || {
+        app.get("/api/v1/search?q=garden").send().json()["items"].as_array().is_some_and(|items| !items.is_empty())
+    });
     let first = app.question(id);
     let hits = lookups(&app, "hit");
     assert_eq!(app.question(id), first, "the same page");
