@@ -53,6 +53,30 @@ impl Target {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// On a PostgreSQL whose autovacuum is off (this machine's CI
+    /// configuration), an `ANALYZE` of the run's database in place of
+    /// autovacuum's autoanalyze, which a council's server runs; whether it
+    /// ran. Without it, plans cached while the growing tables were empty
+    /// scan them in full (docs/deploy.md).
+    #[allow(dead_code)] // the soak's; the load bench does not call it yet
+    pub(crate) fn analyze_if_autovacuum_off(&self) -> bool {
+        use diesel::{Connection, PgConnection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let Some(url) = &self.database_url else { return false };
+        let mut conn = PgConnection::establish(url).expect("PostgreSQL");
+        let setting: Setting =
+            diesel::sql_query("SELECT current_setting('autovacuum') AS value").get_result(&mut conn).unwrap();
+        if setting.value != "off" {
+            return false;
+        }
+        diesel::sql_query("ANALYZE").execute(&mut conn).unwrap();
+        true
+    }
+
     /// `agora reindex` from the restored database: the questions per second
     /// it reports (database reads, documents, index build and commit).
     pub(crate) fn reindex_rate(&self) -> f64 {

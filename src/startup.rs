@@ -37,6 +37,12 @@ pub fn open_database(settings: &Settings) -> Result<Database, StartupError> {
     let (pool, queries) = store::connect(&url, &settings.pool_options())?;
     let mut conn = pool.get()?;
     store::migrate(&mut conn)?;
+    if store::postgres_autovacuum_off(&mut conn)? {
+        tracing::warn!(
+            "PostgreSQL's autovacuum is off: without fresh statistics, reads on tables that grew since their last \
+             ANALYZE slow down (turn autovacuum on, or run ANALYZE regularly; docs/deploy.md)"
+        );
+    }
     Ok(Database { pool, queries })
 }
 

@@ -233,6 +233,27 @@ pub fn migrate(conn: &mut DbConn) -> Result<(), StoreSetupError> {
     result.map_err(|e| StoreSetupError::Migrate(e.to_string()))
 }
 
+/// Whether the database is PostgreSQL with autovacuum off. Agora's
+/// busiest tables (question views, deflection state) start empty and grow
+/// fast, and PostgreSQL keeps the plan it chose for a prepared statement
+/// while the table was tiny (a sequential scan) until fresh statistics
+/// replace it: a soak on such a server fell from 728 to 510 req/s, and one
+/// ANALYZE brought it back.
+pub fn postgres_autovacuum_off(conn: &mut DbConn) -> diesel::QueryResult<bool> {
+    match conn {
+        DbConn::Sqlite(_) => Ok(false),
+        DbConn::Postgres(c) => {
+            #[derive(diesel::QueryableByName)]
+            struct Setting {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                value: String,
+            }
+            let row: Setting = diesel::sql_query("SELECT current_setting('autovacuum') AS value").get_result(c)?;
+            Ok(row.value == "off")
+        }
+    }
+}
+
 impl DbConn {
     pub fn backend(&self) -> Backend {
         match self {
