@@ -58,22 +58,16 @@ impl Target {
     /// autovacuum's autoanalyze, which a council's server runs; whether it
     /// ran. Without it, plans cached while the growing tables were empty
     /// scan them in full (docs/deploy.md).
-    #[allow(dead_code)] // the soak's; the load bench does not call it yet
     pub(crate) fn analyze_if_autovacuum_off(&self) -> bool {
-        use diesel::{Connection, PgConnection, RunQueryDsl};
-        #[derive(diesel::QueryableByName)]
-        struct Setting {
-            #[diesel(sql_type = diesel::sql_types::Text)]
-            value: String,
-        }
+        use agora::store::{self, DbConn};
+        use diesel::Connection;
+        use diesel::connection::SimpleConnection;
         let Some(url) = &self.database_url else { return false };
-        let mut conn = PgConnection::establish(url).expect("PostgreSQL");
-        let setting: Setting =
-            diesel::sql_query("SELECT current_setting('autovacuum') AS value").get_result(&mut conn).unwrap();
-        if setting.value != "off" {
+        let mut conn = DbConn::establish(url).expect("PostgreSQL");
+        if !store::postgres_autovacuum_off(&mut conn).unwrap() {
             return false;
         }
-        diesel::sql_query("ANALYZE").execute(&mut conn).unwrap();
+        conn.batch_execute("ANALYZE").unwrap();
         true
     }
 

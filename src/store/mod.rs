@@ -242,16 +242,19 @@ pub fn migrate(conn: &mut DbConn) -> Result<(), StoreSetupError> {
 pub fn postgres_autovacuum_off(conn: &mut DbConn) -> diesel::QueryResult<bool> {
     match conn {
         DbConn::Sqlite(_) => Ok(false),
-        DbConn::Postgres(c) => {
-            #[derive(diesel::QueryableByName)]
-            struct Setting {
-                #[diesel(sql_type = diesel::sql_types::Text)]
-                value: String,
-            }
-            let row: Setting = diesel::sql_query("SELECT current_setting('autovacuum') AS value").get_result(c)?;
-            Ok(row.value == "off")
-        }
+        DbConn::Postgres(c) => postgres_answer(c, "SELECT current_setting('autovacuum') = 'off' AS answer"),
     }
+}
+
+/// PostgreSQL's answer to a yes-or-no query about the server (a constant
+/// query, `… AS answer`).
+fn postgres_answer(conn: &mut PgConnection, query: &'static str) -> diesel::QueryResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Answer {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        answer: bool,
+    }
+    Ok(diesel::sql_query(query).get_result::<Answer>(conn)?.answer)
 }
 
 impl DbConn {
@@ -366,13 +369,7 @@ pub fn probe_writable(conn: &mut DbConn) -> Result<(), DieselError> {
             result
         }
         DbConn::Postgres(c) => {
-            #[derive(diesel::QueryableByName)]
-            struct Standby {
-                #[diesel(sql_type = diesel::sql_types::Bool)]
-                standby: bool,
-            }
-            let row: Standby = diesel::sql_query("SELECT pg_is_in_recovery() AS standby").get_result(c)?;
-            if row.standby {
+            if postgres_answer(c, "SELECT pg_is_in_recovery() AS answer")? {
                 return Err(DieselError::DatabaseError(
                     DatabaseErrorKind::ReadOnlyTransaction,
                     Box::new("the database is a read-only standby".to_owned()),

@@ -151,6 +151,15 @@ impl Node {
         }
     }
 
+    /// The names of the process's threads (Linux's /proc).
+    pub fn thread_names(&self) -> Vec<String> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).expect("the node's /proc entry");
+        tasks
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect()
+    }
+
     /// SIGKILL: no graceful shutdown, no last commit.
     pub fn kill(mut self) {
         let _ = self.child.kill();
@@ -267,6 +276,18 @@ fn serve_starts_with_nothing_configured_and_stops_on_sigterm() {
     let (status, me) = node.call("GET", "/api/v1/me", None, Some(&token));
     assert_eq!((status, &me["username"]), (200, &json!("newcomer")), "{me}");
     assert!(node.terminate(Duration::from_secs(30)), "agora serve did not exit cleanly on SIGTERM");
+}
+
+/// The allocator's configuration (lib.rs) is linked into the binary, not
+/// only into the library: jemalloc's background threads, which return freed
+/// pages to the system, run in `agora serve`.
+#[cfg(target_os = "linux")]
+#[test]
+fn serve_returns_freed_memory_through_the_allocators_background_threads() {
+    let workdir = Workdir::new();
+    let node = Node::start_unconfigured(&workdir.path, &workdir.log);
+    let threads = node.thread_names();
+    assert!(threads.iter().any(|name| name.starts_with("jemalloc_bg")), "no jemalloc background thread in {threads:?}");
 }
 
 #[test]
