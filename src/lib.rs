@@ -14,7 +14,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 // jemalloc's defaults keep freed pages for ~10 s and purge them only when
 // later allocations happen to trigger it, so a busy node held 20-25 MiB of
 // freed pages and its RSS wandered by +-4 MiB with no live growth: more
-// than a leak test can tell from a leak (bench/results/2026-11-24-soak.md).
+// than a leak test can tell from a leak (README, the soak benchmark).
 // Its own background threads return freed pages within about a second.
 // jemalloc reads this symbol (prefixed, as tikv-jemalloc-sys builds it) as
 // a C `const char *` once, at start: `Option<&u8>` is one nullable pointer,
