@@ -35,7 +35,7 @@ impl Target {
             command.env("AGORA_DATABASE_URL", url);
         }
         // For profiling experiments: BENCH_SERVER_X=v reaches the server
-        // (only) as X=v, e.g. BENCH_SERVER_MALLOC_ARENA_MAX=2.
+        // (only) as X=v, e.g. BENCH_SERVER_MALLOC_CONF=dirty_decay_ms:10000.
         for (key, value) in std::env::vars() {
             if let Some(name) = key.strip_prefix("BENCH_SERVER_") {
                 command.env(name, value);

@@ -16,11 +16,13 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 // freed pages and its RSS wandered by +-4 MiB with no live growth: more
 // than a leak test can tell from a leak (README, the soak benchmark).
 // Its own background threads return freed pages within about a second.
-// jemalloc reads this symbol (prefixed, as tikv-jemalloc-sys builds it) as
-// a C `const char *` once, at start: `Option<&u8>` is one nullable pointer,
-// and it points at a static NUL-terminated string, so the export is sound.
+// jemalloc is the process's malloc (Cargo.toml), so this is the C symbol
+// `malloc_conf` it reads once, at start, as a `const char *` (the
+// MALLOC_CONF environment variable overrides it): `Option<&u8>` is one
+// nullable pointer, and it points at a static NUL-terminated string, so the
+// export is sound.
 #[cfg(not(target_env = "msvc"))]
-#[unsafe(export_name = "_rjem_malloc_conf")]
+#[unsafe(export_name = "malloc_conf")]
 pub static JEMALLOC_CONF: Option<&u8> = Some(&b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0]);
 
 pub mod cli;
