@@ -36,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use agora::service::dump::Manifest;
 use chrono::Utc;
 
 // The soak uses part of what the load benchmark's modules offer.
@@ -308,15 +309,9 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
 
 /// The rows of one table in a dump, from its manifest.
 fn manifest_rows(dump: &Path, table: &str) -> u64 {
-    let manifest: serde_json::Value =
+    let manifest: Manifest =
         serde_json::from_str(&std::fs::read_to_string(dump.join("manifest.json")).unwrap()).unwrap();
-    manifest["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == table)
-        .and_then(|t| t["rows"].as_u64())
-        .unwrap()
+    manifest.tables.iter().find(|t| t.table == table).map(|t| t.rows).unwrap()
 }
 
 /// Answers the server created since it started (warm-up and maximum
