@@ -1,7 +1,7 @@
 //! Soak benchmark: the release `agora` binary held at 80 % of its measured
 //! maximum throughput for a long stretch, recording errors and memory.
 //!
-//!     cargo bench --bench soak -- [--size 100000] [--minutes 10] [--read-only]
+//!     cargo bench --bench soak -- [--size 100000] [--minutes 10] [--growing | --read-only]
 //!         [--postgres postgres://postgres@127.0.0.1:5432/postgres [--skip-sqlite]]
 //!         [--connections 32] [--threads 2]
 //!
@@ -20,15 +20,22 @@
 //! keep up (a mean below 95 % of the target) fails too: it was not held at
 //! the load the soak is about.
 //!
-//! The community is 100,000 questions unless `--size` says otherwise: at
-//! 80 % load the write mix posts ~45,000 answers in ten minutes, a quarter
-//! more than such a community has (~186,000). On 10,000 questions the same
-//! writes triple the answers on the very questions the reads fetch, so
-//! every page, cached copy and index merge grows through the run and the
-//! heap follows the data (+0.35 MiB/min; the 2026-11-24 runs), not a leak:
-//! it fell back once the writes stopped. The report gives both counts.
+//! The writes are 12 % of the requests: deflection events (8 %) and
+//! answers (4 %). By default the answer writes edit answers the bench user
+//! posted before the soak (500 of them), so every write path runs
+//! (transaction, revision, outbox, index update) while the community the
+//! reads see keeps its size: a leak test needs a steady dataset. With
+//! `--growing` they post new answers instead: at 80 % load that is ~57,000
+//! answers in 15 minutes, +31 % on a 100,000-question community (~186,000
+//! answers) where a council's residents add a few hundred a day, so pages,
+//! caches and index merges grow with the data and the heap may follow
+//! (on 10,000 questions the same writes tripled the answers and the heap
+//! rose +0.35 MiB/min, then fell back once the writes stopped; the
+//! 2026-11-24 runs). That run tells how memory scales with data, not
+//! whether it leaks. The report gives the answer counts either way.
 //!
-//! Writes bench/results/<date>-soak.md and <date>-soak.svg.
+//! Writes bench/results/<date>-soak.{md,svg} (`-soak-growing`,
+//! `-soak-read-only` for the other write mixes).
 
 use std::path::Path;
 use std::process::Command;
@@ -81,9 +88,29 @@ struct Options {
     skip_sqlite: bool,
     connections: u32,
     threads: u32,
-    /// Reads only (no answers, no events): memory then cannot follow a
-    /// growing dataset, which tells data growth from a leak.
-    read_only: bool,
+    writes: Writes,
+}
+
+/// What the soak's writes are.
+#[derive(Clone, Copy, PartialEq)]
+enum Writes {
+    /// Events, and edits of the bench user's own answers: a steady dataset.
+    EditAnswers,
+    /// Events, and new answers: the community grows through the run.
+    NewAnswers,
+    /// None: reads only.
+    None,
+}
+
+impl Writes {
+    /// The results' file name after the date.
+    fn report_name(self) -> &'static str {
+        match self {
+            Writes::EditAnswers => "soak",
+            Writes::NewAnswers => "soak-growing",
+            Writes::None => "soak-read-only",
+        }
+    }
 }
 
 fn options() -> Options {
@@ -91,7 +118,13 @@ fn options() -> Options {
     let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
     Options {
         size: value("--size").and_then(|s| s.parse().ok()).unwrap_or(100_000),
-        read_only: args.iter().any(|a| a == "--read-only"),
+        writes: if args.iter().any(|a| a == "--read-only") {
+            Writes::None
+        } else if args.iter().any(|a| a == "--growing") {
+            Writes::NewAnswers
+        } else {
+            Writes::EditAnswers
+        },
         minutes: value("--minutes").and_then(|s| s.parse().ok()).unwrap_or(10),
         postgres: value("--postgres"),
         skip_sqlite: args.iter().any(|a| a == "--skip-sqlite"),
@@ -100,8 +133,19 @@ fn options() -> Options {
     }
 }
 
+/// The soak's requests: what they touch and how often.
+struct Workload<'a> {
+    material: &'a Material,
+    /// Questions in the community (ids 1..=n).
+    n: usize,
+    writes: Writes,
+    /// The bench user's answers that `Writes::EditAnswers` edits.
+    own_answers: &'a [i64],
+}
+
 /// A resident-shaped mix: mostly reads, some searching, a few writes.
-fn mixed_workload(material: &Material, n: usize, token: &str, delay_ms: Option<f64>, read_only: bool) -> String {
+fn mixed_workload(workload: &Workload, token: &str, delay_ms: Option<f64>) -> String {
+    let Workload { material, n, writes, own_answers } = *workload;
     let mut rng = Rng(7);
     let queries: Vec<String> = material.search_queries.iter().map(|q| url_encode(q)).collect();
     let drafts: Vec<String> =
@@ -112,6 +156,12 @@ fn mixed_workload(material: &Material, n: usize, token: &str, delay_ms: Option<f
         .filter(|c| (20..2000).contains(&c.len()))
         .map(|c| serde_json::json!({ "body": c }).to_string())
         .collect();
+    let answer_write = match writes {
+        Writes::NewAnswers => format!(
+            r#"return wrk.format("POST", "/api/v1/questions/" .. math.random(1, {n}) .. "/answers", auth, bodies[math.random(#bodies)])"#
+        ),
+        Writes::EditAnswers | Writes::None => r#"return wrk.format("PATCH", "/api/v1/answers/" .. own_answers[math.random(#own_answers)], auth, bodies[math.random(#bodies)])"#.to_owned(),
+    };
     let browser = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
     // wrk waits `delay()` ms before each request of a connection; the
     // fraction is dithered so the average delay is exact.
@@ -126,6 +176,7 @@ fn mixed_workload(material: &Material, n: usize, token: &str, delay_ms: Option<f
 local drafts = {drafts}
 local categories = {categories}
 local bodies = {bodies}
+local own_answers = {own_answers}
 local json = {{["Content-Type"] = "application/json", ["User-Agent"] = "{browser}"}}
 local auth = {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}
 {delay}
@@ -146,7 +197,7 @@ request = function()
     local event = string.format('{{"events":[{{"event_id":"%s","type":"search_performed","occurred_at":"%s","visitor_id":"v%d","query":"bin collection"}}]}}', id, now, math.random(1, 5000))
     return wrk.format("POST", "/api/v1/events", json, event)
   else
-    return wrk.format("POST", "/api/v1/questions/" .. math.random(1, {n}) .. "/answers", auth, bodies[math.random(#bodies)])
+    {answer_write}
   end
 end
 {LUA_COMMON}"#,
@@ -154,8 +205,9 @@ end
         drafts = lua_strings(&drafts),
         categories = lua_strings(&categories),
         bodies = lua_strings(&answers),
+        own_answers = lua_strings(&own_answers.iter().map(i64::to_string).collect::<Vec<_>>()),
         // 89..100 are the writes.
-        picks = if read_only { 88 } else { 100 },
+        picks = if writes == Writes::None { 88 } else { 100 },
     )
 }
 
@@ -226,9 +278,11 @@ struct Soak {
     target: f64,
     segments: Vec<Segment>,
     rss: Vec<RssSample>,
-    /// Answers in the restored community, and answers the soak posted.
+    /// Answers in the restored community, answers the soak posted (its own
+    /// included) and edits it made.
     answers_restored: u64,
     answers_posted: u64,
+    answers_edited: u64,
     /// The bench ran ANALYZE every minute: PostgreSQL's autovacuum is off.
     analyzed: bool,
 }
@@ -246,8 +300,11 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     let mut token = server.login();
     let mut logged_in = Instant::now();
     let script = work_dir().join(format!("soak-{backend}.lua"));
+    let own_answers =
+        if options.writes == Writes::EditAnswers { post_own_answers(&server.base, &token, n) } else { Vec::new() };
+    let workload = Workload { material, n, writes: options.writes, own_answers: &own_answers };
 
-    std::fs::write(&script, mixed_workload(material, n, &token, None, options.read_only)).unwrap();
+    std::fs::write(&script, mixed_workload(&workload, &token, None)).unwrap();
     // The maximum the server keeps up, not a burst: a 20 s run (before)
     // measured up to 1.3× what it then sustained, so the "80 %" soak ran
     // saturated. A warm-up, then a minute.
@@ -285,7 +342,7 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
         if segments.len() % 2 == 1 {
             analyzed |= target.analyze_if_autovacuum_off();
         }
-        std::fs::write(&script, mixed_workload(material, n, &token, Some(delay_ms), options.read_only)).unwrap();
+        std::fs::write(&script, mixed_workload(&workload, &token, Some(delay_ms))).unwrap();
         let started_s = started.elapsed().as_secs_f64();
         let (rate, p50_ms, p99_ms, errors) = run_wrk(options, &server.base, &script, SEGMENT_SECONDS);
         eprintln!(
@@ -303,8 +360,19 @@ fn soak(options: &Options, material: &Material, backend: &'static str, postgres:
     sampler.join().unwrap();
     let rss = rss.lock().unwrap().clone();
     let answers_restored = manifest_rows(&dump, "answers");
-    let answers_posted = answers_posted(&server.base);
-    Soak { backend, maximum, target: target_rate, segments, rss, answers_restored, answers_posted, analyzed }
+    let answers_posted = requests_served(&server.base, "POST", "/api/v1/questions/{id}/answers", 201);
+    let answers_edited = requests_served(&server.base, "PATCH", "/api/v1/answers/{id}", 200);
+    Soak {
+        backend,
+        maximum,
+        target: target_rate,
+        segments,
+        rss,
+        answers_restored,
+        answers_posted,
+        answers_edited,
+        analyzed,
+    }
 }
 
 /// The rows of one table in a dump, from its manifest.
@@ -314,13 +382,32 @@ fn manifest_rows(dump: &Path, table: &str) -> u64 {
     manifest.tables.iter().find(|t| t.table == table).map(|t| t.rows).unwrap()
 }
 
-/// Answers the server created since it started (warm-up and maximum
-/// included), from its /metrics.
-fn answers_posted(base: &str) -> u64 {
-    const SERIES: &str =
-        r#"agora_http_requests_total{method="POST",route="/api/v1/questions/{id}/answers",status="201"} "#;
+/// Requests of one route and status the server answered since it started
+/// (warm-up and maximum included), from its /metrics.
+fn requests_served(base: &str, method: &str, route: &str, status: u16) -> u64 {
+    let series = format!(r#"agora_http_requests_total{{method="{method}",route="{route}",status="{status}"}} "#);
     let text = ureq::get(format!("{base}/metrics")).call().unwrap().body_mut().read_to_string().unwrap();
-    text.lines().find_map(|l| l.strip_prefix(SERIES)).map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
+    text.lines().find_map(|l| l.strip_prefix(series.as_str())).map_or(0, |v| v.trim().parse::<f64>().unwrap() as u64)
+}
+
+/// The answers the steady soak edits: the bench user's own, on questions
+/// spread over the community, so that the edits re-index questions the
+/// reads also fetch.
+fn post_own_answers(base: &str, token: &str, n: usize) -> Vec<i64> {
+    const OWN_ANSWERS: usize = 500;
+    let mut rng = Rng(11);
+    (0..OWN_ANSWERS)
+        .map(|i| {
+            let question = 1 + rng.below(n);
+            let body = serde_json::json!({ "body": format!("Soak answer {i}: the council's page on this lists the opening hours and the form to use.") });
+            let mut response = ureq::post(format!("{base}/api/v1/questions/{question}/answers"))
+                .header("Authorization", format!("Bearer {token}"))
+                .send_json(&body)
+                .unwrap_or_else(|e| panic!("posting the soak's own answer on question {question}: {e}"));
+            let answer: serde_json::Value = response.body_mut().read_json().unwrap();
+            answer["id"].as_i64().expect("the answer's id")
+        })
+        .collect()
 }
 
 fn main() {
@@ -339,7 +426,7 @@ fn main() {
     std::fs::create_dir_all(&results).unwrap();
     let date = Utc::now().format("%Y-%m-%d");
     let md = report(&options, &soaks, started.elapsed());
-    let name = if options.read_only { format!("{date}-soak-read-only") } else { format!("{date}-soak") };
+    let name = format!("{date}-{}", options.writes.report_name());
     std::fs::write(results.join(format!("{name}.md")), &md).unwrap();
     std::fs::write(results.join(format!("{name}.svg")), chart(&soaks)).unwrap();
     println!("{md}");

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::{HELD_SHARE, LOAD_SHARE, Options, RssSample, SEGMENT_SECONDS, Series, Soak, WARM_UP_SECONDS};
+use super::{HELD_SHARE, LOAD_SHARE, Options, RssSample, SEGMENT_SECONDS, Series, Soak, WARM_UP_SECONDS, Writes};
 
 /// A least-squares line through (t, y): its slope (y per unit of t) and
 /// the slope's standard error.
@@ -115,7 +115,7 @@ pub(super) fn report(options: &Options, soaks: &[Soak], total: Duration) -> Stri
         "`cargo bench --bench soak -- --size {} --minutes {}` ({} connections, {} wrk threads, loopback, \
          release build, rate limits off). A community of {} questions restored from an agora-jsonl dump; \
          a mixed workload: 45 % GET question (view counted), 20 % list by category, 17 % search, 6 % similar \
-         questions, 8 % POST events, 4 % POST answer. The maximum is wrk unthrottled for 60 s after a 15 s warm-up; the soak holds \
+         questions, 8 % POST events, 4 % answer writes. The maximum is wrk unthrottled for 60 s after a 15 s warm-up; the soak holds \
          {:.0} % of it in {}-second segments. Whole run: {:.1} min.\n",
         options.size,
         options.minutes,
@@ -126,15 +126,24 @@ pub(super) fn report(options: &Options, soaks: &[Soak], total: Duration) -> Stri
         SEGMENT_SECONDS,
         total.as_secs_f64() / 60.0
     );
-    if options.read_only {
-        let _ = writeln!(
-            md,
-            "`--read-only`: the writes (POST events, POST answer) are left out; the reads keep their proportions.\n"
-        );
-    }
+    let writes = match options.writes {
+        Writes::EditAnswers => {
+            "The answer writes edit 500 answers the bench user posted before the soak (PATCH; a revision, an \
+             outbox row and a re-indexed question each): the community keeps its size, as a leak test needs. \
+             `--growing` posts new answers instead."
+        }
+        Writes::NewAnswers => {
+            "`--growing`: the answer writes post new answers, so the community grows through the run (the \
+             answer column); memory may follow the data."
+        }
+        Writes::None => {
+            "`--read-only`: the writes (POST events, answer writes) are left out; the reads keep their proportions."
+        }
+    };
+    let _ = writeln!(md, "{writes}\n");
     let _ = writeln!(
         md,
-        "| Backend | Maximum req/s | Target req/s | Achieved (mean) | Errors | RSS start → end (MiB) | of which heap (MiB) | allocated (MiB) | Answers restored + posted | Heap slope, after 4 min | RSS slope, after 4 min | Allocated slope, after 4 min | Verdict |"
+        "| Backend | Maximum req/s | Target req/s | Achieved (mean) | Errors | RSS start → end (MiB) | of which heap (MiB) | allocated (MiB) | Answers restored + posted, edits | Heap slope, after 4 min | RSS slope, after 4 min | Allocated slope, after 4 min | Verdict |"
     );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---|---|---|---|---:|---:|---:|---|");
     for soak in soaks {
@@ -143,7 +152,7 @@ pub(super) fn report(options: &Options, soaks: &[Soak], total: Duration) -> Stri
         let (first, last) = (soak.rss.first(), soak.rss.last());
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {:.0} | {:.0} ({:.2}× target) | {} | {:.1} → {:.1} | {:.1} → {:.1} | {:.1} → {:.1} | {} + {} ({:+.0} %) | {} | {} | {} | {} |",
+            "| {} | {:.0} | {:.0} | {:.0} ({:.2}× target) | {} | {:.1} → {:.1} | {:.1} → {:.1} | {:.1} → {:.1} | {} + {} ({:+.0} %), {} edits | {} | {} | {} | {} |",
             soak.backend,
             soak.maximum,
             soak.target,
@@ -159,6 +168,7 @@ pub(super) fn report(options: &Options, soaks: &[Soak], total: Duration) -> Stri
             soak.answers_restored,
             soak.answers_posted,
             100.0 * soak.answers_posted as f64 / soak.answers_restored.max(1) as f64,
+            soak.answers_edited,
             heap,
             total,
             allocated,
