@@ -20,7 +20,9 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 // `malloc_conf` it reads once, at start, as a `const char *` (the
 // MALLOC_CONF environment variable overrides it): `Option<&u8>` is one
 // nullable pointer, and it points at a static NUL-terminated string, so the
-// export is sound.
+// export is sound. Where tikv-jemalloc-sys keeps its `_rjem_` prefix (macOS,
+// musl) jemalloc reads `_rjem_malloc_conf` instead, so there this is unused
+// and jemalloc's defaults apply: correct, only slower to return pages.
 #[cfg(not(target_env = "msvc"))]
 #[unsafe(export_name = "malloc_conf")]
 pub static JEMALLOC_CONF: Option<&u8> = Some(&b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0]);
