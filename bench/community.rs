@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use agora::service::dump::{FORMAT, Manifest, TableFile, VERSION};
+use agora::service::import_export::dump::{FORMAT, Manifest, TableFile, VERSION};
 use agora::service::markdown;
 use agora::store::dump::{
     AnswersRow, CategoriesRow, FollowsRow, QuestionsRow, ReputationEventsRow, TABLES, UserCategoryStatsRow, UsersRow,
@@ -33,7 +33,7 @@ impl TableWriter {
     }
 }
 
-/// Points of the default table (API.md).
+/// Points of the default table (the settings' defaults).
 const UPVOTE: i32 = 10;
 const ACCEPTED: i32 = 15;
 const ACCEPTING: i32 = 2;

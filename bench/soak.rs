@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agora::service::dump::Manifest;
+use agora::service::import_export::dump::Manifest;
 use chrono::Utc;
 
 // The soak uses part of what the load benchmark's modules offer.

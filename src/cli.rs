@@ -164,7 +164,7 @@ fn serve(settings: Settings, with_demo: bool) -> Result<(), StartupError> {
     let state = startup::build_state(settings, database, clock)?;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(state)?;
-        tracing::info!(address = %app.state().settings.bind, port = app.port(), "listening");
+        tracing::info!(address = %app.state().ctx.config.bind, port = app.port(), "listening");
         app.run_until_stopped().await?;
         tracing::info!("stopped");
         Ok(())
@@ -223,7 +223,7 @@ fn reindex(settings: &Settings) -> Result<(), StartupError> {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    let position = crate::indexer::rebuild(&database.pool, &mut writer, &index, |done, total| {
+    let position = crate::service::search::indexer::rebuild(&database.pool, &mut writer, &index, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })?;
@@ -240,7 +240,7 @@ fn reindex(settings: &Settings) -> Result<(), StartupError> {
 /// A progress bar per file, by bytes read.
 struct Bar(Option<indicatif::ProgressBar>);
 
-impl service::import::Progress for Bar {
+impl service::import_export::Progress for Bar {
     fn start(&mut self, file: &str, total_bytes: u64) {
         let style = indicatif::ProgressStyle::with_template("{prefix:>14} {bar:40} {bytes}/{total_bytes} ({eta} left)")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
@@ -269,7 +269,7 @@ fn import_stackexchange(
     let database = startup::open_database(settings)?;
     let mut conn = database.pool.get()?;
     let now = Clock::default().now();
-    let summary = service::import::stackexchange::import(&mut conn, dir, category, now, &mut Bar(None))
+    let summary = service::import_export::stackexchange::import(&mut conn, dir, category, now, &mut Bar(None))
         .map_err(|e| e.to_string())?;
     print!("{summary}");
     println!(
@@ -281,8 +281,9 @@ fn import_stackexchange(
 fn export_jsonl(settings: &Settings, dir: &std::path::Path) -> Result<(), StartupError> {
     let database = startup::open_database(settings)?;
     let mut conn = database.pool.get()?;
-    let manifest = service::dump::export(&mut conn, dir, &mut |table, rows| println!("{rows:>10}  {table}"))
-        .map_err(|e| e.to_string())?;
+    let manifest =
+        service::import_export::dump::export(&mut conn, dir, &mut |table, rows| println!("{rows:>10}  {table}"))
+            .map_err(|e| e.to_string())?;
     println!(
         "Exported {} tables to {} (format {} version {}).",
         manifest.tables.len(),
@@ -296,8 +297,9 @@ fn export_jsonl(settings: &Settings, dir: &std::path::Path) -> Result<(), Startu
 fn import_jsonl(settings: &Settings, dir: &std::path::Path) -> Result<(), StartupError> {
     let database = startup::open_database(settings)?;
     let mut conn = database.pool.get()?;
-    let manifest = service::dump::import(&mut conn, dir, &mut |table, rows| println!("{rows:>10}  {table}"))
-        .map_err(|e| e.to_string())?;
+    let manifest =
+        service::import_export::dump::import(&mut conn, dir, &mut |table, rows| println!("{rows:>10}  {table}"))
+            .map_err(|e| e.to_string())?;
     println!("Restored {} tables from {}. Rebuilding the search index:", manifest.tables.len(), dir.display());
     drop(conn);
     drop(database);

@@ -1,5 +1,5 @@
 //! Configuration: defaults, then an optional `agora.toml`, then `AGORA_*`
-//! environment variables (DESIGN.md). With nothing set, `agora serve` keeps
+//! environment variables (docs/architecture.md, "Configuration"). With nothing set, `agora serve` keeps
 //! everything under `data/` and listens on 127.0.0.1:8080.
 
 use std::fmt;

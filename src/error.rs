@@ -1,9 +1,8 @@
-//! The one error type of the service and its single mapping to RFC 9457
-//! `application/problem+json`.
+//! The one error type of the service and the one list of the stable error
+//! codes of the API. Its mapping to RFC 9457 `application/problem+json` is
+//! the HTTP layer's (`src/http/problem.rs`); services and the store only
+//! say what went wrong.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
@@ -20,20 +19,155 @@ impl FieldError {
     }
 }
 
+/// The stable, machine-readable `code` of every problem the API returns
+/// (openapi.yaml, `Problem.code`), snake_case on the wire. `openapi.yaml` lists the same
+/// values as the `Problem.code` enum; `tests/api/contract.rs` holds the two
+/// to each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // 400
+    MalformedJson,
+    MalformedBody,
+    InvalidQuery,
+    InvalidHeader,
+    InvalidCursor,
+    QueryTooLong,
+    // 401
+    Unauthorized,
+    // 403
+    Forbidden,
+    InsufficientPrivilege,
+    AccountSuspended,
+    WrongPassword,
+    OwnPost,
+    SelfVote,
+    SelfVerify,
+    SelfAcceptTooEarly,
+    LastAdminGuard,
+    // 404, 405
+    NotFound,
+    MethodNotAllowed,
+    // 409
+    Conflict,
+    UsernameTaken,
+    EmailTaken,
+    SlugTaken,
+    QuestionLocked,
+    QuestionClosed,
+    QuestionHasAnswers,
+    Merged,
+    AlreadyFlagged,
+    AlreadyResolved,
+    // 413, 415, 422, 429
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+    RateLimited,
+    // 5xx
+    ServiceUnavailable,
+    InternalError,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 34] = [
+        ErrorCode::MalformedJson,
+        ErrorCode::MalformedBody,
+        ErrorCode::InvalidQuery,
+        ErrorCode::InvalidHeader,
+        ErrorCode::InvalidCursor,
+        ErrorCode::QueryTooLong,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::InsufficientPrivilege,
+        ErrorCode::AccountSuspended,
+        ErrorCode::WrongPassword,
+        ErrorCode::OwnPost,
+        ErrorCode::SelfVote,
+        ErrorCode::SelfVerify,
+        ErrorCode::SelfAcceptTooEarly,
+        ErrorCode::LastAdminGuard,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Conflict,
+        ErrorCode::UsernameTaken,
+        ErrorCode::EmailTaken,
+        ErrorCode::SlugTaken,
+        ErrorCode::QuestionLocked,
+        ErrorCode::QuestionClosed,
+        ErrorCode::QuestionHasAnswers,
+        ErrorCode::Merged,
+        ErrorCode::AlreadyFlagged,
+        ErrorCode::AlreadyResolved,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::ValidationFailed,
+        ErrorCode::RateLimited,
+        ErrorCode::ServiceUnavailable,
+        ErrorCode::InternalError,
+    ];
+
+    /// The wire name (the same as serde's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedJson => "malformed_json",
+            ErrorCode::MalformedBody => "malformed_body",
+            ErrorCode::InvalidQuery => "invalid_query",
+            ErrorCode::InvalidHeader => "invalid_header",
+            ErrorCode::InvalidCursor => "invalid_cursor",
+            ErrorCode::QueryTooLong => "query_too_long",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::InsufficientPrivilege => "insufficient_privilege",
+            ErrorCode::AccountSuspended => "account_suspended",
+            ErrorCode::WrongPassword => "wrong_password",
+            ErrorCode::OwnPost => "own_post",
+            ErrorCode::SelfVote => "self_vote",
+            ErrorCode::SelfVerify => "self_verify",
+            ErrorCode::SelfAcceptTooEarly => "self_accept_too_early",
+            ErrorCode::LastAdminGuard => "last_admin_guard",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::UsernameTaken => "username_taken",
+            ErrorCode::EmailTaken => "email_taken",
+            ErrorCode::SlugTaken => "slug_taken",
+            ErrorCode::QuestionLocked => "question_locked",
+            ErrorCode::QuestionClosed => "question_closed",
+            ErrorCode::QuestionHasAnswers => "question_has_answers",
+            ErrorCode::Merged => "merged",
+            ErrorCode::AlreadyFlagged => "already_flagged",
+            ErrorCode::AlreadyResolved => "already_resolved",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::ValidationFailed => "validation_failed",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::InternalError => "internal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("validation failed")]
     Validation(Vec<FieldError>),
     #[error("{detail}")]
-    BadRequest { code: &'static str, detail: String },
+    BadRequest { code: ErrorCode, detail: String },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{detail}")]
-    Forbidden { code: &'static str, detail: String },
+    Forbidden { code: ErrorCode, detail: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: ErrorCode, detail: String },
     #[error("request body too large")]
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
@@ -51,12 +185,17 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn bad_request(code: ErrorCode, detail: impl Into<String>) -> ApiError {
         ApiError::BadRequest { code, detail: detail.into() }
     }
 
     pub fn forbidden(detail: impl Into<String>) -> ApiError {
-        ApiError::Forbidden { code: "forbidden", detail: detail.into() }
+        ApiError::Forbidden { code: ErrorCode::Forbidden, detail: detail.into() }
+    }
+
+    /// A 403 with a more specific code than `forbidden`.
+    pub fn refused(code: ErrorCode, detail: impl Into<String>) -> ApiError {
+        ApiError::Forbidden { code, detail: detail.into() }
     }
 
     pub fn not_found(what: &str) -> ApiError {
@@ -64,121 +203,64 @@ impl ApiError {
     }
 
     pub fn conflict(detail: impl Into<String>) -> ApiError {
-        ApiError::Conflict { code: "conflict", detail: detail.into() }
+        ApiError::Conflict { code: ErrorCode::Conflict, detail: detail.into() }
+    }
+
+    /// A 409 with a more specific code than `conflict`.
+    pub fn conflicting(code: ErrorCode, detail: impl Into<String>) -> ApiError {
+        ApiError::Conflict { code, detail: detail.into() }
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         ApiError::Internal(cause.to_string())
     }
 
-    /// The stable machine-readable code of API.md.
-    pub fn code(&self) -> &'static str {
+    /// The stable machine-readable code of the problem.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::BadRequest { code, .. } => code,
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden { code, .. } => code,
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Conflict { code, .. } => code,
-            ApiError::PayloadTooLarge { .. } => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::RateLimited { .. } => "rate_limited",
-            ApiError::Unavailable(_) => "service_unavailable",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::Validation(_) => ErrorCode::ValidationFailed,
+            ApiError::BadRequest { code, .. } => *code,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden { code, .. } => *code,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::Conflict { code, .. } => *code,
+            ApiError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            ApiError::RateLimited { .. } => ErrorCode::RateLimited,
+            ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
-    fn detail(&self) -> String {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::Validation(_) => 422,
+            ApiError::BadRequest { .. } => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden { .. } => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::Conflict { .. } => 409,
+            ApiError::PayloadTooLarge { .. } => 413,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::RateLimited { .. } => 429,
+            ApiError::Unavailable(_) => 503,
+            ApiError::Internal(_) => 500,
+        }
+    }
+
+    /// What the problem's `detail` says: never internals (the cause of an
+    /// internal error is logged with the request id instead).
+    pub fn detail(&self) -> String {
         match self {
             ApiError::Validation(errors) => match errors.as_slice() {
                 [one] => format!("{}: {}", one.field, one.message),
                 _ => format!("{} fields are invalid", errors.len()),
             },
             ApiError::PayloadTooLarge { limit } => format!("the request body exceeds {limit} bytes"),
-            // Never leak internals; the cause is logged with the request id.
             ApiError::Internal(_) => "an unexpected error occurred".to_owned(),
             other => other.to_string(),
         }
-    }
-}
-
-/// The problem+json body. Public so tests and the catch-all middleware can
-/// build the same shape.
-#[derive(Debug, Serialize)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub type_uri: String,
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    pub code: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub errors: Option<Vec<FieldError>>,
-}
-
-impl Problem {
-    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Problem {
-        Problem {
-            type_uri: format!("urn:agora:problem:{code}"),
-            title: status.canonical_reason().unwrap_or("Error").to_owned(),
-            status: status.as_u16(),
-            detail: detail.into(),
-            code: code.to_owned(),
-            errors: None,
-        }
-    }
-
-    pub fn into_response(self) -> HttpResponse {
-        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::to_string(&self).unwrap_or_default();
-        HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)))
-            .body(body)
-    }
-}
-
-pub const PROBLEM_JSON: &str = "application/problem+json";
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        if let ApiError::Internal(cause) = self {
-            tracing::error!(%cause, "internal error");
-        }
-        let mut problem = Problem::new(self.status_code(), self.code(), self.detail());
-        if let ApiError::Validation(errors) = self {
-            problem.errors = Some(errors.clone());
-        }
-        let mut response = problem.into_response();
-        let headers = response.headers_mut();
-        match self {
-            ApiError::RateLimited { retry_after_secs, .. } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-            }
-            ApiError::Unauthorized(_) => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            ApiError::Unavailable(_) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            }
-            _ => {}
-        }
-        response
     }
 }
 
@@ -216,10 +298,18 @@ impl From<diesel::r2d2::PoolError> for ApiError {
     }
 }
 
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(e: actix_web::error::BlockingError) -> ApiError {
-        ApiError::internal(e)
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_listed_once_and_named_as_serde_names_them() {
+        let mut seen = std::collections::BTreeSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code), "{code} is listed twice");
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::Value::from(code.as_str()));
+        }
     }
 }
-
-pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,7 +1,7 @@
 //! Agora: the backend of a resident help community for a city council.
 //!
-//! Layers (DESIGN.md): `http` (handlers) → `service` (rules) → `store`
-//! (diesel on SQLite or PostgreSQL); full-text search lives in the
+//! Layers (docs/architecture.md): `http` (handlers) → `service` (rules) →
+//! `store` (diesel on SQLite or PostgreSQL); full-text search lives in the
 //! `search-index` crate.
 
 // See Cargo.toml for why the server does not use the system allocator. It
@@ -34,10 +34,8 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
-pub mod indexer;
 pub mod metrics;
 pub mod service;
 pub mod startup;
-pub mod state;
 pub mod store;
 pub mod telemetry;

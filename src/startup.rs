@@ -19,12 +19,11 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http;
 use crate::http::ratelimit::RateLimiter;
-use crate::service::pagination::CursorCodec;
-use crate::service::read_cache::ReadCache;
+use crate::http::read_cache::ReadCache;
+use crate::http::state::AppState;
+use crate::service::Context;
 use crate::service::search::Search;
-use crate::service::settings::SettingsCache;
-use crate::service::tokens::{self, TokenKeys};
-use crate::state::AppState;
+use crate::service::tokens;
 use crate::store::{self, DbPool, PoolOptions, QueryCounter};
 
 pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
@@ -121,11 +120,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
         rate_limiter: RateLimiter::new(settings.rate_limits.clone()),
         pool: database.pool,
         queries: database.queries,
-        clock,
-        tokens: TokenKeys::new(&secret),
-        cursors: CursorCodec::new(&secret),
-        settings: Arc::new(settings),
-        site: SettingsCache::new(std::time::Duration::from_secs(5)),
+        ctx: Context::new(Arc::new(settings), clock, &secret),
         metrics: crate::metrics::Metrics::new(),
     })
 }
@@ -139,7 +134,7 @@ pub struct Application {
 
 impl Application {
     pub fn build(state: AppState) -> Result<Application, StartupError> {
-        let listener = TcpListener::bind(&state.settings.bind)?;
+        let listener = TcpListener::bind(&state.ctx.config.bind)?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(state);
         let server = run(listener, state.clone())?;
@@ -169,7 +164,7 @@ impl Application {
 }
 
 fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
-    let workers = state.settings.workers;
+    let workers = state.ctx.config.workers;
     let server_state = state.clone();
     let mut server = HttpServer::new(move || {
         App::new()
@@ -180,14 +175,14 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Ser
             .configure(http::configure)
             .default_service(web::to(http::not_found))
             .wrap(from_fn(http::ratelimit::limit_requests))
-            .wrap(cors(&server_state.settings.cors_origins))
+            .wrap(cors(&server_state.ctx.config.cors_origins))
             .wrap(from_fn(http::middleware::request_context))
     })
     .shutdown_timeout(30)
     // Blocking work is database work (and searches): threads beyond the
     // pool's connections would only wait for one, each with its own
     // allocator arena, which is most of what the server's memory grew by.
-    .worker_max_blocking_threads(state.settings.db_pool_size.max(4) as usize)
+    .worker_max_blocking_threads(state.ctx.config.db_pool_size.max(4) as usize)
     .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);

@@ -239,6 +239,11 @@ fn to_document(f: &Fields, q: &QuestionDoc) -> TantivyDocument {
     doc.add_facet(f.facets, Facet::from_path(["category", q.category_slug.as_str()]));
     if let Some(area) = &q.area {
         doc.add_text(f.area, area);
+        // Counted like the others (one facet collector); an empty name is
+        // no area.
+        if !area.is_empty() {
+            doc.add_facet(f.facets, Facet::from_path(["area", area.as_str()]));
+        }
     }
     doc.add_text(f.status, &q.status);
     doc.add_facet(f.facets, Facet::from_path(["status", q.status.as_str()]));

@@ -8,6 +8,8 @@
 //!   commits that carry the applied outbox position.
 //! - `query`: user text → tantivy queries (phrases, typo tolerance,
 //!   synonyms, filters), search with facets and snippets, similar questions.
+//! - `snippet`: the window of a hit's text around what the search matched
+//!   on (stems, typo corrections, synonyms, phrases), marked and escaped.
 //! - `stemming`: the English analyzer (tantivy's `en_stem` with a memo).
 
 mod fuzzy;
@@ -15,6 +17,7 @@ mod index;
 mod query;
 mod schema;
 mod similar;
+mod snippet;
 mod stemming;
 mod synonyms;
 
@@ -104,6 +107,8 @@ pub struct Facets {
     pub category: BTreeMap<String, u64>,
     pub tag: BTreeMap<String, u64>,
     pub status: BTreeMap<String, u64>,
+    /// Questions without an area are not counted.
+    pub area: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -13,12 +13,12 @@ use std::sync::LazyLock;
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument, Term};
 
 use crate::fuzzy;
 use crate::schema::{Fields, PLAIN, STEMMED};
+use crate::snippet::{Highlights, Snippets};
 use crate::{Facets, Result, SearchError, SearchHit, SearchIndex, SearchRequest, SearchResults, SortOrder, Synonyms};
 
 /// Longer queries are refused (a 400 upstream), not silently cut.
@@ -26,9 +26,6 @@ pub const MAX_QUERY_CHARS: usize = 1000;
 /// Words beyond this many are ignored.
 const MAX_WORDS: usize = 32;
 pub(crate) const FUZZY_MIN_CHARS: usize = 5;
-const SNIPPET_CHARS: usize = 200;
-/// How much of a field's text is searched for a snippet.
-const SNIPPET_SCAN_BYTES: usize = 1_500;
 pub(crate) static STOPWORDS: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| include_str!("stopwords.txt").split_whitespace().collect());
 
@@ -83,6 +80,8 @@ struct QueryBuilder<'a> {
     searcher: &'a Searcher,
     stemmer: TextAnalyzer,
     synonyms: &'a Synonyms,
+    /// Every stem and phrase the query matches on, for the snippets.
+    highlights: Highlights,
 }
 
 /// A word in fewer questions than this is probably misspelt: it gets the
@@ -143,11 +142,13 @@ impl QueryBuilder<'_> {
     fn word(&mut self, word: &str) -> Option<Box<dyn Query>> {
         let stem = self.stem(word)?;
         let mut clauses = self.stem_clauses(&stem, 1.0);
+        self.highlights.add_stem(&stem);
         if word.chars().count() >= FUZZY_MIN_CHARS && self.is_rare(word, &stem) {
             let corrections = fuzzy::neighbours(self.searcher, self.fields.plain, word, 3).unwrap_or_default();
             for (correction, _) in corrections {
                 if let Some(stem) = self.stem(&correction) {
                     clauses.extend(self.stem_clauses(&stem, FUZZY_BOOST));
+                    self.highlights.add_stem(&stem);
                 }
             }
         }
@@ -162,6 +163,7 @@ impl QueryBuilder<'_> {
             [one] => self.stem_clauses(one, SYNONYM_BOOST),
             many => self.phrase_clauses(many, SYNONYM_BOOST),
         };
+        self.highlights.add_phrase(&stems);
         Some(boxed(BooleanQuery::new(clauses)))
     }
 
@@ -201,7 +203,11 @@ impl QueryBuilder<'_> {
 
     fn phrase(&mut self, words: &[String]) -> Option<Box<dyn Query>> {
         let stems: Vec<String> = words.iter().filter_map(|w| self.stem(w)).collect();
-        (stems.len() > 1).then(|| boxed(BooleanQuery::new(self.phrase_clauses(&stems, 1.0))))
+        if stems.len() < 2 {
+            return None;
+        }
+        self.highlights.add_phrase(&stems);
+        Some(boxed(BooleanQuery::new(self.phrase_clauses(&stems, 1.0))))
     }
 
     /// The text query: phrases required; word groups all required when
@@ -227,7 +233,7 @@ impl QueryBuilder<'_> {
 impl SearchIndex {
     fn builder<'a>(&'a self, searcher: &'a Searcher, synonyms: &'a Synonyms) -> Result<QueryBuilder<'a>> {
         let stemmer = self.analyzer(STEMMED)?;
-        Ok(QueryBuilder { fields: &self.fields, searcher, stemmer, synonyms })
+        Ok(QueryBuilder { fields: &self.fields, searcher, stemmer, synonyms, highlights: Highlights::default() })
     }
 
     pub(crate) fn analyzer(&self, name: &str) -> Result<TextAnalyzer> {
@@ -247,14 +253,12 @@ impl SearchIndex {
         let text_query = builder.text_query(&text);
         let query = self.with_filters(text_query, request);
         let (addresses, total, facets) = self.collect(&searcher, query.as_ref(), request)?;
-        let snippets = Snippets::new(&searcher, query.as_ref(), &self.fields)?;
-        let hits = addresses
-            .into_iter()
-            .map(|(relevance, address)| {
-                let doc: TantivyDocument = searcher.doc(address)?;
-                Ok(self.hit(&doc, relevance, snippets.render(&doc)))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut snippets = Snippets::new(&self.fields, builder.stemmer, builder.highlights);
+        let mut hits = Vec::with_capacity(addresses.len());
+        for (relevance, address) in addresses {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            hits.push(self.hit(&doc, relevance, snippets.render(&doc)));
+        }
         Ok(SearchResults { hits, total, facets })
     }
 
@@ -287,7 +291,7 @@ impl SearchIndex {
     fn collect(&self, searcher: &Searcher, query: &dyn Query, request: &SearchRequest) -> Result<Collected> {
         let top = TopDocs::with_limit(request.limit.max(1)).and_offset(request.offset);
         let mut facet_collector = FacetCollector::for_field("facets");
-        for facet in ["/category", "/tag", "/status"] {
+        for facet in ["/category", "/tag", "/status", "/area"] {
             facet_collector.add_facet(facet);
         }
         let (page, total, counts) = match request.sort {
@@ -300,9 +304,12 @@ impl SearchIndex {
             }
         };
         let mut facets = Facets::default();
-        for (prefix, target) in
-            [("/category", &mut facets.category), ("/tag", &mut facets.tag), ("/status", &mut facets.status)]
-        {
+        for (prefix, target) in [
+            ("/category", &mut facets.category),
+            ("/tag", &mut facets.tag),
+            ("/status", &mut facets.status),
+            ("/area", &mut facets.area),
+        ] {
             for (facet, count) in counts.get(prefix) {
                 if let Some(last) = facet.to_path().last() {
                     target.insert((*last).to_owned(), count);
@@ -335,95 +342,6 @@ impl SearchIndex {
     }
 }
 
-/// Highlighted snippets from the body, else the answers, else the start of
-/// the body; always HTML-escaped, matches in `<mark>`. The answers'
-/// generator is only made when a body has no match.
-struct Snippets<'a> {
-    searcher: &'a Searcher,
-    query: &'a dyn Query,
-    fields: &'a Fields,
-    body: SnippetGenerator,
-    answers: std::cell::OnceCell<Option<SnippetGenerator>>,
-}
-
-impl<'a> Snippets<'a> {
-    fn new(searcher: &'a Searcher, query: &'a dyn Query, fields: &'a Fields) -> Result<Snippets<'a>> {
-        let mut body = SnippetGenerator::create(searcher, query, fields.body)?;
-        body.set_max_num_chars(SNIPPET_CHARS);
-        Ok(Snippets { searcher, query, fields, body, answers: std::cell::OnceCell::new() })
-    }
-
-    fn answers(&self) -> Option<&SnippetGenerator> {
-        self.answers
-            .get_or_init(|| {
-                let mut generator = SnippetGenerator::create(self.searcher, self.query, self.fields.answers).ok()?;
-                generator.set_max_num_chars(SNIPPET_CHARS);
-                Some(generator)
-            })
-            .as_ref()
-    }
-
-    fn render(&self, doc: &TantivyDocument) -> String {
-        if let Some(html) = highlighted(&self.body, &scanned_text(doc, self.fields.body)) {
-            return html;
-        }
-        if let Some(html) =
-            self.answers().and_then(|generator| highlighted(generator, &scanned_text(doc, self.fields.answers)))
-        {
-            return html;
-        }
-        let body = doc.get_first(self.fields.body).and_then(|v| v.as_str()).unwrap_or_default();
-        escape_html(&body.chars().take(SNIPPET_CHARS).collect::<String>())
-    }
-}
-
-/// The start of a field's text that a snippet is looked for in: tokenizing
-/// and stemming whole long posts and answer threads for every hit of a page
-/// was most of a search's time, and a snippet from further down is rarely
-/// the one a resident needs.
-fn scanned_text(doc: &TantivyDocument, field: tantivy::schema::Field) -> String {
-    let mut text = String::new();
-    for value in doc.get_all(field).filter_map(|v| v.as_str()) {
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        text.push_str(value);
-        if text.len() >= SNIPPET_SCAN_BYTES {
-            let mut end = SNIPPET_SCAN_BYTES;
-            while !text.is_char_boundary(end) {
-                end -= 1;
-            }
-            text.truncate(end);
-            break;
-        }
-    }
-    text
-}
-
-fn highlighted(generator: &SnippetGenerator, text: &str) -> Option<String> {
-    let mut snippet = generator.snippet(text);
-    if snippet.highlighted().is_empty() {
-        return None;
-    }
-    snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
-    Some(snippet.to_html())
-}
-
-pub(crate) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,10 +362,5 @@ mod tests {
         assert!(unbalanced.phrases.is_empty());
         assert_eq!(split("\u{0}\u{7}bins\u{1b}").words, ["bins"]);
         assert_eq!(split(&"word ".repeat(100)).words.len(), MAX_WORDS);
-    }
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(escape_html("<b>\"x\" & 'y'</b>"), "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;");
     }
 }

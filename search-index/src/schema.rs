@@ -5,7 +5,10 @@ use tantivy::schema::{
     FAST, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: areas are also facets (`/area/<name>`), for the area counts. The
+/// fields are unchanged, but an index of version 2 has no area facets and
+/// would count no areas until every question was next re-indexed.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Stemmed English: tantivy's `en_stem` (split, lowercase, stem), which
 /// the writer replaces by the same analyzer with a memo of stems.

@@ -282,3 +282,249 @@ fn commits_carry_the_position_and_reopen_ready() {
     assert!(matches!(outcome, OpenOutcome::Rebuild { .. }), "a corrupt index is rebuilt");
     assert_eq!(index.num_docs(), 0);
 }
+
+fn areas_corpus() -> Vec<QuestionDoc> {
+    let in_area = |id: i64, title: &str, area: Option<&str>| QuestionDoc {
+        area: area.map(str::to_owned),
+        ..doc(id, title, "A question about the bins.", "waste", &["bins"], "answered", 0)
+    };
+    vec![
+        in_area(1, "Bins in Riverside", Some("Riverside")),
+        in_area(2, "Bins in Old Town", Some("Old Town")),
+        in_area(3, "Extra bins in Old Town", Some("Old Town")),
+        in_area(4, "Bins in old town, lower case", Some("old town")),
+        in_area(5, "Bins with no area", None),
+        in_area(6, "Bins on the Hill", Some("Hill / Top")),
+    ]
+}
+
+fn facet_areas(index: &SearchIndex, request: SearchRequest) -> Vec<(String, u64)> {
+    let results = index.search(&request, &Synonyms::default()).unwrap();
+    results.facets.area.into_iter().collect()
+}
+
+#[test]
+fn area_facets_count_every_match_exactly_as_given() {
+    let (_dir, index) = index_with(&areas_corpus());
+    let expected = vec![
+        ("Hill / Top".to_owned(), 1),
+        ("Old Town".to_owned(), 2),
+        ("Riverside".to_owned(), 1),
+        ("old town".to_owned(), 1),
+    ];
+    // Over every match, not just the page, and whatever the order.
+    for sort in [SortOrder::Relevance, SortOrder::Newest, SortOrder::Votes] {
+        let request = SearchRequest { text: "bins".into(), sort, limit: 1, ..Default::default() };
+        assert_eq!(facet_areas(&index, request), expected, "{sort:?}");
+    }
+    let everything = SearchRequest { limit: 1, ..Default::default() };
+    assert_eq!(facet_areas(&index, everything), expected, "no text: all questions, none without an area");
+    let only_riverside = SearchRequest { text: "riverside".into(), limit: 10, ..Default::default() };
+    assert_eq!(facet_areas(&index, only_riverside), vec![("Riverside".to_owned(), 1)]);
+    let none = SearchRequest { text: "zzzz".into(), limit: 10, ..Default::default() };
+    assert!(facet_areas(&index, none).is_empty());
+    // The other facets are unaffected by the area ones.
+    let results = index.search(&SearchRequest { limit: 1, ..Default::default() }, &Synonyms::default()).unwrap();
+    assert_eq!(results.facets.category.get("waste"), Some(&6));
+    assert_eq!(results.facets.tag.get("bins"), Some(&6));
+    assert_eq!(results.facets.status.len(), 1);
+}
+
+#[test]
+fn area_filter_is_exact_and_narrows_the_area_facets() {
+    let (_dir, index) = index_with(&areas_corpus());
+    let in_area = |area: &str| SearchRequest {
+        filters: Filters { area: Some(area.to_owned()), ..Default::default() },
+        sort: SortOrder::Newest,
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(search(&index, in_area("Old Town")), vec![3, 2]);
+    assert_eq!(search(&index, in_area("old town")), vec![4], "case is kept");
+    assert_eq!(search(&index, in_area("Hill / Top")), vec![6]);
+    assert!(search(&index, in_area("Old")).is_empty(), "whole values only");
+    assert_eq!(facet_areas(&index, in_area("Old Town")), vec![("Old Town".to_owned(), 2)]);
+    let with_text = SearchRequest { text: "extra bins".into(), ..in_area("Old Town") };
+    assert_eq!(search(&index, with_text), vec![3]);
+}
+
+/// The hit's snippet for `text` with the built-in synonyms (the hit must
+/// be found).
+fn snippet_of(index: &SearchIndex, text: &str, id: i64) -> String {
+    let request = SearchRequest { text: text.into(), limit: 10, ..Default::default() };
+    let results = index.search(&request, &Synonyms::with_extra(&[])).unwrap();
+    let hit = results.hits.iter().find(|h| h.question_id == id);
+    hit.unwrap_or_else(|| panic!("{text:?} does not find {id}: {:?}", results.hits)).snippet_html.clone()
+}
+
+/// The marked words of a snippet, and its text outside the marks.
+fn marks(snippet: &str) -> (Vec<String>, String) {
+    let mut marked = Vec::new();
+    let mut outside = String::new();
+    let mut rest = snippet;
+    while let Some(start) = rest.find("<mark>") {
+        outside.push_str(&rest[..start]);
+        let after = &rest[start + "<mark>".len()..];
+        let end = after.find("</mark>").unwrap_or_else(|| panic!("unclosed mark: {snippet}"));
+        marked.push(after[..end].to_owned());
+        outside.push(' ');
+        rest = &after[end + "</mark>".len()..];
+    }
+    outside.push_str(rest);
+    (marked, outside)
+}
+
+/// Asserts the snippet marks exactly `expected` (in order) and leaves none
+/// of the words of `never_unmarked` outside a mark.
+fn assert_marks(snippet: &str, expected: &[&str], never_unmarked: &[&str]) {
+    let (marked, outside) = marks(snippet);
+    assert_eq!(marked, expected, "{snippet}");
+    let words: Vec<String> =
+        outside.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).filter(|w| !w.is_empty()).collect();
+    for word in never_unmarked {
+        assert!(!words.contains(&word.to_lowercase()), "{word} is left unmarked in {snippet}");
+    }
+}
+
+#[test]
+fn snippets_mark_every_form_of_a_stemmed_word() {
+    let (_dir, index) = index_with(&[doc(
+        1,
+        "Garden waste",
+        "Collected bins go first. The collection of garden waste is collected fortnightly; collections resume in March.",
+        "waste",
+        &[],
+        "answered",
+        0,
+    )]);
+    let snippet = snippet_of(&index, "collections", 1);
+    assert_marks(
+        &snippet,
+        &["Collected", "collection", "collected", "collections"],
+        &["collected", "collection", "collections"],
+    );
+}
+
+#[test]
+fn snippets_mark_typo_corrections() {
+    let (_dir, index) = index_with(&corpus());
+    let snippet = snippet_of(&index, "recyling", 2);
+    assert_marks(&snippet, &["recycling"], &["recycling"]);
+    let snippet = snippet_of(&index, "potholle", 3);
+    assert_marks(&snippet, &["pothole"], &["pothole"]);
+}
+
+#[test]
+fn snippets_mark_synonyms_in_the_text() {
+    let (_dir, index) = index_with(&[doc(
+        1,
+        "Left out on the pavement",
+        "Rubbish bags and trash were left out; the refuse lorry never came.",
+        "waste",
+        &[],
+        "answered",
+        0,
+    )]);
+    let snippet = snippet_of(&index, "bin", 1);
+    assert_marks(&snippet, &["Rubbish", "trash", "refuse"], &["rubbish", "trash", "refuse"]);
+}
+
+#[test]
+fn snippets_mark_phrases_and_only_where_they_occur() {
+    let (_dir, index) = index_with(&[
+        doc(
+            1,
+            "Missed",
+            "My green bin was missed; the bin man said it was green waste day.",
+            "waste",
+            &[],
+            "solved",
+            0,
+        ),
+        doc(
+            2,
+            "A hole",
+            "There is a hole in the road by the school, and a pothole in the lane.",
+            "streets",
+            &[],
+            "answered",
+            0,
+        ),
+    ]);
+    // A phrase is marked where it occurs, not word by word wherever its
+    // words stand alone; so is a multi-word synonym ("hole in the road"),
+    // rather than every "in" and "the".
+    let green_bin = snippet_of(&index, "\"green bin\"", 1);
+    assert_marks(&green_bin, &["green bin"], &[]);
+    let pothole = snippet_of(&index, "pothole", 2);
+    assert_marks(&pothole, &["hole in the road", "pothole"], &["pothole"]);
+}
+
+#[test]
+fn snippets_mark_every_query_word_in_one_window() {
+    let filler = "The lorry came late and the crew were in a hurry to finish the round before noon. ";
+    let body = format!(
+        "{filler}{filler}Our street lamp is broken. {filler}Someone reported that the street lamp flickers. {filler}"
+    );
+    let (_dir, index) = index_with(&[doc(1, "Street lamp", &body, "streets", &[], "answered", 0), corpus()[2].clone()]);
+    let snippet = snippet_of(&index, "broken lamp flickers", 1);
+    let (marked, _) = marks(&snippet);
+    for word in ["broken", "lamp", "flickers"] {
+        assert!(marked.iter().any(|m| m.eq_ignore_ascii_case(word)), "{word} is not marked in {snippet}");
+    }
+    assert!(snippet.chars().count() <= 200 + marked.len() * "<mark></mark>".len(), "{snippet}");
+}
+
+#[test]
+fn answer_snippets_mark_stems_typos_and_synonyms() {
+    let mut question = corpus()[5].clone();
+    question.answers = vec![
+        "Reported it online. Reporting missed bins is done on the council website; rubbish is collected weekly."
+            .to_owned(),
+    ];
+    let (_dir, index) = index_with(&[question, corpus()[1].clone()]);
+    assert_marks(&snippet_of(&index, "website", 6), &["website"], &["website"]);
+    assert_marks(&snippet_of(&index, "report", 6), &["Reported", "Reporting"], &["reported", "reporting"]);
+    // "bins" and its synonym "rubbish"; the question's own body never
+    // mentions either.
+    assert_marks(&snippet_of(&index, "bins", 6), &["bins", "rubbish"], &["bins", "rubbish"]);
+}
+
+#[test]
+fn snippets_are_escaped_and_keep_whole_characters() {
+    let hostile = "<script>alert('x')</script> Bins & <b>bold</b> \"quoted\" bins";
+    let (_dir, index) = index_with(&[doc(1, "Script", hostile, "waste", &[], "answered", 0)]);
+    let snippet = snippet_of(&index, "bins", 1);
+    let (marked, outside) = marks(&snippet);
+    assert_eq!(marked, ["Bins", "bins"], "{snippet}");
+    assert!(!outside.contains('<') && !outside.contains('>'), "only marks are tags: {snippet}");
+    assert!(snippet.contains("&lt;script&gt;") && snippet.contains(" &amp; "), "{snippet}");
+    assert!(outside.split('&').skip(1).all(is_entity), "every & starts an entity: {snippet}");
+
+    // Multi-byte text whose matches end near the scan cut-off, so that it
+    // and the window's ends fall inside characters unless they are careful.
+    for pad in 0..4 {
+        let body =
+            format!("{}{}bins {}bins {}", "x".repeat(pad), "é漢🚮 ".repeat(140), "ñ€字 ".repeat(8), "ü🗑 ".repeat(400));
+        let (_dir, index) = index_with(&[doc(1, "Unicode bins", &body, "waste", &[], "answered", 0)]);
+        let snippet = snippet_of(&index, "bins", 1);
+        let (marked, _) = marks(&snippet);
+        assert_eq!(marked, ["bins", "bins"], "{snippet}");
+        let text = snippet.replace("<mark>", "").replace("</mark>", "");
+        assert!(body.contains(&text), "a piece of the body: {snippet}");
+        // No match in the body: its plain start, cut on a character.
+        let plain = snippet_of(&index, "unicode", 1);
+        assert!(!plain.contains("<mark>") && body.starts_with(&plain), "{plain}");
+    }
+}
+
+/// Whether text after a `&` starts with a character reference (`amp;`,
+/// `#39;`, `#x27;`).
+fn is_entity(after_ampersand: &str) -> bool {
+    let Some((name, _)) = after_ampersand.split_once(';') else { return false };
+    let digits = name.strip_prefix("#x").or_else(|| name.strip_prefix('#'));
+    match digits {
+        Some(digits) => !digits.is_empty() && digits.chars().all(|c| c.is_ascii_hexdigit()),
+        None => ["amp", "lt", "gt", "quot"].contains(&name),
+    }
+}

@@ -7,8 +7,8 @@ use actix_web::{HttpResponse, web};
 use super::extract::{AuthUser, JsonBody, parse_json};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::service::settings::{self, SiteSettings};
-use crate::state::AppState;
 
 pub async fn show_settings(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     user.require_role(Role::Admin)?;
@@ -25,13 +25,13 @@ pub async fn update_settings(
     user.require_role(Role::Admin)?;
     let new = whole_document(body.0)?;
     new.validate()?;
-    let now = state.clock.now();
+    let now = state.ctx.clock.now();
     let st = state.clone();
     let admin_id = user.id;
     let saved = state
         .db(move |conn| {
             settings::change(conn, admin_id, &new, now)?;
-            st.site.set(Arc::new(new.clone()));
+            st.ctx.site.set(Arc::new(new.clone()));
             Ok(new)
         })
         .await?;

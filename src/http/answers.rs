@@ -6,8 +6,8 @@ use serde::Deserialize;
 use super::extract::{AuthUser, JsonBody, OptionalJsonBody, non_null};
 use crate::domain::Body;
 use crate::error::{ApiError, ApiResult};
-use crate::service::answers;
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::service::community::answers;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +31,7 @@ pub async fn create(
     let st = state.clone();
     let answer = state
         .db(move |conn| {
-            let id = answers::create(conn, &st, &caller, question_id, body)?;
+            let id = answers::create(conn, &st.ctx, &caller, question_id, body)?;
             answers::load_view(conn, Some(&caller), id)
         })
         .await?;
@@ -61,7 +61,7 @@ pub async fn edit(
     let st = state.clone();
     let answer = state
         .db(move |conn| {
-            answers::edit(conn, &st, &caller, id, body, redact)?;
+            answers::edit(conn, &st.ctx, &caller, id, body, redact)?;
             answers::load_view(conn, Some(&caller), id)
         })
         .await?;
@@ -71,7 +71,7 @@ pub async fn edit(
 pub async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
     let (id, caller) = (path.into_inner(), user.caller());
     let st = state.clone();
-    state.db(move |conn| answers::delete(conn, &st, &caller, id)).await?;
+    state.db(move |conn| answers::delete(conn, &st.ctx, &caller, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -95,7 +95,7 @@ pub async fn verify(
     let st = state.clone();
     let answer = state
         .db(move |conn| {
-            crate::service::verification::verify(conn, &st, &caller, id, request.review_by)?;
+            crate::service::reputation::verification::verify(conn, &st.ctx, &caller, id, request.review_by)?;
             answers::load_view(conn, Some(&caller), id)
         })
         .await?;
@@ -105,7 +105,7 @@ pub async fn verify(
 pub async fn unverify(state: web::Data<AppState>, user: AuthUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
     let (id, caller) = (path.into_inner(), user.caller());
     let st = state.clone();
-    state.db(move |conn| crate::service::verification::unverify(conn, &st, &caller, id)).await?;
+    state.db(move |conn| crate::service::reputation::verification::unverify(conn, &st.ctx, &caller, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -123,10 +123,19 @@ pub async fn stale(
 ) -> ApiResult<HttpResponse> {
     let StaleQuery { limit, cursor } = query.into_inner();
     let limit = crate::service::pagination::limit(limit)?;
-    let (caller, now) = (user.caller(), state.clock.now());
+    let (caller, now) = (user.caller(), state.ctx.clock.now());
     let st = state.clone();
     let page = state
-        .db(move |conn| crate::service::verification::stale(conn, &st.cursors, &caller, now, cursor.as_deref(), limit))
+        .db(move |conn| {
+            crate::service::reputation::verification::stale(
+                conn,
+                &st.ctx.cursors,
+                &caller,
+                now,
+                cursor.as_deref(),
+                limit,
+            )
+        })
         .await?;
     Ok(HttpResponse::Ok().json(page))
 }

@@ -6,8 +6,9 @@ use serde::Deserialize;
 use super::extract::{AuthUser, ClientIp, JsonBody, non_null};
 use crate::domain::{DisplayName, Email, Errors, Password, Username};
 use crate::error::{ApiError, ApiResult};
-use crate::service::{accounts, passwords};
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::service::accounts;
+use crate::service::accounts::passwords;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +46,7 @@ pub async fn register(state: web::Data<AppState>, body: JsonBody<RegisterRequest
     let password = registration.password.clone();
     let hash = web::block(move || passwords::hash(password.expose())).await??;
     let st = state.clone();
-    let session = state.db(move |conn| accounts::register(conn, &st, registration, hash)).await?;
+    let session = state.db(move |conn| accounts::register(conn, &st.ctx, registration, hash)).await?;
     Ok(HttpResponse::Created().insert_header(("Location", format!("/api/v1/users/{}", session.user.id))).json(session))
 }
 
@@ -67,7 +68,7 @@ pub async fn login(state: web::Data<AppState>, ip: ClientIp, body: JsonBody<Logi
     }
     errors.into_result()?;
     let st = state.clone();
-    let session = web::block(move || accounts::login(&st.pool, &st, &login, &password, &ip.0)).await??;
+    let session = web::block(move || accounts::login(&st.pool, &st.ctx, &login, &password, &ip.0)).await??;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -90,7 +91,7 @@ impl RefreshTokenRequest {
 pub async fn refresh(state: web::Data<AppState>, body: JsonBody<RefreshTokenRequest>) -> ApiResult<HttpResponse> {
     let token = body.0.token()?;
     let st = state.clone();
-    let session = state.db(move |conn| accounts::refresh(conn, &st, &token)).await?;
+    let session = state.db(move |conn| accounts::refresh(conn, &st.ctx, &token)).await?;
     Ok(HttpResponse::Ok().json(session))
 }
 
@@ -101,6 +102,6 @@ pub async fn logout(
 ) -> ApiResult<HttpResponse> {
     let token = body.0.token()?;
     let st = state.clone();
-    state.db(move |conn| accounts::logout(conn, &st, user.id, &token)).await?;
+    state.db(move |conn| accounts::logout(conn, &st.ctx, user.id, &token)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 pub enum Lookup {
     Hit(HttpResponse),

@@ -7,10 +7,9 @@ use super::extract::{AuthUser, JsonBody, MaybeUser, non_null};
 use crate::domain::post::parse_slug;
 use crate::domain::{Errors, Role, bounded_text};
 use crate::error::ApiResult;
-use crate::service::categories::{self, NewCategory};
+use crate::http::state::AppState;
+use crate::service::community::categories::{self, CategoryUpdateForm, NewCategory};
 use crate::service::pagination;
-use crate::state::AppState;
-use crate::store::categories::CategoryUpdateForm;
 
 pub async fn list(state: web::Data<AppState>, _caller: MaybeUser) -> ApiResult<HttpResponse> {
     let page = state.db(categories::list).await?;
@@ -48,7 +47,7 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     user.require_role(Role::Admin)?;
     let new = body.0.parse()?;
-    let now = state.clock.now();
+    let now = state.ctx.clock.now();
     let category = state.db(move |conn| categories::create(conn, user.id, new, now)).await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/api/v1/categories/{}", category.slug)))
@@ -77,7 +76,7 @@ pub async fn update(
         description: body.0.description.and_then(|d| errors.check("description", bounded_text(&d, 0, 500, true))),
     };
     errors.into_result()?;
-    let (slug, now) = (path.into_inner(), state.clock.now());
+    let (slug, now) = (path.into_inner(), state.ctx.clock.now());
     let category = state.db(move |conn| categories::update(conn, user.id, &slug, form, now)).await?;
     Ok(HttpResponse::Ok().json(category))
 }
@@ -98,7 +97,7 @@ pub async fn tags(
     let limit = pagination::limit(limit)?;
     let st = state.clone();
     let page = state
-        .db(move |conn| categories::list_tags(conn, &st.cursors, prefix.as_deref(), cursor.as_deref(), limit))
+        .db(move |conn| categories::list_tags(conn, &st.ctx.cursors, prefix.as_deref(), cursor.as_deref(), limit))
         .await?;
     Ok(HttpResponse::Ok().json(page))
 }
@@ -122,8 +121,15 @@ pub async fn experts(
     let st = state.clone();
     let page = state
         .db(move |conn| {
-            let rules = st.rules(conn)?;
-            crate::service::experts::list(conn, &st.cursors, &rules.experts, &slug, cursor.as_deref(), limit)
+            let rules = st.ctx.rules(conn)?;
+            crate::service::reputation::experts::list(
+                conn,
+                &st.ctx.cursors,
+                &rules.experts,
+                &slug,
+                cursor.as_deref(),
+                limit,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))

@@ -5,9 +5,9 @@ use serde::Deserialize;
 
 use super::extract::{AuthUser, JsonBody, MaybeUser, user_agent};
 use crate::error::ApiResult;
+use crate::http::state::AppState;
 use crate::service::deflection::reports::{self, Filters, Granularity};
 use crate::service::deflection::{self, EventBatch, Sender};
-use crate::state::AppState;
 
 pub async fn ingest(
     state: web::Data<AppState>,
@@ -17,7 +17,7 @@ pub async fn ingest(
 ) -> ApiResult<HttpResponse> {
     let caller = user.caller();
     let agent = user_agent(&req);
-    let now = state.clock.now();
+    let now = state.ctx.clock.now();
     let result = state
         .db(move |conn| {
             let sender = Sender { caller: caller.as_ref(), user_agent: agent.as_deref() };
@@ -68,8 +68,8 @@ where
     T: Send + 'static,
 {
     reports::require_analyst(&user.caller())?;
-    let rules = crate::state::current_rules(&state).await?;
-    let now = state.clock.now();
+    let rules = crate::http::state::current_rules(&state).await?;
+    let now = state.ctx.clock.now();
     state
         .db(move |conn| {
             let ctx = reports::context(conn, &filters, rules.deflection.clone(), now)?;

@@ -11,11 +11,12 @@ use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use crate::domain::Role;
-use crate::error::{ApiError, FieldError};
-use crate::service::posts::Caller;
-use crate::state::AppState;
+use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::http::state::AppState;
+use crate::service::Caller;
+use crate::service::accounts;
 
-/// The largest request body accepted (API.md).
+/// The largest request body accepted (openapi.yaml, 413 responses).
 pub const BODY_LIMIT: usize = 256 * 1024;
 
 type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
@@ -79,7 +80,7 @@ fn body_error(e: &actix_web::Error) -> ApiError {
     if overflow || e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge { limit: BODY_LIMIT }
     } else {
-        ApiError::bad_request("malformed_body", "the request body could not be read")
+        ApiError::bad_request(ErrorCode::MalformedBody, "the request body could not be read")
     }
 }
 
@@ -117,7 +118,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 fn malformed_json(e: &serde_json::Error) -> ApiError {
-    ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    ApiError::bad_request(ErrorCode::MalformedJson, format!("the body is not valid JSON: {e}"))
 }
 
 /// serde reports a missing field at its parent: name the field itself.
@@ -195,9 +196,10 @@ impl FromRequest for VisitorId {
                 Ok(v) if (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) => {
                     Ok(VisitorId(Some(v.to_owned())))
                 }
-                _ => {
-                    Err(ApiError::bad_request("invalid_header", "X-Visitor-Id must be 1-128 visible ASCII characters"))
-                }
+                _ => Err(ApiError::bad_request(
+                    ErrorCode::InvalidHeader,
+                    "X-Visitor-Id must be 1-128 visible ASCII characters",
+                )),
             },
         };
         std::future::ready(result)
@@ -259,27 +261,19 @@ fn malformed_authorization() -> ApiError {
     ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".to_owned())
 }
 
+/// A forged or expired token is refused before any database work.
 async fn authenticate(state: web::Data<AppState>, token: String) -> Result<AuthUser, ApiError> {
-    let claims = state.tokens.verify(&token, state.clock.now_utc())?;
-    let user_id: i64 = claims.sub.parse().map_err(|_| revoked())?;
-    let now = state.clock.now();
-    let auth = state.db(move |conn| Ok(crate::store::users::auth_state(conn, user_id)?)).await?;
-    let auth = auth.ok_or_else(revoked)?;
-    let suspended = auth.suspended_until.is_some_and(|until| until > now);
-    if auth.token_version != claims.tv || suspended {
-        return Err(revoked());
-    }
+    let claims = state.ctx.tokens.verify(&token, state.ctx.clock.now_utc())?;
+    let now = state.ctx.clock.now();
+    let session_id = claims.sid.clone();
+    let caller = state.db(move |conn| accounts::authenticate(conn, &claims, now)).await?;
     Ok(AuthUser {
-        id: user_id,
-        roles: auth.roles,
-        reputation: auth.reputation,
-        created_at: auth.created_at,
-        session_id: claims.sid,
+        id: caller.id,
+        roles: caller.roles,
+        reputation: caller.reputation,
+        created_at: caller.created_at,
+        session_id,
     })
-}
-
-fn revoked() -> ApiError {
-    ApiError::Unauthorized("the access token has been revoked".to_owned())
 }
 
 /// The client's address, for throttling. The peer address, or the last
@@ -291,7 +285,7 @@ impl FromRequest for ClientIp {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let trust_proxy = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.settings.trust_forwarded_for);
+        let trust_proxy = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.ctx.config.trust_forwarded_for);
         std::future::ready(Ok(ClientIp(client_ip(req, trust_proxy))))
     }
 }
@@ -308,8 +302,9 @@ pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> String {
 /// Query-string and path errors as problems: a bad query is a 400, a path
 /// segment of the wrong type names no resource (404).
 pub fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default()
-        .error_handler(|err, _| ApiError::bad_request("invalid_query", format!("invalid query string: {err}")).into())
+    web::QueryConfig::default().error_handler(|err, _| {
+        ApiError::bad_request(ErrorCode::InvalidQuery, format!("invalid query string: {err}")).into()
+    })
 }
 
 pub fn path_config() -> web::PathConfig {

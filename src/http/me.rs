@@ -6,13 +6,13 @@ use serde::Deserialize;
 use super::extract::{AuthUser, ClientIp, JsonBody, non_null, present};
 use crate::domain::{DisplayName, Errors, bounded_text};
 use crate::error::ApiResult;
+use crate::http::state::AppState;
 use crate::service::accounts;
-use crate::state::AppState;
-use crate::store::users::ProfileUpdateForm;
+use crate::service::accounts::ProfileUpdateForm;
 
 pub async fn show(state: web::Data<AppState>, user: AuthUser) -> ApiResult<HttpResponse> {
     let st = state.clone();
-    let me = state.db(move |conn| accounts::me(conn, &st, user.id)).await?;
+    let me = state.db(move |conn| accounts::me(conn, &st.ctx, user.id)).await?;
     Ok(HttpResponse::Ok().json(me))
 }
 
@@ -62,7 +62,7 @@ pub async fn update(
 ) -> ApiResult<HttpResponse> {
     let form = body.0.parse()?;
     let st = state.clone();
-    let me = state.db(move |conn| accounts::update_me(conn, &st, user.id, form)).await?;
+    let me = state.db(move |conn| accounts::update_me(conn, &st.ctx, user.id, form)).await?;
     Ok(HttpResponse::Ok().json(me))
 }
 
@@ -85,7 +85,7 @@ pub async fn change_password(
     }
     let st = state.clone();
     web::block(move || {
-        accounts::change_password(&st.pool, &st, user.id, &user.session_id, &ip.0, &current_password, &new_password)
+        accounts::change_password(&st.pool, &st.ctx, user.id, &user.session_id, &ip.0, &current_password, &new_password)
     })
     .await??;
     Ok(HttpResponse::NoContent().finish())

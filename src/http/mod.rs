@@ -14,9 +14,12 @@ pub mod middleware;
 pub mod moderation;
 pub mod notifications;
 pub mod ops;
+pub mod problem;
 pub mod questions;
 pub mod ratelimit;
+pub mod read_cache;
 pub mod search;
+pub mod state;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -24,7 +27,8 @@ use std::collections::BTreeMap;
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder, Route, web};
 
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, ErrorCode};
+use problem::Problem;
 
 /// One served route: its method, its path template (OpenAPI syntax) and
 /// the actix route that handles it.
@@ -220,7 +224,7 @@ fn resource(path: &'static str, routes: Vec<ApiRoute>) -> actix_web::Resource {
 async fn method_not_allowed(allow: String) -> HttpResponse {
     let mut response = Problem::new(
         actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         format!("allowed: {allow}"),
     )
     .into_response();

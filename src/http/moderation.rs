@@ -8,10 +8,12 @@ use serde_json::json;
 use super::extract::{AuthUser, JsonBody, OptionalJsonBody, non_null};
 use crate::domain::{Role, bounded_text};
 use crate::error::{ApiError, ApiResult};
-use crate::service::moderation::{self, QuestionAction, Resolution, Target};
-use crate::service::{audit, pagination, questions};
-use crate::state::AppState;
-use crate::store::audit::AuditFilter;
+use crate::http::state::AppState;
+use crate::service::audit::{self, AuditFilter};
+use crate::service::community::questions;
+use crate::service::moderation::{self, QuestionAction, Resolution};
+use crate::service::pagination;
+use crate::service::posts::Target;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +75,7 @@ pub async fn flag(state: web::Data<AppState>, user: AuthUser, body: JsonBody<Fla
     let st = state.clone();
     let flag = state
         .db(move |conn| {
-            moderation::flag(conn, &st, &caller, target(target_type, target_id), reason.as_str(), note.as_deref())
+            moderation::flag(conn, &st.ctx, &caller, target(target_type, target_id), reason.as_str(), note.as_deref())
         })
         .await?;
     Ok(HttpResponse::Created().json(flag))
@@ -108,8 +110,9 @@ pub async fn queue(
     };
     let caller = user.caller();
     let st = state.clone();
-    let page =
-        state.db(move |conn| moderation::queue(conn, &st.cursors, &caller, status, cursor.as_deref(), limit)).await?;
+    let page = state
+        .db(move |conn| moderation::queue(conn, &st.ctx.cursors, &caller, status, cursor.as_deref(), limit))
+        .await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -147,7 +150,7 @@ pub async fn resolve(
     let (id, caller) = (path.into_inner(), user.caller());
     let st = state.clone();
     let resolved =
-        state.db(move |conn| moderation::resolve(conn, &st, &caller, id, resolution, note.as_deref())).await?;
+        state.db(move |conn| moderation::resolve(conn, &st.ctx, &caller, id, resolution, note.as_deref())).await?;
     Ok(HttpResponse::Ok().json(resolved))
 }
 
@@ -173,7 +176,7 @@ async fn question_action(
     let st = state.clone();
     let detail = state
         .db(move |conn| {
-            moderation::act_on_question(conn, &st, &caller, id, action)?;
+            moderation::act_on_question(conn, &st.ctx, &caller, id, action)?;
             questions::detail(conn, Some(&caller), id)
         })
         .await?;
@@ -213,7 +216,7 @@ async fn set_hidden(
     let target = Target::parse(&kind, id).ok_or_else(|| ApiError::NotFound("no such post type".to_owned()))?;
     let caller = user.caller();
     let st = state.clone();
-    state.db(move |conn| moderation::hide(conn, &st, &caller, target, hidden)).await?;
+    state.db(move |conn| moderation::hide(conn, &st.ctx, &caller, target, hidden)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -247,7 +250,7 @@ pub async fn merge(
 ) -> ApiResult<HttpResponse> {
     let (id, into, caller) = (path.into_inner(), body.0.into, user.caller());
     let st = state.clone();
-    let merged = state.db(move |conn| moderation::merge(conn, &st, &caller, id, into)).await?;
+    let merged = state.db(move |conn| moderation::merge(conn, &st.ctx, &caller, id, into)).await?;
     Ok(HttpResponse::Ok().json(merged))
 }
 
@@ -268,7 +271,7 @@ pub async fn suspend(
     let reason = bounded_text(&reason, 3, 500, true).map_err(|m| ApiError::validation("reason", &m))?;
     let (id, caller) = (path.into_inner(), user.caller());
     let st = state.clone();
-    state.db(move |conn| moderation::suspend(conn, &st, &caller, id, until.naive_utc(), &reason)).await?;
+    state.db(move |conn| moderation::suspend(conn, &st.ctx, &caller, id, until.naive_utc(), &reason)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -285,7 +288,7 @@ pub async fn unsuspend(
 ) -> ApiResult<HttpResponse> {
     let (id, caller) = (path.into_inner(), user.caller());
     let st = state.clone();
-    state.db(move |conn| moderation::unsuspend(conn, &st, &caller, id)).await?;
+    state.db(move |conn| moderation::unsuspend(conn, &st.ctx, &caller, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -306,7 +309,7 @@ pub async fn set_roles(
     }
     let (id, roles, caller) = (path.into_inner(), body.0.roles, user.caller());
     let st = state.clone();
-    let roles = state.db(move |conn| moderation::set_roles(conn, &st, &caller, id, &roles)).await?;
+    let roles = state.db(move |conn| moderation::set_roles(conn, &st.ctx, &caller, id, &roles)).await?;
     Ok(HttpResponse::Ok().json(json!({"user_id": id, "roles": roles})))
 }
 
@@ -328,12 +331,13 @@ pub async fn audit_log(
     user: AuthUser,
     params: web::Query<AuditParams>,
 ) -> ApiResult<HttpResponse> {
-    moderation::require_moderator(&user.caller())?;
+    user.caller().require_moderator()?;
     let params = params.into_inner();
     let limit = pagination::limit(params.limit)?;
     let filter = audit_filter(&params);
     let st = state.clone();
-    let page = state.db(move |conn| audit::list(conn, &st.cursors, &filter, params.cursor.as_deref(), limit)).await?;
+    let page =
+        state.db(move |conn| audit::list(conn, &st.ctx.cursors, &filter, params.cursor.as_deref(), limit)).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -342,7 +346,7 @@ pub async fn audit_log_csv(
     user: AuthUser,
     params: web::Query<AuditParams>,
 ) -> ApiResult<HttpResponse> {
-    moderation::require_moderator(&user.caller())?;
+    user.caller().require_moderator()?;
     let filter = audit_filter(&params.into_inner());
     let csv = state.db(move |conn| audit::csv(conn, &filter)).await?;
     Ok(HttpResponse::Ok()

@@ -6,8 +6,9 @@ use serde_json::json;
 
 use super::extract::{AuthUser, JsonBody, non_null};
 use crate::error::{ApiError, ApiResult};
-use crate::service::{notifications, pagination};
-use crate::state::AppState;
+use crate::http::state::AppState;
+use crate::service::notifications;
+use crate::service::pagination;
 
 #[derive(Deserialize)]
 pub struct InboxParams {
@@ -26,7 +27,7 @@ pub async fn list(
     let limit = pagination::limit(limit)?;
     let st = state.clone();
     let page = state
-        .db(move |conn| notifications::inbox(conn, &st.cursors, user.id, unread, cursor.as_deref(), limit))
+        .db(move |conn| notifications::inbox(conn, &st.ctx.cursors, user.id, unread, cursor.as_deref(), limit))
         .await?;
     Ok(HttpResponse::Ok().json(page))
 }
@@ -52,7 +53,7 @@ pub async fn mark_read(
         (None, Some(true)) => None,
         _ => return Err(ApiError::validation("body", "send either ids or all: true")),
     };
-    let now = state.clock.now();
+    let now = state.ctx.clock.now();
     let updated = state.db(move |conn| notifications::mark_read(conn, user.id, ids.as_deref(), now)).await?;
     Ok(HttpResponse::Ok().json(json!({ "updated": updated })))
 }

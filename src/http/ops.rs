@@ -7,9 +7,9 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
 use crate::metrics::{IndexLag, ScrapeState};
-use crate::state::AppState;
-use crate::store::{self, outbox};
+use crate::service::health;
 
 /// The spec, compiled in so the served document always matches the build.
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
@@ -22,7 +22,7 @@ pub async fn healthz() -> HttpResponse {
 /// The database takes writes and the index is usable. A load balancer
 /// stops sending traffic to a node that says no.
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let probe = state.db(|conn| store::probe_writable(conn).map_err(ApiError::from)).await;
+    let probe = state.db(health::database_writable).await;
     if probe.is_err() {
         return Err(ApiError::Unavailable("the database is not reachable or does not take writes".to_owned()));
     }
@@ -37,10 +37,12 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 /// `agora_database_up 0`.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let position = state.search.status.position.load(Ordering::Relaxed);
-    let now = state.clock.now();
-    let lag = state.db(move |conn| Ok(outbox::pending_after(conn, position)?)).await.ok().map(|(entries, oldest)| {
-        IndexLag { entries, seconds: oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0) }
-    });
+    let now = state.ctx.clock.now();
+    let lag = state
+        .db(move |conn| health::index_lag(conn, position, now))
+        .await
+        .ok()
+        .map(|(entries, seconds)| IndexLag { entries, seconds });
     let pool = state.pool.state();
     let (read_cache_bytes, read_cache_entries) = state.reads.size();
     let scrape = ScrapeState {

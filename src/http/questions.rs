@@ -9,12 +9,15 @@ use super::extract::{AuthUser, JsonBody, MaybeUser, VisitorId, non_null, present
 use crate::domain::post::parse_area;
 use crate::domain::{Body, CommentBody, Errors, TagName, Title};
 use crate::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
+use crate::service::community::answers;
+use crate::service::community::comments;
+use crate::service::community::questions::{self, ListQuery, NewQuestion, QuestionEdit, QuestionSort};
+use crate::service::community::revisions;
+use crate::service::community::votes;
+use crate::service::deflection;
 use crate::service::pagination;
-use crate::service::posts::PostType;
-use crate::service::questions::{self, ListQuery, NewQuestion, QuestionEdit};
-use crate::service::{answers, comments, deflection, revisions, votes};
-use crate::state::AppState;
-use crate::store::questions::QuestionSort;
+use crate::service::posts::{self, PostType};
 
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
@@ -78,7 +81,7 @@ pub async fn list(
         limit: pagination::limit(p.limit)?,
     };
     let st = state.clone();
-    let page = state.db(move |conn| questions::list(conn, &st, query)).await?;
+    let page = state.db(move |conn| questions::list(conn, &st.ctx, query)).await?;
     slot.respond(&state, &page)
 }
 
@@ -120,7 +123,7 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: JsonBody<A
     let st = state.clone();
     let detail = state
         .db(move |conn| {
-            let id = questions::create(conn, &st, &caller, new)?;
+            let id = questions::create(conn, &st.ctx, &caller, new)?;
             questions::detail(conn, Some(&caller), id)
         })
         .await?;
@@ -149,11 +152,11 @@ pub async fn show(
         let detail = state.db(move |conn| questions::detail(conn, viewer.as_ref(), id)).await?;
         return slot.respond(&state, &detail);
     };
-    let now = state.clock.now();
+    let now = state.ctx.clock.now();
     let agent = user_agent(&req);
     let detail = state
         .db(move |conn| {
-            questions::visible(conn, viewer.as_ref(), id)?;
+            posts::visible_question(conn, viewer.as_ref(), id)?;
             questions::record_view(conn, id, &visitor, now)?;
             deflection::record_view(conn, &visitor, viewer.as_ref(), agent.as_deref(), id, now)?;
             questions::detail(conn, viewer.as_ref(), id)
@@ -214,7 +217,7 @@ pub async fn edit(
     let st = state.clone();
     let detail = state
         .db(move |conn| {
-            questions::edit(conn, &st, &caller, id, edit)?;
+            questions::edit(conn, &st.ctx, &caller, id, edit)?;
             questions::detail(conn, Some(&caller), id)
         })
         .await?;
@@ -225,7 +228,7 @@ pub async fn delete(state: web::Data<AppState>, user: AuthUser, path: web::Path<
     let id = path.into_inner();
     let caller = user.caller();
     let st = state.clone();
-    state.db(move |conn| questions::delete(conn, &st, &caller, id)).await?;
+    state.db(move |conn| questions::delete(conn, &st.ctx, &caller, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -247,7 +250,7 @@ async fn list_revisions(
     let st = state.clone();
     let page = state
         .db(move |conn| {
-            revisions::list(conn, &st.cursors, viewer.as_ref(), post_type, id, params.cursor.as_deref(), limit)
+            revisions::list(conn, &st.ctx.cursors, viewer.as_ref(), post_type, id, params.cursor.as_deref(), limit)
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -285,14 +288,14 @@ pub async fn accept(
 ) -> ApiResult<HttpResponse> {
     let (id, answer_id, caller) = (path.into_inner(), body.0.answer_id, user.caller());
     let st = state.clone();
-    let acceptance = state.db(move |conn| answers::accept(conn, &st, &caller, id, answer_id)).await?;
+    let acceptance = state.db(move |conn| answers::accept(conn, &st.ctx, &caller, id, answer_id)).await?;
     Ok(HttpResponse::Ok().json(acceptance))
 }
 
 pub async fn unaccept(state: web::Data<AppState>, user: AuthUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
     let (id, caller) = (path.into_inner(), user.caller());
     let st = state.clone();
-    let acceptance = state.db(move |conn| answers::unaccept(conn, &st, &caller, id)).await?;
+    let acceptance = state.db(move |conn| answers::unaccept(conn, &st.ctx, &caller, id)).await?;
     Ok(HttpResponse::Ok().json(acceptance))
 }
 
@@ -314,7 +317,7 @@ async fn vote(
     }
     let caller = user.caller();
     let st = state.clone();
-    let result = state.db(move |conn| votes::cast(conn, &st, &caller, post_type, id, value)).await?;
+    let result = state.db(move |conn| votes::cast(conn, &st.ctx, &caller, post_type, id, value)).await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -352,7 +355,7 @@ async fn comment(
     let body = CommentBody::parse(&body).map_err(|m| ApiError::validation("body", &m))?;
     let caller = user.caller();
     let st = state.clone();
-    let created = state.db(move |conn| comments::create(conn, &st, &caller, post_type, id, body)).await?;
+    let created = state.db(move |conn| comments::create(conn, &st.ctx, &caller, post_type, id, body)).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -381,12 +384,12 @@ pub async fn delete_comment(
 ) -> ApiResult<HttpResponse> {
     let (id, caller) = (path.into_inner(), user.caller());
     let st = state.clone();
-    state.db(move |conn| comments::delete(conn, &st, &caller, id)).await?;
+    state.db(move |conn| comments::delete(conn, &st.ctx, &caller, id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn follow(state: web::Data<AppState>, user: AuthUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
-    let (id, caller, now) = (path.into_inner(), user.caller(), state.clock.now());
+    let (id, caller, now) = (path.into_inner(), user.caller(), state.ctx.clock.now());
     state.db(move |conn| questions::follow(conn, &caller, id, now)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -20,7 +20,7 @@ use actix_web::{Error, ResponseError, web};
 use crate::config::{Limit, RateLimits};
 use crate::domain::Role;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::http::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Class {
@@ -104,7 +104,7 @@ fn classify(req: &ServiceRequest, state: &AppState) -> Vec<(Class, String)> {
     if !path.starts_with("/api/v1/") {
         return Vec::new();
     }
-    let ip = super::extract::client_ip(req.request(), state.settings.trust_forwarded_for);
+    let ip = super::extract::client_ip(req.request(), state.ctx.config.trust_forwarded_for);
     let method = req.method();
     let is_read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     match (is_read, path) {
@@ -129,7 +129,7 @@ fn classify(req: &ServiceRequest, state: &AppState) -> Vec<(Class, String)> {
 fn token_subject(req: &ServiceRequest, state: &AppState) -> Option<(i64, Vec<Role>)> {
     let header = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
     let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?;
-    let claims = state.tokens.verify(token.trim(), state.clock.now_utc()).ok()?;
+    let claims = state.ctx.tokens.verify(token.trim(), state.ctx.clock.now_utc()).ok()?;
     Some((claims.sub.parse().ok()?, claims.roles))
 }
 

@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::cached::{self, Lookup, Slot};
 use super::extract::MaybeUser;
 use crate::error::{ApiError, ApiResult};
+use crate::http::state::AppState;
+use crate::service::deflection;
+use crate::service::pagination;
 use crate::service::search::{self, SearchQuery, SearchSort};
-use crate::service::{deflection, pagination};
-use crate::state::AppState;
 
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
@@ -61,9 +62,9 @@ pub async fn search(
         cursor: p.cursor,
         limit: pagination::limit(p.limit)? as usize,
     };
-    let rules = crate::state::current_rules(&state).await?;
+    let rules = crate::http::state::current_rules(&state).await?;
     let st = state.clone();
-    let searched = web::block(move || search::search(&st.search, &st.cursors, &rules, query)).await??;
+    let searched = web::block(move || search::search(&st.search, &st.ctx.cursors, &rules, query)).await??;
     // A search the gap report counts must reach the service every time.
     let slot = if searched.gap_noted { Slot::bypass() } else { slot };
     slot.respond(&state, &searched.page)
@@ -114,8 +115,8 @@ pub async fn similar(
     let arm = match p.intent_id {
         None => None,
         Some(intent) if deflection::valid_id(&intent) => {
-            let percent = crate::state::current_rules(&state).await?.deflection.holdout_percent;
-            let now = state.clock.now();
+            let percent = crate::http::state::current_rules(&state).await?.deflection.holdout_percent;
+            let now = state.ctx.clock.now();
             Some(state.db(move |conn| deflection::arm_for(conn, &intent, percent, now)).await?)
         }
         Some(_) => return Err(ApiError::validation("intent_id", "must be 1-128 visible ASCII characters")),

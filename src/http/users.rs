@@ -4,14 +4,15 @@ use actix_web::{HttpResponse, web};
 
 use super::extract::MaybeUser;
 use crate::error::ApiResult;
+use crate::http::state::AppState;
 use crate::service::accounts;
-use crate::state::AppState;
+use crate::service::reputation::experts;
 
 /// Anyone may read a profile; a token, if sent, must still be valid.
 pub async fn show(state: web::Data<AppState>, _caller: MaybeUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
     let user_id = path.into_inner();
     let st = state.clone();
-    let profile = state.db(move |conn| accounts::public_profile(conn, &st, user_id)).await?;
+    let profile = state.db(move |conn| accounts::public_profile(conn, &st.ctx, user_id)).await?;
     Ok(HttpResponse::Ok().json(profile))
 }
 
@@ -39,20 +40,13 @@ pub async fn leaderboard(
     let p = params.into_inner();
     let limit = crate::service::pagination::limit(p.limit)?;
     let ranking = match p.sort.unwrap_or(RankingParam::Reputation) {
-        RankingParam::Reputation => crate::store::stats::Ranking::Reputation,
-        RankingParam::Accepted => crate::store::stats::Ranking::Accepted,
+        RankingParam::Reputation => experts::Ranking::Reputation,
+        RankingParam::Accepted => experts::Ranking::Accepted,
     };
     let st = state.clone();
     let page = state
         .db(move |conn| {
-            crate::service::experts::leaderboard(
-                conn,
-                &st.cursors,
-                ranking,
-                p.category.as_deref(),
-                p.cursor.as_deref(),
-                limit,
-            )
+            experts::leaderboard(conn, &st.ctx.cursors, ranking, p.category.as_deref(), p.cursor.as_deref(), limit)
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))

@@ -9,7 +9,8 @@ use serde_json::Value;
 use crate::clock::rfc3339;
 use crate::error::ApiResult;
 use crate::service::pagination::{self, CursorCodec, Page};
-use crate::store::audit::{AuditEntry, AuditFilter, AuditInsertForm};
+pub use crate::store::audit::AuditFilter;
+use crate::store::audit::{AuditEntry, AuditInsertForm};
 use crate::store::{self, DbConn};
 
 /// One action to record.

@@ -1,31 +1,50 @@
-//! Business rules, one module per capability. Functions here are
-//! synchronous and run on actix's blocking pool (`AppState::db`).
+//! Business rules. Functions here are synchronous and run on actix's
+//! blocking pool; they take a database connection and the [`Context`], and
+//! know nothing of HTTP (`tests/architecture.rs` keeps it so).
+//!
+//! Capabilities are folders named after what the product does; none of
+//! them imports another in a circle. The files beside them are the support
+//! every capability may use, and they import no capability.
+//!
+//! - `accounts/`: registration, sign-in, sessions, profiles, passwords.
+//! - `posts/`: what questions, answers and comments share: who may see a
+//!   post, its state (counts, status, soft delete), the views of authors
+//!   and comments. Below every other capability that touches posts.
+//! - `community/`: questions, answers and acceptance, comments, votes,
+//!   categories and tags, revisions, follows, close votes.
+//! - `notifications/`: the inbox.
+//! - `reputation/`: the ledger, experts, badges, council verification.
+//! - `moderation/`: flags, the review queue, question actions, suspension,
+//!   limits on new accounts.
+//! - `deflection/`: events in, reports out.
+//! - `search/`: the index, its indexer, searches and the gap log.
+//! - `import_export/`: the JSONL dump and the Stack Exchange importer.
+//!
+//! Support: `context` (what every service is given), `caller` (who is
+//! asking), `privileges`, `settings` (the community's rules document),
+//! `audit` (the moderator and admin log), `pagination`, `markdown`, `pii`
+//! (personal-information detection), `tokens` (signing and random tokens)
+//! and `health` (what operations asks of a node).
 
 pub mod accounts;
-pub mod answers;
 pub mod audit;
-pub mod badges;
-pub mod categories;
-pub mod comments;
+pub mod caller;
+pub mod community;
+pub mod context;
 pub mod deflection;
-pub mod dump;
-pub mod experts;
-pub mod import;
-pub mod limits;
+pub mod health;
+pub mod import_export;
 pub mod markdown;
 pub mod moderation;
 pub mod notifications;
 pub mod pagination;
-pub mod passwords;
 pub mod pii;
 pub mod posts;
 pub mod privileges;
-pub mod questions;
-pub mod read_cache;
 pub mod reputation;
-pub mod revisions;
 pub mod search;
 pub mod settings;
 pub mod tokens;
-pub mod verification;
-pub mod votes;
+
+pub use caller::Caller;
+pub use context::Context;

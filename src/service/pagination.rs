@@ -1,4 +1,4 @@
-//! Cursor pagination (API.md "Lists"): `limit` 1–100 (default 20) and an
+//! Cursor pagination (openapi.yaml, `limit` and `cursor`): `limit` 1–100 (default 20) and an
 //! opaque cursor that carries the keyset position of the last item. Cursors
 //! are signed, so a tampered one is a 400 rather than a strange page.
 
@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
@@ -55,7 +55,8 @@ impl CursorCodec {
     }
 
     pub fn decode<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, ApiError> {
-        let invalid = || ApiError::bad_request("invalid_cursor", "the cursor is invalid; start again without it");
+        let invalid =
+            || ApiError::bad_request(ErrorCode::InvalidCursor, "the cursor is invalid; start again without it");
         if cursor.len() > 512 {
             return Err(invalid());
         }

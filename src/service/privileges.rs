@@ -1,4 +1,5 @@
-//! Privileges earned by reputation (API.md "Reputation and privileges").
+//! Privileges earned by reputation (the thresholds are the settings'
+//! `privileges`; docs/architecture.md, "Where each rule lives").
 //! Every endpoint that needs one asks `has` here; nothing else compares
 //! reputation with a threshold.
 
@@ -64,7 +65,7 @@ pub struct Thresholds {
 }
 
 impl Default for Thresholds {
-    /// API.md's defaults for a small civic site.
+    /// The defaults for a small civic site.
     fn default() -> Self {
         Thresholds {
             ask: 1,
@@ -102,7 +103,7 @@ pub fn has(thresholds: &Thresholds, privilege: Privilege, reputation: i32, roles
     roles.iter().any(|r| matches!(r, Role::Moderator | Role::Admin)) || reputation >= thresholds.required(privilege)
 }
 
-/// Every privilege held, in the order of API.md.
+/// Every privilege held, in the order of `Privilege::ALL`.
 pub fn held(thresholds: &Thresholds, reputation: i32, roles: &[Role]) -> Vec<Privilege> {
     Privilege::ALL.into_iter().filter(|&p| has(thresholds, p, reputation, roles)).collect()
 }

@@ -1,7 +1,9 @@
 //! The community's rules, held in the `settings` table and changed by
 //! admins: reputation points and the daily cap, privilege thresholds, the
-//! expert rule, new-account limits and deflection parameters. Defaults are
-//! API.md's. Every rule reads its numbers from here and nowhere else.
+//! expert rule, new-account limits, deflection parameters, search synonyms,
+//! the daily vote limit and self-acceptance delay, and the moderation
+//! numbers (flags that hide a post, votes that close a question). Defaults are
+//! openapi.yaml's `SiteSettings`. Every rule reads its numbers from here and nowhere else.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ use crate::service::privileges::Thresholds;
 use crate::store::schema::settings;
 use crate::store::{DbConn, write_transaction};
 
-/// Points of the reputation table (API.md) and the daily cap on votes.
+/// Points of the reputation table and the daily cap on votes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReputationPoints {
@@ -89,7 +91,7 @@ impl Default for NewAccountLimits {
     }
 }
 
-/// Parameters of the deflection reports (API.md "Deflection").
+/// Parameters of the deflection reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeflectionParameters {
@@ -116,6 +118,42 @@ impl Default for DeflectionParameters {
     }
 }
 
+/// The pace of ordinary participation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommunityRules {
+    /// Votes a user may cast per UTC day (moderators and admins too: the
+    /// limit is against scripted voting, not a privilege).
+    pub daily_votes: i32,
+    /// An asker may accept their own answer this many hours after asking,
+    /// so others have a chance to answer first.
+    pub self_accept_after_hours: i32,
+}
+
+impl Default for CommunityRules {
+    fn default() -> Self {
+        CommunityRules { daily_votes: 40, self_accept_after_hours: 48 }
+    }
+}
+
+/// The numbers of community moderation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModerationRules {
+    /// Spam or abuse flags from this many distinct users hide a post until
+    /// a moderator reviews it.
+    pub auto_hide_flags: i32,
+    /// Close votes from this many users with the `close_vote` privilege
+    /// close a question (a moderator closes alone).
+    pub close_votes: i32,
+}
+
+impl Default for ModerationRules {
+    fn default() -> Self {
+        ModerationRules { auto_hide_flags: 3, close_votes: 3 }
+    }
+}
+
 /// Search tuning that belongs to the council, not the code.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,6 +174,10 @@ pub struct SiteSettings {
     pub deflection: DeflectionParameters,
     #[serde(default)]
     pub search: SearchSettings,
+    #[serde(default)]
+    pub community: CommunityRules,
+    #[serde(default)]
+    pub moderation: ModerationRules,
 }
 
 impl SiteSettings {
@@ -212,6 +254,16 @@ impl SiteSettings {
         );
         check((1900..=2200).contains(&d.cost_year), "deflection.cost_year", "must be a year");
         check((0..=50).contains(&d.holdout_percent), "deflection.holdout_percent", "must be 0 to 50");
+        let c = &self.community;
+        check((1..=10_000).contains(&c.daily_votes), "community.daily_votes", "must be 1 to 10000");
+        check(
+            (0..=8760).contains(&c.self_accept_after_hours),
+            "community.self_accept_after_hours",
+            "must be 0 to 8760",
+        );
+        let m = &self.moderation;
+        check((1..=100).contains(&m.auto_hide_flags), "moderation.auto_hide_flags", "must be 1 to 100");
+        check((1..=100).contains(&m.close_votes), "moderation.close_votes", "must be 1 to 100");
         let groups = &self.search.synonyms;
         check(groups.len() <= 500, "search.synonyms", "at most 500 groups");
         let group_ok = |g: &Vec<String>| {

@@ -21,7 +21,9 @@ pub struct IndexableQuestion {
 }
 
 /// Loads the given questions for indexing in three queries. Questions
-/// missing from the result do not exist.
+/// missing from the result are not listed (deleted, hidden, merged away, or
+/// gone): the index holds exactly the listed questions, by the one rule in
+/// `questions::listed`.
 pub fn load(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<IndexableQuestion>> {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -29,6 +31,7 @@ pub fn load(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<IndexableQuestion
     let rows: Vec<(Question, String, String)> = questions::table
         .inner_join(categories::table)
         .filter(questions::id.eq_any(ids))
+        .filter(super::questions::listed())
         .select((Question::as_select(), categories::slug, categories::name))
         .load(conn)?;
     let mut tag_names: HashMap<i64, Vec<String>> = HashMap::new();

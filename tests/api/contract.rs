@@ -17,6 +17,13 @@ fn spec_lists_exactly_the_served_routes() {
 }
 
 #[test]
+fn spec_lists_exactly_the_error_codes() {
+    let codes: std::collections::BTreeSet<String> =
+        agora::error::ErrorCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    assert_eq!(codes, spec::documented_error_codes());
+}
+
+#[test]
 fn operations_endpoints_answer() {
     let app = spawn_app();
     assert_eq!(app.get("/healthz").send().assert_status(200).json()["status"], "ok");

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use agora::domain::Role;
-use agora::service::dump;
+use agora::service::import_export::dump;
 use serde_json::json;
 
 use super::helpers::{TestApp, TestDatabase, spawn_app};

@@ -152,7 +152,7 @@ impl Cast {
                 };
                 let state = app.state.clone();
                 app.with_conn(|conn| {
-                    agora::service::reputation::penalise_removal(conn, &state, post_type, id).unwrap()
+                    agora::service::reputation::penalise_removal(conn, &state.ctx, post_type, id).unwrap()
                 });
             }
             Step::AdvanceHours(hours) => {
@@ -392,7 +392,7 @@ fn each_privilege_needs_its_threshold() {
     type Attempt<'a> = Box<dyn Fn(&TestUser) -> super::helpers::TestResponse + 'a>;
     /// A privilege, its threshold, and how to use it with how it is refused.
     type Case<'a> = (&'static str, i32, Option<(Refusal, Attempt<'a>)>);
-    // Every privilege of API.md, in its order; `None` where no endpoint
+    // Every privilege, in the order of `Privilege::ALL`; `None` where no endpoint
     // uses the privilege yet, so only GET /me's list can be checked.
     let cases: Vec<Case> = vec![
         (

@@ -5,10 +5,14 @@
 
 use agora::domain::{Body, Role, Title};
 use agora::error::ApiError;
-use agora::service::moderation::{self, Resolution, Target};
-use agora::service::posts::{Caller, PostType};
-use agora::service::questions::NewQuestion;
-use agora::service::{answers, reputation, verification, votes};
+use agora::service::Caller;
+use agora::service::community::answers;
+use agora::service::community::questions::NewQuestion;
+use agora::service::community::votes;
+use agora::service::moderation::{self, Resolution};
+use agora::service::posts::{PostType, Target};
+use agora::service::reputation;
+use agora::service::reputation::verification;
 use chrono::Duration;
 use serde_json::json;
 
@@ -79,10 +83,17 @@ fn ten_thousand_random_actions_leave_the_ledger_and_cache_in_agreement() {
                 let value = [1, 1, -1, 0][rng.below(4)];
                 let result = if rng.below(3) == 0 {
                     let q = questions[rng.below(questions.len())].0;
-                    votes::cast(&mut conn, &state, &caller(voter, vec![Role::Resident]), PostType::Question, q, value)
+                    votes::cast(
+                        &mut conn,
+                        &state.ctx,
+                        &caller(voter, vec![Role::Resident]),
+                        PostType::Question,
+                        q,
+                        value,
+                    )
                 } else {
                     let a = answer_ids[rng.below(answer_ids.len())].0;
-                    votes::cast(&mut conn, &state, &caller(voter, vec![Role::Resident]), PostType::Answer, a, value)
+                    votes::cast(&mut conn, &state.ctx, &caller(voter, vec![Role::Resident]), PostType::Answer, a, value)
                 };
                 ("vote", result.map(|_| ()))
             }
@@ -91,9 +102,9 @@ fn ten_thousand_random_actions_leave_the_ledger_and_cache_in_agreement() {
                 let asker = questions.iter().find(|(q, _)| *q == question).unwrap().1;
                 let who = caller(asker, vec![Role::Resident]);
                 let result = if rng.below(4) == 0 {
-                    answers::unaccept(&mut conn, &state, &who, question).map(|_| ())
+                    answers::unaccept(&mut conn, &state.ctx, &who, question).map(|_| ())
                 } else {
-                    answers::accept(&mut conn, &state, &who, question, answer).map(|_| ())
+                    answers::accept(&mut conn, &state.ctx, &who, question, answer).map(|_| ())
                 };
                 ("accept", result)
             }
@@ -101,9 +112,9 @@ fn ten_thousand_random_actions_leave_the_ledger_and_cache_in_agreement() {
                 let answer = answer_ids[rng.below(answer_ids.len())].0;
                 let who = caller(staff.id, vec![Role::Resident, Role::Staff]);
                 let result = if rng.below(2) == 0 {
-                    verification::verify(&mut conn, &state, &who, answer, None)
+                    verification::verify(&mut conn, &state.ctx, &who, answer, None)
                 } else {
-                    verification::unverify(&mut conn, &state, &who, answer)
+                    verification::unverify(&mut conn, &state.ctx, &who, answer)
                 };
                 ("verify", result)
             }
@@ -119,12 +130,12 @@ fn ten_thousand_random_actions_leave_the_ledger_and_cache_in_agreement() {
                         tags: Vec::new(),
                         area: None,
                     };
-                    agora::service::questions::create(&mut conn, &state, &who, new)
+                    agora::service::community::questions::create(&mut conn, &state.ctx, &who, new)
                         .map(|id| questions.push((id, author)))
                 } else {
                     let q = questions[rng.below(questions.len())].0;
                     let body = Body::parse(&format!("Random answer {step} to question {q}.")).unwrap();
-                    answers::create(&mut conn, &state, &who, q, body).map(|id| answer_ids.push((id, q, author)))
+                    answers::create(&mut conn, &state.ctx, &who, q, body).map(|id| answer_ids.push((id, q, author)))
                 };
                 ("post", result)
             }
@@ -144,8 +155,8 @@ fn ten_thousand_random_actions_leave_the_ledger_and_cache_in_agreement() {
                 }
                 let who = caller(people[flagger].id, vec![Role::Resident]);
                 let reviewer = caller(moderator.id, vec![Role::Resident, Role::Moderator]);
-                let result = moderation::flag(&mut conn, &state, &who, target, "spam", None).and_then(|flag| {
-                    moderation::resolve(&mut conn, &state, &reviewer, flag.id, Resolution::RemoveAsSpam, None)
+                let result = moderation::flag(&mut conn, &state.ctx, &who, target, "spam", None).and_then(|flag| {
+                    moderation::resolve(&mut conn, &state.ctx, &reviewer, flag.id, Resolution::RemoveAsSpam, None)
                 });
                 ("remove", result.map(|_| ()))
             }

@@ -147,6 +147,18 @@ fn filters_and_facets_agree_with_the_database() {
     }
     let (tag, count) = everything["facets"]["tag"].as_object().unwrap().iter().max_by_key(|(_, n)| n.as_u64()).unwrap();
     assert_eq!(count.as_u64().unwrap(), list_count(&app, &format!("tag={tag}")), "tag {tag}");
+    // Every area the demo uses is counted as GET /questions?area= counts it,
+    // and filtering by one narrows the area facets to it.
+    let areas = everything["facets"]["area"].as_object().unwrap();
+    assert!(areas.len() >= 3, "the demo's areas are counted: {areas:?}");
+    for (area, count) in areas {
+        let encoded = area.replace(' ', "%20");
+        assert_eq!(count.as_u64().unwrap(), list_count(&app, &format!("area={encoded}")), "area {area}");
+        let filtered = app.get(&format!("/api/v1/search?area={encoded}&limit=1")).send().json();
+        assert_eq!(filtered["total"], *count, "area {area}");
+        let narrowed: Vec<&String> = filtered["facets"]["area"].as_object().unwrap().keys().collect();
+        assert_eq!(narrowed, vec![area], "area {area}");
+    }
     // Paging through a query visits each hit once.
     let mut seen = std::collections::HashSet::new();
     let mut url = "/api/v1/search?q=bin&limit=7".to_owned();
@@ -276,7 +288,7 @@ fn a_missing_or_corrupt_index_is_rebuilt_at_start() {
         .collect();
     eventually(Duration::from_secs(2), "indexed", || hits(&app, "q=rebuild").len() == 5);
     let db = app.db.clone();
-    let data_dir = app.state.settings.data_dir.clone();
+    let data_dir = app.state.ctx.config.data_dir.clone();
     drop(app);
     std::fs::write(data_dir.join("index").join("meta.json"), "{ corrupt").unwrap();
     let restarted = spawn_node(&db, data_dir, |_| {});

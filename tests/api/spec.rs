@@ -31,6 +31,12 @@ pub fn documented_routes() -> BTreeSet<(String, String)> {
     routes
 }
 
+/// The error codes the spec lists for `Problem.code`.
+pub fn documented_error_codes() -> BTreeSet<String> {
+    let codes = &SPEC["components"]["schemas"]["Problem"]["properties"]["code"]["enum"];
+    codes.as_array().expect("Problem.code is an enum").iter().map(|c| c.as_str().unwrap().to_owned()).collect()
+}
+
 /// Finds the documented path template a concrete path matches.
 fn template_for(path: &str) -> Option<String> {
     let path = path.split('?').next().unwrap_or(path);

@@ -1,5 +1,5 @@
-//! The arithmetic of the deflection reports, in one place (API.md
-//! "Deflection"): Wilson score intervals for rates, Newcombe's hybrid
+//! The arithmetic of the deflection reports, in one place
+//! (docs/architecture.md, "Deflection figures"): Wilson score intervals for rates, Newcombe's hybrid
 //! score interval for the hold-out difference, and how intervals carry
 //! into estimates and costs.
 

@@ -1,4 +1,4 @@
-//! Deflection (API.md "Deflection"): events in — validated, deduplicated,
+//! Deflection (openapi.yaml, tag "deflection"): events in — validated, deduplicated,
 //! flagged when they come from bots, council staff or a post's author —
 //! and the reports the council pays for out (`reports`), computed with the
 //! formulas of `formulas`.
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult, FieldError};
-use crate::service::posts::Caller;
+use crate::service::Caller;
 use crate::store::deflection::{self as events, StoredEvent};
 use crate::store::{DbConn, write_transaction};
 use diesel::QueryResult;

@@ -1,4 +1,4 @@
-//! The deflection reports (API.md "Deflection"): summary, time series,
+//! The deflection reports (openapi.yaml, tag "deflection"): summary, time series,
 //! questions, gaps, experiment and CSV export. The database sums the
 //! rollups; this module turns sums into tiers with `formulas`.
 
@@ -12,7 +12,7 @@ use super::formulas::{self, Cost, Difference, Estimate, Rate};
 use super::rollup::{self, ANY_CATEGORY};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
-use crate::service::posts::Caller;
+use crate::service::Caller;
 use crate::service::settings::DeflectionParameters;
 use crate::store::DbConn;
 use crate::store::deflection_reports::{self as sums, Buckets, MetricSums, Scope};

@@ -6,16 +6,16 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::clock::rfc3339;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::Caller;
+use crate::service::Context;
 use crate::service::audit::{self, Action};
-use crate::service::pii;
-use crate::service::posts::Caller;
 use crate::service::privileges::Privilege;
-use crate::state::AppState;
 use crate::store::flags::{Flag, FlagInsertForm};
 use crate::store::{self, DbConn, write_transaction};
 
-use super::{AUTO_HIDE_FLAGS, PostState, Target, load_post, set_hidden, tell_author};
+use super::{set_hidden, snapshot, tell_author};
+use crate::service::posts::{PostState, Target, load_post};
 
 #[derive(Debug, Serialize)]
 pub struct FlagView {
@@ -59,15 +59,15 @@ pub const FLAG_REASONS: [&str; 6] = ["spam", "abusive", "off_topic", "duplicate"
 /// distinct users hide it until a moderator reviews it.
 pub fn flag(
     conn: &mut DbConn,
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     target: Target,
     reason: &str,
     note: Option<&str>,
 ) -> ApiResult<FlagView> {
-    let rules = state.rules(conn)?;
+    let rules = ctx.rules(conn)?;
     caller.require(&rules.privileges, Privilege::Flag)?;
-    let now = state.clock.now();
+    let now = ctx.clock.now();
     write_transaction(conn, |conn| {
         lock_post(conn, target)?;
         let post = load_post(conn, target)?;
@@ -77,11 +77,14 @@ pub fn flag(
             return Err(ApiError::not_found(target.kind()));
         }
         if post.author_id == caller.id {
-            return Err(ApiError::Forbidden { code: "own_post", detail: "you cannot flag your own post".into() });
+            return Err(ApiError::Forbidden {
+                code: ErrorCode::OwnPost,
+                detail: "you cannot flag your own post".into(),
+            });
         }
         if store::flags::by_reporter(conn, caller.id, target.kind(), target.id())?.is_some() {
             return Err(ApiError::Conflict {
-                code: "already_flagged",
+                code: ErrorCode::AlreadyFlagged,
                 detail: "you have already flagged this post".into(),
             });
         }
@@ -99,7 +102,7 @@ pub fn flag(
             },
         )?;
         if matches!(reason, "spam" | "abusive") && post.hidden_at.is_none() {
-            auto_hide_if_flagged(conn, &post, now)?;
+            auto_hide_if_flagged(conn, &post, rules.moderation.auto_hide_flags, now)?;
         }
         Ok(flag_view(flag))
     })
@@ -117,13 +120,15 @@ fn lock_post(conn: &mut DbConn, target: Target) -> ApiResult<()> {
     if found { Ok(()) } else { Err(ApiError::not_found(target.kind())) }
 }
 
-fn auto_hide_if_flagged(conn: &mut DbConn, post: &PostState, now: NaiveDateTime) -> ApiResult<()> {
+/// Hides a post once `needed` distinct users have flagged it as spam or
+/// abuse (the settings' `moderation.auto_hide_flags`).
+fn auto_hide_if_flagged(conn: &mut DbConn, post: &PostState, needed: i32, now: NaiveDateTime) -> ApiResult<()> {
     let serious = store::flags::pending_for(conn, post.target.kind(), post.target.id())?
         .into_iter()
         .filter(|f| matches!(f.reason.as_str(), "spam" | "abusive"))
         .filter_map(|f| f.reporter_id)
         .collect::<std::collections::BTreeSet<i64>>();
-    if serious.len() < AUTO_HIDE_FLAGS {
+    if serious.len() < needed as usize {
         return Ok(());
     }
     set_hidden(conn, post, true, now)?;
@@ -134,40 +139,11 @@ fn auto_hide_if_flagged(conn: &mut DbConn, post: &PostState, now: NaiveDateTime)
             action: "auto_hide",
             target_type: post.target.kind(),
             target_id: Some(post.target.id()),
-            reason: Some("three spam or abuse flags from different users"),
-            before: Some(post.snapshot()),
+            reason: Some("spam or abuse flags from enough different users"),
+            before: Some(snapshot(post)),
             after: Some(json!({"hidden": true, "deleted": post.deleted_at.is_some()})),
             at: now,
         },
     )?;
     tell_author(conn, post, None, now)
-}
-
-/// The personal-information guard: a post that looks like it carries
-/// personal details gets a `personal_info` flag from the system (once
-/// while one is pending).
-pub fn guard_personal_info(conn: &mut DbConn, target: Target, text: &str, now: NaiveDateTime) -> ApiResult<()> {
-    let findings = pii::scan(text);
-    if findings.is_empty() {
-        return Ok(());
-    }
-    let pending = store::flags::pending_for(conn, target.kind(), target.id())?;
-    if pending.iter().any(|f| f.reporter_id.is_none() && f.reason == "personal_info") {
-        return Ok(());
-    }
-    let post = load_post(conn, target)?;
-    store::flags::insert(
-        conn,
-        &FlagInsertForm {
-            reporter_id: None,
-            target_type: target.kind(),
-            target_id: target.id(),
-            question_id: post.question_id,
-            target_author_id: post.author_id,
-            reason: "personal_info",
-            note: Some(&pii::describe(&findings)),
-            created_at: now,
-        },
-    )?;
-    Ok(())
 }

@@ -3,15 +3,17 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::Caller;
+use crate::service::Context;
 use crate::service::audit::{self, Action};
-use crate::service::posts::Caller;
-use crate::service::{experts, questions, reputation};
-use crate::state::AppState;
+use crate::service::reputation;
+use crate::service::reputation::experts;
 use crate::store::questions::Question;
 use crate::store::{self, DbConn, write_transaction};
 
-use super::{Target, load_post, require_moderator, tell_author};
+use super::tell_author;
+use crate::service::posts::{self, Target, load_post};
 
 fn question_snapshot(q: &Question) -> Value {
     json!({
@@ -35,15 +37,15 @@ pub enum QuestionAction {
 /// question. Repeating an action is harmless.
 pub fn act_on_question(
     conn: &mut DbConn,
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     id: i64,
     action: QuestionAction,
 ) -> ApiResult<()> {
-    require_moderator(caller)?;
-    let now = state.clock.now();
+    caller.require_moderator()?;
+    let now = ctx.clock.now();
     write_transaction(conn, |conn| {
-        let question = questions::visible(conn, Some(caller), id)?;
+        let question = posts::visible_question(conn, Some(caller), id)?;
         if question.deleted_at.is_some() {
             return Err(ApiError::not_found("question"));
         }
@@ -59,7 +61,7 @@ pub fn act_on_question(
             QuestionAction::Reopen => {
                 if question.close_reason.as_deref() == Some(store::questions::MERGED) {
                     return Err(ApiError::Conflict {
-                        code: "merged",
+                        code: ErrorCode::Merged,
                         detail: "a merged question stays closed; its answers live on in the target".into(),
                     });
                 }
@@ -104,7 +106,7 @@ fn check_duplicate_target(conn: &mut DbConn, caller: &Caller, id: i64, target: i
     if target == id {
         return Err(ApiError::validation("duplicate_of", "a question cannot duplicate itself"));
     }
-    let canonical = questions::visible(conn, Some(caller), target)
+    let canonical = posts::visible_question(conn, Some(caller), target)
         .map_err(|_| ApiError::validation("duplicate_of", "no such question"))?;
     if canonical.deleted_at.is_some() || canonical.duplicate_of == Some(id) {
         return Err(ApiError::validation(
@@ -127,23 +129,20 @@ pub struct Merged {
 /// Merges a question into another: its answers, comments and followers
 /// move to the target; the source stays as a closed duplicate pointing at
 /// it. Counts, states, reputation statistics and the index follow.
-pub fn merge(
-    conn: &mut DbConn,
-    state: &AppState,
-    caller: &Caller,
-    source_id: i64,
-    target_id: i64,
-) -> ApiResult<Merged> {
-    require_moderator(caller)?;
-    let now = state.clock.now();
-    let points = state.rules(conn)?.reputation.clone();
+pub fn merge(conn: &mut DbConn, ctx: &Context, caller: &Caller, source_id: i64, target_id: i64) -> ApiResult<Merged> {
+    caller.require_moderator()?;
+    let now = ctx.clock.now();
+    let points = ctx.rules(conn)?.reputation.clone();
     write_transaction(conn, |conn| {
-        let source = questions::visible(conn, Some(caller), source_id)?;
+        let source = posts::visible_question(conn, Some(caller), source_id)?;
         if source.deleted_at.is_some() {
             return Err(ApiError::not_found("question"));
         }
         if source.close_reason.as_deref() == Some(store::questions::MERGED) {
-            return Err(ApiError::Conflict { code: "merged", detail: "this question was already merged".into() });
+            return Err(ApiError::Conflict {
+                code: ErrorCode::Merged,
+                detail: "this question was already merged".into(),
+            });
         }
         let target = check_duplicate_target(conn, caller, source_id, target_id)?;
         // The source's acceptance cannot follow its answer to a question
@@ -169,8 +168,8 @@ pub fn merge(
             store::tags::adjust_counts(conn, &tag_ids, -1)?;
         }
         let cleared = Question { accepted_answer_id: None, ..source.clone() };
-        questions::refresh_state(conn, &cleared)?;
-        questions::refresh_state(conn, &target)?;
+        posts::state::refresh_state(conn, &cleared)?;
+        posts::state::refresh_state(conn, &target)?;
         store::questions::touch(conn, target_id, now)?;
         for author in store::moderation::answer_authors(conn, target_id)? {
             experts::refresh_answer_stats(conn, author, source.category_id, now)?;

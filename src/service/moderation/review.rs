@@ -5,17 +5,21 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::clock::rfc3339;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::Caller;
+use crate::service::Context;
 use crate::service::audit::{self, Action};
+use crate::service::community::answers;
+use crate::service::community::questions;
 use crate::service::pagination::{CursorCodec, KeyPosition, Page};
-use crate::service::posts::{Caller, PostType, UserView, UserViews};
-use crate::service::{answers, questions, reputation};
-use crate::state::AppState;
+use crate::service::posts::{PostType, UserView, UserViews};
+use crate::service::reputation;
 use crate::store::flags::Flag;
 use crate::store::{self, DbConn, write_transaction};
 
 use super::flags::{FlagView, flag_view};
-use super::{PostState, Target, load_post, require_moderator, set_hidden, tell_author};
+use super::{set_hidden, snapshot, tell_author};
+use crate::service::posts::{PostState, Target, load_post};
 
 /// A flag in the review queue, with its post, the author's history and
 /// every flag on the post.
@@ -64,7 +68,7 @@ pub fn queue(
     cursor: Option<&str>,
     limit: i64,
 ) -> ApiResult<Page<ReviewItem>> {
-    require_moderator(caller)?;
+    caller.require_moderator()?;
     let scope = format!("flags:{status}");
     let after: Option<KeyPosition<NaiveDateTime>> = cursor.map(|c| codec.decode(&scope, c)).transpose()?;
     let rows = store::flags::queue(conn, status, after.map(|p| (p.k, p.id)), limit + 1)?;
@@ -158,20 +162,20 @@ pub struct Resolved {
 
 pub fn resolve(
     conn: &mut DbConn,
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     flag_id: i64,
     resolution: Resolution,
     note: Option<&str>,
 ) -> ApiResult<Resolved> {
-    require_moderator(caller)?;
-    let now = state.clock.now();
-    let points = state.rules(conn)?.reputation.clone();
+    caller.require_moderator()?;
+    let now = ctx.clock.now();
+    let points = ctx.rules(conn)?.reputation.clone();
     write_transaction(conn, |conn| {
         let flag = store::flags::find(conn, flag_id)?.ok_or_else(|| ApiError::not_found("flag"))?;
         if flag.status != "pending" {
             return Err(ApiError::Conflict {
-                code: "already_resolved",
+                code: ErrorCode::AlreadyResolved,
                 detail: "this flag was already resolved".into(),
             });
         }
@@ -196,7 +200,7 @@ pub fn resolve(
                 target_type: target.kind(),
                 target_id: Some(target.id()),
                 reason: note.or(Some(resolution.as_str())),
-                before: Some(post.snapshot()),
+                before: Some(snapshot(&post)),
                 after: Some(
                     json!({"resolution": resolution.as_str(), "hidden": after.hidden_at.is_some(), "deleted": after.deleted_at.is_some()}),
                 ),

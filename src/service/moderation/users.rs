@@ -5,13 +5,11 @@ use serde_json::json;
 
 use crate::clock::rfc3339;
 use crate::domain::Role;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::Caller;
+use crate::service::Context;
 use crate::service::audit::{self, Action};
-use crate::service::posts::Caller;
-use crate::state::AppState;
 use crate::store::{self, DbConn, write_transaction};
-
-use super::require_moderator;
 
 /// Longest a suspension may run.
 const MAX_SUSPENSION_DAYS: i64 = 3650;
@@ -21,14 +19,14 @@ const MAX_SUSPENSION_DAYS: i64 = 3650;
 /// moderators or admins; nobody suspends themselves.
 pub fn suspend(
     conn: &mut DbConn,
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     user_id: i64,
     until: NaiveDateTime,
     reason: &str,
 ) -> ApiResult<()> {
-    require_moderator(caller)?;
-    let now = state.clock.now();
+    caller.require_moderator()?;
+    let now = ctx.clock.now();
     if until <= now {
         return Err(ApiError::validation("until", "must be in the future"));
     }
@@ -56,9 +54,9 @@ pub fn suspend(
     })
 }
 
-pub fn unsuspend(conn: &mut DbConn, state: &AppState, caller: &Caller, user_id: i64) -> ApiResult<()> {
-    require_moderator(caller)?;
-    let now = state.clock.now();
+pub fn unsuspend(conn: &mut DbConn, ctx: &Context, caller: &Caller, user_id: i64) -> ApiResult<()> {
+    caller.require_moderator()?;
+    let now = ctx.clock.now();
     write_transaction(conn, |conn| {
         let user = store::users::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
         guard_user_action(conn, caller, user_id)?;
@@ -99,7 +97,7 @@ fn guard_user_action(conn: &mut DbConn, caller: &Caller, user_id: i64) -> ApiRes
 /// one by accident).
 pub fn set_roles(
     conn: &mut DbConn,
-    state: &AppState,
+    ctx: &Context,
     caller: &Caller,
     user_id: i64,
     roles: &[Role],
@@ -107,7 +105,7 @@ pub fn set_roles(
     if !caller.has_role(Role::Admin) {
         return Err(ApiError::forbidden("this needs the admin role"));
     }
-    let now = state.clock.now();
+    let now = ctx.clock.now();
     let mut roles: Vec<Role> = roles.to_vec();
     if !roles.contains(&Role::Resident) {
         roles.push(Role::Resident);
@@ -118,7 +116,7 @@ pub fn set_roles(
         store::users::find(conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
         if user_id == caller.id && !roles.contains(&Role::Admin) {
             return Err(ApiError::Conflict {
-                code: "last_admin_guard",
+                code: ErrorCode::LastAdminGuard,
                 detail: "you cannot remove your own admin role".into(),
             });
         }

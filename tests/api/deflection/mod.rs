@@ -1,6 +1,7 @@
 //! Deflection end to end: a scripted community of visitors whose every
-//! report figure was worked out by hand from API.md's definitions (the
-//! working is in the comments), the unhappy paths of POST /events and the
+//! report figure was worked out by hand from the definitions (the
+//! "Deflection figures" of docs/architecture.md; the working is in the
+//! comments), the unhappy paths of POST /events and the
 //! reports, the hold-out arms, and the rollups agreeing with the raw events.
 
 mod script;
