@@ -34,6 +34,16 @@ pub fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cqa-qatarliving-2016")
 }
 
+/// Ends the benchmark with a plain notice (and success) when the shared
+/// data is not beside the clone: the text it builds communities from is
+/// never copied into the repository.
+pub fn require_data(bench: &str) {
+    if !data_dir().is_dir() {
+        println!("NOTICE: ../shared/data/cqa-qatarliving-2016 not found; the {bench} benchmark skipped");
+        std::process::exit(0);
+    }
+}
+
 pub fn jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Vec<T> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e} (the bench reads ../shared/data)", path.display()))

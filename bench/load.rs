@@ -418,6 +418,7 @@ fn chart(runs: &[Run]) -> String {
 }
 
 fn main() {
+    corpus::require_data("load");
     let options = options();
     let started = Instant::now();
     assert!(Command::new("wrk").arg("--version").output().is_ok(), "the load bench needs wrk: apt-get install wrk");

@@ -212,6 +212,7 @@ fn postgres_fts(url: &str, docs: &[QuestionDoc], queries: &[String]) -> Option<(
 }
 
 fn main() {
+    corpus::require_data("search");
     let options = options();
     let material = material();
     let work = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/work");

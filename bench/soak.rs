@@ -411,6 +411,7 @@ fn post_own_answers(base: &str, token: &str, n: usize) -> Vec<i64> {
 }
 
 fn main() {
+    corpus::require_data("soak");
     let options = options();
     let started = Instant::now();
     assert!(Command::new("wrk").arg("--version").output().is_ok(), "the soak bench needs wrk: apt-get install wrk");

@@ -7,6 +7,7 @@ pub mod answers;
 pub mod auth;
 pub mod cached;
 pub mod categories;
+pub mod close_votes;
 pub mod deflection;
 pub mod extract;
 pub mod me;
@@ -154,6 +155,9 @@ pub fn route_table() -> Vec<ApiRoute> {
         post("/api/v1/questions/{id}/accept", questions::accept),
         delete("/api/v1/questions/{id}/accept", questions::unaccept),
         put("/api/v1/questions/{id}/vote", questions::vote_question),
+        get("/api/v1/questions/{id}/close-votes", close_votes::show),
+        put("/api/v1/questions/{id}/close-votes", close_votes::cast),
+        delete("/api/v1/questions/{id}/close-votes", close_votes::retract),
         post("/api/v1/questions/{id}/comments", questions::comment_on_question),
         post("/api/v1/questions/{id}/follow", questions::follow),
         delete("/api/v1/questions/{id}/follow", questions::unfollow),

@@ -306,6 +306,13 @@ dump_tables! {
         value: String,
         updated_at: NaiveDateTime,
     }
+    "close_votes" => close_votes as CloseVotesRow by [question_id, voter_id] {
+        question_id: i64,
+        voter_id: i64,
+        reason: String,
+        duplicate_of: Option<i64>,
+        created_at: NaiveDateTime,
+    }
     "flags" => flags as FlagsRow by [id] {
         id: i64,
         reporter_id: Option<i64>,

@@ -8,6 +8,7 @@ pub mod answers;
 pub mod audit;
 pub mod badges;
 pub mod categories;
+pub mod close_votes;
 pub mod comments;
 pub mod deflection;
 pub mod deflection_reports;

@@ -279,6 +279,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    close_votes (question_id, voter_id) {
+        question_id -> BigInt,
+        voter_id -> BigInt,
+        reason -> Text,
+        duplicate_of -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     audit_log (id) {
         id -> BigInt,
         actor_id -> Nullable<BigInt>,
@@ -444,6 +454,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     search_gaps,
     flags,
+    close_votes,
     audit_log,
     deflection_events,
     deflection_pairs,

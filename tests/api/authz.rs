@@ -190,6 +190,16 @@ fn cases() -> Vec<(&'static str, &'static str, [u16; 7], Build)> {
         ("POST", "/api/v1/mod/questions/{id}/close", [A, F, F, 200, 200, F, A], |w| {
             ("POST", format!("/api/v1/mod/questions/{}/close", w.question()), Some(json!({"reason": "off topic"})))
         }),
+        // Residents, staff and analysts lack the close_vote privilege (500).
+        ("GET", "/api/v1/questions/{id}/close-votes", [200, 200, 200, 200, 200, 200, A], |w| {
+            ("GET", format!("/api/v1/questions/{}/close-votes", w.question()), None)
+        }),
+        ("PUT", "/api/v1/questions/{id}/close-votes", [A, F, F, 200, 200, F, A], |w| {
+            ("PUT", format!("/api/v1/questions/{}/close-votes", w.question()), Some(json!({"reason": "unclear"})))
+        }),
+        ("DELETE", "/api/v1/questions/{id}/close-votes", [A, 200, 200, 200, 200, 200, A], |w| {
+            ("DELETE", format!("/api/v1/questions/{}/close-votes", w.question()), None)
+        }),
         ("POST", "/api/v1/mod/questions/{id}/reopen", [A, F, F, 200, 200, F, A], |w| {
             ("POST", format!("/api/v1/mod/questions/{}/reopen", w.question()), None)
         }),

@@ -47,6 +47,15 @@ fn community(app: &TestApp) {
         .bearer(&moderator.access_token)
         .send()
         .assert_status(200);
+    // A pending close vote (the threshold lowered: the ledger must still
+    // explain every reputation, so none is set by hand).
+    app.change_settings(&admin, |s| s["privileges"]["close_vote"] = json!(1));
+    let voter = app.register("dump_voter");
+    app.call("PUT", "/api/v1/questions/7/close-votes")
+        .json(&json!({"reason": "unclear"}))
+        .bearer(&voter.access_token)
+        .send()
+        .assert_status(200);
     app.change_settings(&admin, |s| s["deflection"]["holdout_percent"] = json!(10));
     app.get("/api/v1/questions/similar?text=missed%20bin&intent_id=dump-intent").send().assert_status(200);
     app.get("/api/v1/search?q=zzzz%20nothing%20matches").send();
@@ -63,6 +72,7 @@ fn a_community_round_trips_through_a_dump() {
     let counts = [rows("reputation_events"), rows("deflection_events"), rows("audit_log")];
     assert!(counts[0] > 100 && counts[1] > 1000 && counts[2] >= 3, "{counts:?}");
     assert_eq!(rows("flags"), 1);
+    assert_eq!(rows("close_votes"), 1);
     assert_eq!(rows("experiment_arms"), 1);
     // No secret leaves: no password hash, no refresh token.
     let users = std::fs::read_to_string(first.join("users.jsonl")).unwrap();
@@ -95,6 +105,35 @@ fn a_community_round_trips_through_a_dump() {
     let asked = restored.ask(&resident, "waste-recycling", "Asked after the restore happened", &[]);
     assert!(asked["id"].as_i64().unwrap() > rows("questions") as i64);
     assert_eq!(restored.question(5)["closed"]["duplicate_of"], 9);
+    assert_eq!(restored.get("/api/v1/questions/7/close-votes").send().json()["count"], 1);
+}
+
+/// A dump written before close votes existed restores (with none); a dump
+/// missing any other table is refused.
+#[test]
+fn a_dump_from_before_close_votes_restores() {
+    let source = spawn_app();
+    source.with_conn(|conn| agora::demo::seed(conn, &source.clock).unwrap());
+    let dir = scratch("before-close-votes");
+    export(&source, &dir);
+    let without = |dir: &Path, table: &str| {
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+        let mut older = manifest.clone();
+        older["tables"] = json!(
+            manifest["tables"].as_array().unwrap().iter().filter(|t| t["table"] != table).cloned().collect::<Vec<_>>()
+        );
+        std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&older).unwrap()).unwrap();
+        let _ = std::fs::remove_file(dir.join(format!("{table}.jsonl")));
+    };
+    without(&dir, "close_votes");
+    let restored = spawn_app();
+    restored.with_conn(|conn| dump::import(conn, &dir, &mut |_, _| {}).expect("a dump without close_votes restores"));
+    assert_eq!(restored.get("/api/v1/questions/7/close-votes").send().json()["count"], 0);
+    without(&dir, "flags");
+    let refused = spawn_app();
+    let error = refused.with_conn(|conn| dump::import(conn, &dir, &mut |_, _| {}).unwrap_err());
+    assert!(error.to_string().contains("expected"), "{error}");
 }
 
 #[test]
@@ -153,12 +192,12 @@ fn operators_back_up_and_restore_with_the_binary() {
     source.with_conn(|conn| agora::demo::seed(conn, &source.clock).unwrap().expect("seeded"));
     let backup = scratch("cli");
     let out = agora(&source.db, &source.db.scratch_dir(), &["export", "jsonl", backup.to_str().unwrap()], "");
-    assert!(out.contains("Exported 22 tables"), "{out}");
+    assert!(out.contains("Exported 23 tables"), "{out}");
 
     let (target, _) = TestDatabase::create();
     let data_dir = target.scratch_dir().join("node");
     let out = agora(&target, &data_dir, &["import", "jsonl", backup.to_str().unwrap()], "");
-    assert!(out.contains("Restored 22 tables") && out.contains("Indexed"), "{out}");
+    assert!(out.contains("Restored 23 tables") && out.contains("Indexed"), "{out}");
     // Restored accounts have no password until an operator sets one.
     let out =
         agora(&target, &data_dir, &["user", "set-password", "--username", "analyst-omar"], "a brand new passphrase\n");

@@ -15,6 +15,7 @@ use crate::service::posts::{self, PostState, Target};
 use crate::service::reputation::experts;
 use crate::store::{self, DbConn, write_transaction};
 
+pub mod close_votes;
 mod flags;
 mod question_actions;
 mod review;

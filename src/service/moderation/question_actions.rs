@@ -15,7 +15,7 @@ use crate::store::{self, DbConn, write_transaction};
 use super::tell_author;
 use crate::service::posts::{self, Target, load_post};
 
-fn question_snapshot(q: &Question) -> Value {
+pub(super) fn question_snapshot(q: &Question) -> Value {
     json!({
         "closed": q.closed_at.is_some(),
         "close_reason": q.close_reason,
@@ -66,6 +66,7 @@ pub fn act_on_question(
                     });
                 }
                 store::questions::set_closed(conn, id, None, None, None)?;
+                super::close_votes::clear(conn, id)?;
                 ("reopen", None)
             }
             QuestionAction::Lock => {
@@ -102,7 +103,7 @@ pub fn act_on_question(
 
 /// A duplicate must point at another live question that does not itself
 /// point back (no cycles).
-fn check_duplicate_target(conn: &mut DbConn, caller: &Caller, id: i64, target: i64) -> ApiResult<Question> {
+pub(super) fn check_duplicate_target(conn: &mut DbConn, caller: &Caller, id: i64, target: i64) -> ApiResult<Question> {
     if target == id {
         return Err(ApiError::validation("duplicate_of", "a question cannot duplicate itself"));
     }

@@ -9,6 +9,7 @@ use super::helpers::{TestApp, TestResponse, TestUser, spawn_app};
 
 mod accounts;
 mod audit_log;
+mod close_votes;
 mod flags;
 mod posts;
 
