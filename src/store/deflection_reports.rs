@@ -136,7 +136,7 @@ fn filter_clause(scope: &Scope, category: &str, area: &str) -> String {
 /// Metrics whose rollup rows are kept per report cell (distinct visitors)
 /// rather than per derived row, and the cell the scope reads: the
 /// filter's category and area, or the marker for any.
-pub struct Cell<'a> {
+pub struct PerCell<'a> {
     pub metrics: &'a [&'a str],
     pub category: &'a str,
     pub area: &'a str,
@@ -150,7 +150,7 @@ pub fn metric_sums(
     conn: &mut DbConn,
     scope: &Scope,
     buckets: &Buckets,
-    cell: &Cell<'_>,
+    cell: &PerCell<'_>,
 ) -> QueryResult<Vec<MetricSums>> {
     let (bucket, bucket_binds) = bucket_sql(buckets, scope.from_day);
     let metrics = vec!["?"; cell.metrics.len()].join(", ");

@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::Caller;
 use crate::service::settings::DeflectionParameters;
 use crate::store::DbConn;
-use crate::store::deflection_reports::{self as sums, Buckets, Cell, MetricSums, Scope};
+use crate::store::deflection_reports::{self as sums, Buckets, MetricSums, PerCell, Scope};
 
 /// The longest period a report may cover, in days.
 pub const MAX_PERIOD_DAYS: i64 = 732;
@@ -234,8 +234,8 @@ fn totals_of(rows: &[MetricSums]) -> Totals {
 }
 
 /// The report cell a scope reads distinct visitors from.
-fn cell_of(scope: &Scope) -> Cell<'_> {
-    Cell {
+fn cell_of(scope: &Scope) -> PerCell<'_> {
+    PerCell {
         metrics: &rollup::PER_CELL_METRICS,
         category: scope.category.as_deref().unwrap_or(ANY_CATEGORY),
         area: scope.area.as_deref().unwrap_or(ANY_AREA),
