@@ -270,15 +270,16 @@ fn copy_to_postgres(from: &mut DbConn, to: &mut DbConn) {
     copy_table!(dp, Pair, (dp::visitor_id, dp::question_id));
     copy_table!(di, Intent, di::intent_id);
     copy_table!(ds, Session, ds::session_key);
-    copy_table!(dv, VisitorDay, (dv::visitor_id, dv::category, dv::kind, dv::day));
+    copy_table!(dv, VisitorDay, (dv::visitor_id, dv::category, dv::area, dv::kind, dv::day));
     let cells = store::deflection::all_rollups(from).unwrap();
     for chunk in cells.chunks(5_000) {
         let values: Vec<_> = chunk
             .iter()
-            .map(|(d, c, m, g, g2, n)| {
+            .map(|(d, c, a, m, g, g2, n)| {
                 (
                     dr::day.eq(*d),
                     dr::category.eq(c.clone()),
+                    dr::area.eq(a.clone()),
                     dr::metric.eq(m.clone()),
                     dr::gap.eq(*g),
                     dr::gap2.eq(*g2),
@@ -348,7 +349,7 @@ fn time_reports(conn: &mut DbConn, now: NaiveDateTime, out: &mut String, label: 
             if category.is_some() && name != "summary" {
                 continue;
             }
-            let filters = reports::Filters { from: None, to: None, category: category.clone() };
+            let filters = reports::Filters { from: None, to: None, category: category.clone(), area: None };
             let (median, worst) = time(5, || {
                 let ctx = reports::context(conn, &filters, DeflectionParameters::default(), now).unwrap();
                 run(conn, ctx);

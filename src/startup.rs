@@ -36,6 +36,11 @@ pub fn open_database(settings: &Settings) -> Result<Database, StartupError> {
     let (pool, queries) = store::connect(&url, &settings.pool_options())?;
     let mut conn = pool.get()?;
     store::migrate(&mut conn)?;
+    // Before serving: reports read the derived state, so one built by
+    // older rules (a release that changed them) is rebuilt first.
+    if let Some(events) = crate::service::deflection::rebuild_if_outdated(&mut conn)? {
+        tracing::info!(events, "rebuilt the deflection state from the raw events (its rules changed)");
+    }
     if store::postgres_autovacuum_off(&mut conn)? {
         tracing::warn!(
             "PostgreSQL's autovacuum is off: without fresh statistics, reads on tables that grew since their last \

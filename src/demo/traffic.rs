@@ -41,12 +41,14 @@ pub fn seed(conn: &mut DbConn, rng: &mut Rng, now: NaiveDateTime) -> crate::erro
     }
     let mut serial = 0;
     for v in 0..VISITORS {
-        let (question, solved, category) = questions[rng.below(questions.len())].clone();
+        let (question, facts) = questions[rng.below(questions.len())].clone();
+        let (solved, category) = (facts.solved, facts.category);
         let start = now - Duration::minutes(rng.below(30 * 24 * 60) as i64 + 60);
         let mut j = Journey { rng, visitor: format!("demo-visitor-{v}"), events: Vec::new(), serial: &mut serial };
         let about = |e: &mut StoredEvent| {
             e.question_id = Some(question);
             e.category = Some(category.clone());
+            e.area = facts.area.clone();
         };
         let kind = j.rng.below(100);
         if kind < 60 {

@@ -84,9 +84,14 @@ impl TagName {
     }
 }
 
-/// A ward or neighbourhood: 1–80 characters.
+/// A ward or neighbourhood: 1–80 characters on one line, and not `*`
+/// (which the deflection reports keep for "any area").
 pub fn parse_area(input: &str) -> Result<String, String> {
-    bounded_text(input, 1, 80, false)
+    let area = bounded_text(input, 1, 80, false)?;
+    if area == "*" {
+        return Err("must not be '*'".to_owned());
+    }
+    Ok(area)
 }
 
 /// A category slug: 2–40 of `[a-z0-9-]`.
@@ -100,6 +105,16 @@ pub fn parse_slug(input: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn areas_are_one_line_of_80_characters_and_never_the_any_marker() {
+        assert_eq!(parse_area("  Castle Hill ").unwrap(), "Castle Hill");
+        assert!(parse_area(&"x".repeat(81)).is_err());
+        assert!(parse_area("North\nfield").is_err());
+        assert!(parse_area("").is_err());
+        assert!(parse_area("*").is_err());
+        assert_eq!(parse_area("St Anne's *").unwrap(), "St Anne's *");
+    }
 
     #[test]
     fn tags_are_normalised_and_bounded() {

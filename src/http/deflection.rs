@@ -28,13 +28,14 @@ pub async fn ingest(
     Ok(HttpResponse::Accepted().json(result))
 }
 
-/// ?from=&to=&category= (every report).
+/// ?from=&to=&category=&area= (every report).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PeriodParams {
     from: Option<String>,
     to: Option<String>,
     category: Option<String>,
+    area: Option<String>,
 }
 
 /// The period, and `granularity` (time series and export).
@@ -44,6 +45,7 @@ pub struct SeriesParams {
     from: Option<String>,
     to: Option<String>,
     category: Option<String>,
+    area: Option<String>,
     granularity: Option<Granularity>,
 }
 
@@ -54,11 +56,19 @@ pub struct TopParams {
     from: Option<String>,
     to: Option<String>,
     category: Option<String>,
+    area: Option<String>,
     limit: Option<i64>,
 }
 
-fn filters(from: &Option<String>, to: &Option<String>, category: &Option<String>) -> Filters {
-    Filters { from: from.clone(), to: to.clone(), category: category.clone() }
+macro_rules! filters {
+    ($params:expr) => {
+        Filters {
+            from: $params.from.clone(),
+            to: $params.to.clone(),
+            category: $params.category.clone(),
+            area: $params.area.clone(),
+        }
+    };
 }
 
 /// Checks the role and the filters, then runs a report on the pool.
@@ -83,7 +93,7 @@ pub async fn summary(
     user: AuthUser,
     params: web::Query<PeriodParams>,
 ) -> ApiResult<HttpResponse> {
-    let body = report(state, user, filters(&params.from, &params.to, &params.category), reports::summary).await?;
+    let body = report(state, user, filters!(params), reports::summary).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -93,10 +103,8 @@ pub async fn timeseries(
     params: web::Query<SeriesParams>,
 ) -> ApiResult<HttpResponse> {
     let granularity = params.granularity.unwrap_or_default();
-    let body = report(state, user, filters(&params.from, &params.to, &params.category), move |conn, ctx| {
-        reports::timeseries(conn, ctx, granularity)
-    })
-    .await?;
+    let body =
+        report(state, user, filters!(params), move |conn, ctx| reports::timeseries(conn, ctx, granularity)).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -106,10 +114,7 @@ pub async fn questions(
     params: web::Query<TopParams>,
 ) -> ApiResult<HttpResponse> {
     let limit = crate::service::pagination::limit(params.limit)?;
-    let body = report(state, user, filters(&params.from, &params.to, &params.category), move |conn, ctx| {
-        reports::questions(conn, ctx, limit)
-    })
-    .await?;
+    let body = report(state, user, filters!(params), move |conn, ctx| reports::questions(conn, ctx, limit)).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -119,10 +124,7 @@ pub async fn gaps(
     params: web::Query<TopParams>,
 ) -> ApiResult<HttpResponse> {
     let limit = crate::service::pagination::limit(params.limit)?;
-    let body = report(state, user, filters(&params.from, &params.to, &params.category), move |conn, ctx| {
-        reports::gaps(conn, ctx, limit)
-    })
-    .await?;
+    let body = report(state, user, filters!(params), move |conn, ctx| reports::gaps(conn, ctx, limit)).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -131,7 +133,7 @@ pub async fn experiment(
     user: AuthUser,
     params: web::Query<PeriodParams>,
 ) -> ApiResult<HttpResponse> {
-    let body = report(state, user, filters(&params.from, &params.to, &params.category), reports::experiment).await?;
+    let body = report(state, user, filters!(params), reports::experiment).await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -141,10 +143,8 @@ pub async fn export_csv(
     params: web::Query<SeriesParams>,
 ) -> ApiResult<HttpResponse> {
     let granularity = params.granularity.unwrap_or_default();
-    let csv = report(state, user, filters(&params.from, &params.to, &params.category), move |conn, ctx| {
-        reports::export_csv(conn, ctx, granularity)
-    })
-    .await?;
+    let csv =
+        report(state, user, filters!(params), move |conn, ctx| reports::export_csv(conn, ctx, granularity)).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header(("Content-Disposition", "attachment; filename=\"deflection.csv\""))

@@ -4,12 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::cached::{self, Lookup, Slot};
-use super::extract::MaybeUser;
+use super::extract::{MaybeUser, VisitorId, user_agent};
 use crate::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
 use crate::service::deflection;
 use crate::service::pagination;
-use crate::service::search::{self, SearchQuery, SearchSort};
+use crate::service::search::{self, SearchQuery, SearchSort, Searcher};
 
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
@@ -33,11 +33,13 @@ pub struct SearchParams {
     cursor: Option<String>,
 }
 
-/// The same for every caller, so served from the read cache.
+/// The same for every caller, so served from the read cache (searches
+/// that are content gaps excepted: each is logged, for who made it).
 pub async fn search(
     state: web::Data<AppState>,
     req: HttpRequest,
-    _caller: MaybeUser,
+    caller: MaybeUser,
+    visitor: VisitorId,
     params: web::Query<SearchParams>,
 ) -> ApiResult<HttpResponse> {
     let slot = match cached::lookup(&state, &req, true) {
@@ -61,6 +63,7 @@ pub async fn search(
         sort: p.sort,
         cursor: p.cursor,
         limit: pagination::limit(p.limit)? as usize,
+        searcher: Searcher { visitor_id: visitor.0, caller: caller.caller(), user_agent: user_agent(&req) },
     };
     let rules = crate::http::state::current_rules(&state).await?;
     let st = state.clone();

@@ -13,7 +13,8 @@ use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
 use super::schema::{
     deflection_events as de, deflection_intents as di, deflection_pairs as dp, deflection_rollups as dr,
-    deflection_sessions as ds, deflection_visitor_days as dv, experiment_arms as ea,
+    deflection_search_gaps as dg, deflection_sessions as ds, deflection_visitor_days as dv, derived_state,
+    experiment_arms as ea,
 };
 use super::{Backend, DbConn, MultiBackend, portable_sql};
 
@@ -53,6 +54,8 @@ pub struct StoredEvent {
     pub value: Option<String>,
     pub channel: Option<String>,
     pub category: Option<String>,
+    /// The event's own area, else its question's when it arrived.
+    pub area: Option<String>,
     pub question_solved: Option<bool>,
     pub source: String,
     pub excluded: bool,
@@ -81,6 +84,7 @@ impl StoredEvent {
             value: None,
             channel: None,
             category: None,
+            area: None,
             question_solved: None,
             source: "client".to_owned(),
             excluded: false,
@@ -100,8 +104,8 @@ pub fn insert(conn: &mut DbConn, e: &StoredEvent) -> QueryResult<Option<i64>> {
         conn,
         "INSERT INTO deflection_events (event_id, type, occurred_at, occurred_epoch, received_at, visitor_id, session_id,
             user_id, question_id, answer_id, intent_id, query, result_ids, rank, value, channel, category,
-            question_solved, source, excluded, exclusion_reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            question_solved, source, excluded, exclusion_reason, area)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (event_id) DO NOTHING RETURNING id",
     );
     let inserted: Option<NewId> = diesel::sql_query(sql)
@@ -126,6 +130,7 @@ pub fn insert(conn: &mut DbConn, e: &StoredEvent) -> QueryResult<Option<i64>> {
         .bind::<Text, _>(&e.source)
         .bind::<Bool, _>(e.excluded)
         .bind::<Nullable<Text>, _>(e.exclusion_reason.as_deref())
+        .bind::<Nullable<Text>, _>(e.area.as_deref())
         .get_result(conn)
         .optional()?;
     Ok(inserted.map(|row| row.id))
@@ -212,7 +217,12 @@ pub fn last_before(conn: &mut DbConn, visitor: &str, kinds: &[&str], before: i64
 pub struct Pair {
     pub visitor_id: String,
     pub question_id: i64,
+    /// The category and the area of the pair's earliest events that had one
+    /// ('' for none), and those events' times.
     pub category: String,
+    pub category_at: Option<i64>,
+    pub area: String,
+    pub area_at: Option<i64>,
     /// The first view of the question while it was solved.
     pub solved_view_at: Option<i64>,
     /// The first contact attempt (intent or submission) at or after it.
@@ -240,6 +250,9 @@ impl Pair {
             visitor_id: visitor.to_owned(),
             question_id: question,
             category: category.to_owned(),
+            category_at: None,
+            area: String::new(),
+            area_at: None,
             solved_view_at: None,
             first_attempt_after_view_at: None,
             helpful: None,
@@ -261,7 +274,11 @@ impl Pair {
 pub struct Intent {
     pub intent_id: String,
     pub visitor_id: String,
+    /// As for pairs: from the intent's earliest events with one.
     pub category: String,
+    pub category_at: Option<i64>,
+    pub area: String,
+    pub area_at: Option<i64>,
     /// The hold-out arm, when /questions/similar assigned one.
     pub arm: Option<String>,
     pub started_at: Option<i64>,
@@ -288,6 +305,9 @@ impl Intent {
             intent_id: intent.to_owned(),
             visitor_id: visitor.to_owned(),
             category: category.to_owned(),
+            category_at: None,
+            area: String::new(),
+            area_at: None,
             arm,
             started_at: None,
             suggestions_shown: false,
@@ -309,17 +329,23 @@ impl Intent {
 pub struct Session {
     pub session_key: String,
     pub visitor_id: String,
+    /// As for pairs: from the session's earliest events with one.
     pub category: String,
+    pub category_at: Option<i64>,
+    pub area: String,
+    pub area_at: Option<i64>,
     pub started_at: i64,
     pub helpful_yes: bool,
 }
 
-/// One day on which a visitor served themselves, or submitted a contact.
+/// One day on which a visitor served themselves, or submitted a contact,
+/// in one report cell: a category and an area, '*' standing for any.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = dv, primary_key(visitor_id, category, kind, day), treat_none_as_null = true)]
+#[diesel(table_name = dv, primary_key(visitor_id, category, area, kind, day), treat_none_as_null = true)]
 pub struct VisitorDay {
     pub visitor_id: String,
     pub category: String,
+    pub area: String,
     pub kind: String,
     pub day: i64,
     pub previous_day: Option<i64>,
@@ -409,11 +435,17 @@ pub fn save_session(conn: &mut DbConn, session: &Session, existed: bool) -> Quer
     Ok(())
 }
 
-/// A visitor's days of one kind in one category (a handful per visitor).
-pub fn visitor_days(conn: &mut DbConn, visitor: &str, category: &str, kind: &str) -> QueryResult<Vec<VisitorDay>> {
+/// A visitor's days of one kind in one cell (a handful per visitor).
+pub fn visitor_days(
+    conn: &mut DbConn,
+    visitor: &str,
+    (category, area): (&str, &str),
+    kind: &str,
+) -> QueryResult<Vec<VisitorDay>> {
     dv::table
         .filter(dv::visitor_id.eq(visitor))
         .filter(dv::category.eq(category))
+        .filter(dv::area.eq(area))
         .filter(dv::kind.eq(kind))
         .order(dv::day.asc())
         .select(VisitorDay::as_select())
@@ -429,24 +461,21 @@ pub fn save_visitor_day(conn: &mut DbConn, row: &VisitorDay, existed: bool) -> Q
     Ok(())
 }
 
+/// A rollup cell's key: day, category, area, metric, gap, gap2.
+pub type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, i64, i64);
+
 /// Adds `n` to a rollup cell (creating it).
-pub fn add_to_rollup(
-    conn: &mut DbConn,
-    day: i64,
-    category: &str,
-    metric: &str,
-    gap: i64,
-    gap2: i64,
-    n: i64,
-) -> QueryResult<()> {
+pub fn add_to_rollup(conn: &mut DbConn, key: RollupKey<'_>, n: i64) -> QueryResult<()> {
+    let (day, category, area, metric, gap, gap2) = key;
     let sql = portable_sql(
         conn,
-        "INSERT INTO deflection_rollups (day, category, metric, gap, gap2, n) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (day, category, metric, gap, gap2) DO UPDATE SET n = deflection_rollups.n + excluded.n",
+        "INSERT INTO deflection_rollups (day, category, area, metric, gap, gap2, n) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (day, category, area, metric, gap, gap2) DO UPDATE SET n = deflection_rollups.n + excluded.n",
     );
     diesel::sql_query(sql)
         .bind::<BigInt, _>(day)
         .bind::<Text, _>(category)
+        .bind::<Text, _>(area)
         .bind::<Text, _>(metric)
         .bind::<BigInt, _>(gap)
         .bind::<BigInt, _>(gap2)
@@ -455,15 +484,15 @@ pub fn add_to_rollup(
     Ok(())
 }
 
-/// A rollup cell.
-pub type RollupCell = (i64, String, String, i64, i64, i64);
+/// A rollup cell: day, category, area, metric, gap, gap2 and its count.
+pub type RollupCell = (i64, String, String, String, i64, i64, i64);
 
 /// Every non-empty rollup cell, in key order.
 pub fn all_rollups(conn: &mut DbConn) -> QueryResult<Vec<RollupCell>> {
     dr::table
         .filter(dr::n.ne(0))
-        .order((dr::day, dr::category, dr::metric, dr::gap, dr::gap2))
-        .select((dr::day, dr::category, dr::metric, dr::gap, dr::gap2, dr::n))
+        .order((dr::day, dr::category, dr::area, dr::metric, dr::gap, dr::gap2))
+        .select((dr::day, dr::category, dr::area, dr::metric, dr::gap, dr::gap2, dr::n))
         .load(conn)
 }
 
@@ -480,11 +509,96 @@ pub fn all_sessions(conn: &mut DbConn) -> QueryResult<Vec<Session>> {
 }
 
 pub fn all_visitor_days(conn: &mut DbConn) -> QueryResult<Vec<VisitorDay>> {
-    dv::table.order((dv::visitor_id, dv::category, dv::kind, dv::day)).select(VisitorDay::as_select()).load(conn)
+    dv::table
+        .order((dv::visitor_id, dv::category, dv::area, dv::kind, dv::day))
+        .select(VisitorDay::as_select())
+        .load(conn)
 }
 
-/// Empties the derived state and rollups (raw events stay).
+/// One searcher's search that found nothing (or nothing solved) on one
+/// day, in one report cell (a category and an area, '*' for any), and which
+/// sources saw it: the server (GET /search) or a frontend's event.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dg)]
+pub struct GapSearch {
+    pub kind: String,
+    pub category: String,
+    pub area: String,
+    pub day: i64,
+    pub query: String,
+    pub searcher: String,
+    pub by_server: bool,
+    pub by_frontend: bool,
+}
+
+/// Records a gap search, or adds its source to the one already recorded.
+pub fn add_gap_search(conn: &mut DbConn, row: &GapSearch) -> QueryResult<()> {
+    let sql = portable_sql(
+        conn,
+        "INSERT INTO deflection_search_gaps (kind, category, area, day, query, searcher, by_server, by_frontend)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (kind, category, area, day, query, searcher) DO UPDATE
+         SET by_server = deflection_search_gaps.by_server OR excluded.by_server,
+             by_frontend = deflection_search_gaps.by_frontend OR excluded.by_frontend",
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(&row.kind)
+        .bind::<Text, _>(&row.category)
+        .bind::<Text, _>(&row.area)
+        .bind::<BigInt, _>(row.day)
+        .bind::<Text, _>(&row.query)
+        .bind::<Text, _>(&row.searcher)
+        .bind::<Bool, _>(row.by_server)
+        .bind::<Bool, _>(row.by_frontend)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn all_gap_searches(conn: &mut DbConn) -> QueryResult<Vec<GapSearch>> {
+    dg::table
+        .order((dg::kind, dg::category, dg::area, dg::day, dg::query, dg::searcher))
+        .select(GapSearch::as_select())
+        .load(conn)
+}
+
+/// The name of the deflection state in `derived_state`.
+const DERIVED_STATE: &str = "deflection";
+
+/// The version of the rules the derived state was built by (0: none, or a
+/// rebuild that did not finish).
+pub fn state_version(conn: &mut DbConn) -> QueryResult<i32> {
+    let version: Option<i32> =
+        derived_state::table.find(DERIVED_STATE).select(derived_state::version).first(conn).optional()?;
+    Ok(version.unwrap_or(0))
+}
+
+pub fn set_state_version(conn: &mut DbConn, version: i32) -> QueryResult<()> {
+    diesel::delete(derived_state::table.find(DERIVED_STATE)).execute(conn)?;
+    diesel::insert_into(derived_state::table)
+        .values((derived_state::name.eq(DERIVED_STATE), derived_state::version.eq(version)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Holds (or releases) the lock that lets one process at a time rebuild
+/// the derived state on PostgreSQL; a session lock, as a rebuild spans many
+/// transactions. (SQLite serves one node.)
+pub fn lock_rebuild(conn: &mut DbConn, hold: bool) -> QueryResult<()> {
+    if conn.backend() != Backend::Postgres {
+        return Ok(());
+    }
+    let sql = if hold { "SELECT pg_advisory_lock($1)" } else { "SELECT pg_advisory_unlock($1)" };
+    // Any fixed key other than a visitor's would do; visitors' keys are
+    // hashes, so this one only collides by a one-in-2^64 chance.
+    diesel::sql_query(sql).bind::<BigInt, _>(0x6465_666c_6563_7421_i64).execute(conn)?;
+    Ok(())
+}
+
+/// Empties the derived state and rollups (raw events stay), and marks the
+/// state as built by no rules until a rebuild finishes.
 pub fn clear_derived(conn: &mut DbConn) -> QueryResult<()> {
+    diesel::delete(derived_state::table.find(DERIVED_STATE)).execute(conn)?;
+    diesel::delete(dg::table).execute(conn)?;
     diesel::delete(dr::table).execute(conn)?;
     diesel::delete(dv::table).execute(conn)?;
     diesel::delete(ds::table).execute(conn)?;
@@ -510,30 +624,49 @@ pub fn arm_of(conn: &mut DbConn, intent: &str) -> QueryResult<Option<String>> {
     ea::table.find(intent).select(ea::arm).first(conn).optional()
 }
 
-/// What an event needs to know about its question: whether it is solved
-/// now, its category slug and its author.
-pub fn question_facts(conn: &mut DbConn, question: i64) -> QueryResult<Option<(bool, String, i64)>> {
+/// What an event needs to know about its question, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuestionFacts {
+    pub solved: bool,
+    /// Its category's slug.
+    pub category: String,
+    pub area: Option<String>,
+    pub author_id: i64,
+}
+
+pub fn question_facts(conn: &mut DbConn, question: i64) -> QueryResult<Option<QuestionFacts>> {
     use super::schema::{categories, questions};
     questions::table
         .inner_join(categories::table)
         .filter(questions::id.eq(question))
-        .select((questions::status, categories::slug, questions::author_id))
-        .first::<(String, String, i64)>(conn)
+        .select((questions::status, categories::slug, questions::area, questions::author_id))
+        .first::<(String, String, Option<String>, i64)>(conn)
         .optional()
-        .map(|row| row.map(|(status, slug, author)| (status == "solved", slug, author)))
+        .map(|row| {
+            row.map(|(status, category, area, author_id)| QuestionFacts {
+                solved: status == "solved",
+                category,
+                area,
+                author_id,
+            })
+        })
 }
 
-/// Every question's id, whether it is solved and its category slug (for
-/// the demo's synthetic traffic).
-pub fn question_catalogue(conn: &mut DbConn) -> QueryResult<Vec<(i64, bool, String)>> {
+/// Every question's id and facts (for the demo's synthetic traffic).
+pub fn question_catalogue(conn: &mut DbConn) -> QueryResult<Vec<(i64, QuestionFacts)>> {
     use super::schema::{categories, questions};
-    let rows: Vec<(i64, String, String)> = questions::table
+    let rows: Vec<(i64, String, String, Option<String>, i64)> = questions::table
         .inner_join(categories::table)
         .filter(questions::deleted_at.is_null())
         .order(questions::id)
-        .select((questions::id, questions::status, categories::slug))
+        .select((questions::id, questions::status, categories::slug, questions::area, questions::author_id))
         .load(conn)?;
-    Ok(rows.into_iter().map(|(id, status, slug)| (id, status == "solved", slug)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, status, category, area, author_id)| {
+            (id, QuestionFacts { solved: status == "solved", category, area, author_id })
+        })
+        .collect())
 }
 
 pub fn answer_author(conn: &mut DbConn, answer: i64) -> QueryResult<Option<i64>> {

@@ -2,9 +2,8 @@
 //! rollups (summary, time series, experiment, export), and over the derived
 //! state where a report needs per-question detail.
 
-use chrono::DateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{BigInt, Text};
 
 use super::{DbConn, MultiBackend, portable_sql};
 
@@ -20,6 +19,8 @@ pub struct Scope {
     pub now: i64,
     pub abandon_after_secs: i64,
     pub category: Option<String>,
+    /// A ward or neighbourhood, exactly as events carry it.
+    pub area: Option<String>,
 }
 
 impl Scope {
@@ -105,22 +106,54 @@ fn bind_all(mut query: Boxed, values: &[i64]) -> Boxed {
     query
 }
 
-fn bind_category(query: Boxed, scope: &Scope) -> Boxed {
-    match &scope.category {
-        Some(category) => query.bind::<Text, _>(category.clone()),
-        None => query,
+fn bind_texts(mut query: Boxed, values: &[&str]) -> Boxed {
+    for v in values {
+        query = query.bind::<Text, _>((*v).to_owned());
     }
+    query
 }
 
-fn category_clause(scope: &Scope, column: &str) -> String {
-    if scope.category.is_some() { format!(" AND {column} = ?") } else { String::new() }
+/// Binds the values of `filter_clause`.
+fn bind_filters(mut query: Boxed, scope: &Scope) -> Boxed {
+    for value in [&scope.category, &scope.area].into_iter().flatten() {
+        query = query.bind::<Text, _>(value.clone());
+    }
+    query
+}
+
+/// ` AND {category} = ? AND {area} = ?`, for the filters the scope has.
+fn filter_clause(scope: &Scope, category: &str, area: &str) -> String {
+    let mut sql = String::new();
+    if scope.category.is_some() {
+        sql.push_str(&format!(" AND {category} = ?"));
+    }
+    if scope.area.is_some() {
+        sql.push_str(&format!(" AND {area} = ?"));
+    }
+    sql
+}
+
+/// Metrics whose rollup rows are kept per report cell (distinct visitors)
+/// rather than per derived row, and the cell the scope reads: the
+/// filter's category and area, or the marker for any.
+pub struct PerCell<'a> {
+    pub metrics: &'a [&'a str],
+    pub category: &'a str,
+    pub area: &'a str,
 }
 
 /// Every metric's sums per bucket and category over the period: one
-/// aggregate over the rollups, whose size depends on days and categories,
-/// not on the number of events.
-pub fn metric_sums(conn: &mut DbConn, scope: &Scope, buckets: &Buckets) -> QueryResult<Vec<MetricSums>> {
+/// aggregate over the rollups, whose size depends on days, categories and
+/// areas, not on the number of events. Per-row metrics sum the rows the
+/// filters match; per-cell metrics read the scope's cell only.
+pub fn metric_sums(
+    conn: &mut DbConn,
+    scope: &Scope,
+    buckets: &Buckets,
+    cell: &PerCell<'_>,
+) -> QueryResult<Vec<MetricSums>> {
     let (bucket, bucket_binds) = bucket_sql(buckets, scope.from_day);
+    let metrics = vec!["?"; cell.metrics.len()].join(", ");
     let sql = format!(
         "SELECT {bucket} AS bucket, category, metric,
                 CAST(SUM(n) AS BIGINT) AS total,
@@ -129,16 +162,20 @@ pub fn metric_sums(conn: &mut DbConn, scope: &Scope, buckets: &Buckets) -> Query
                 CAST(SUM(CASE WHEN gap = 1 THEN n ELSE 0 END) AS BIGINT) AS flagged,
                 CAST(SUM(CASE WHEN gap > day - ({bucket}) THEN n ELSE 0 END) AS BIGINT) AS first_in_bucket
          FROM deflection_rollups
-         WHERE day >= ? AND day < ?{}
+         WHERE day >= ? AND day < ?
+           AND ((metric IN ({metrics}) AND category = ? AND area = ?) OR (metric NOT IN ({metrics}){}))
          GROUP BY 1, 2, 3",
-        category_clause(scope, "category")
+        filter_clause(scope, "category", "area")
     );
     let w = scope.window_days;
     let mut query = bind_all(diesel::sql_query(portable_sql(conn, &sql)).into_boxed(), &bucket_binds);
     query = bind_all(query, &[w, w, w]);
     query = bind_all(query, &bucket_binds);
     query = bind_all(query, &[scope.from_day, scope.to_day]);
-    bind_category(query, scope).load(conn)
+    query = bind_texts(query, cell.metrics);
+    query = bind_texts(query, &[cell.category, cell.area]);
+    query = bind_texts(query, cell.metrics);
+    bind_filters(query, scope).load(conn)
 }
 
 #[derive(QueryableByName, Debug, Clone)]
@@ -160,13 +197,13 @@ pub fn unabandoned_candidates(conn: &mut DbConn, scope: &Scope) -> QueryResult<V
            AND suggestions_shown = TRUE AND clicked_at IS NOT NULL AND submitted_at IS NULL AND confirmed_at IS NULL
            AND (first_contact_after_start_at IS NULL OR first_contact_after_start_at > started_at + ?){}
          GROUP BY 1, 2",
-        category_clause(scope, "category")
+        filter_clause(scope, "category", "area")
     );
     let query = bind_all(
         diesel::sql_query(portable_sql(conn, &sql)).into_boxed(),
         &[scope.now - scope.abandon_after_secs, scope.start_secs(), scope.end_secs(), scope.window_secs()],
     );
-    bind_category(query, scope).load(conn)
+    bind_filters(query, scope).load(conn)
 }
 
 #[derive(QueryableByName, Debug, Clone)]
@@ -198,46 +235,55 @@ pub fn top_questions(conn: &mut DbConn, scope: &Scope, limit: i64) -> QueryResul
          GROUP BY question_id
          ORDER BY SUM(c) + SUM(p) DESC, question_id ASC
          LIMIT ?",
-        category_clause(scope, "category"),
-        category_clause(scope, "category"),
+        filter_clause(scope, "category", "area"),
+        filter_clause(scope, "category", "area"),
     );
     let mut query = bind_all(
         diesel::sql_query(portable_sql(conn, &sql)).into_boxed(),
         &[scope.start_secs(), scope.end_secs(), scope.window_secs()],
     );
-    query = bind_category(query, scope);
+    query = bind_filters(query, scope);
     query = bind_all(
         query,
         &[scope.start_secs(), scope.end_secs(), scope.now - scope.abandon_after_secs, scope.window_secs()],
     );
-    query = bind_category(query, scope);
+    query = bind_filters(query, scope);
     query.bind::<BigInt, _>(limit).load(conn)
 }
 
 #[derive(QueryableByName, Debug, Clone)]
-pub struct TextCount {
+pub struct GapCount {
     #[diesel(sql_type = Text)]
-    pub text: String,
+    pub query: String,
+    /// Searcher-days, whichever sources saw them.
     #[diesel(sql_type = BigInt)]
-    pub n: i64,
+    pub searchers: i64,
+    /// Of them, seen by the server (GET /search) and reported by a
+    /// frontend (`search_performed`).
+    #[diesel(sql_type = BigInt)]
+    pub by_server: i64,
+    #[diesel(sql_type = BigInt)]
+    pub by_frontend: i64,
 }
 
-/// The most frequent searches of a gap kind (`zero_results`,
-/// `no_solved_result`) in the period.
-pub fn top_gaps(conn: &mut DbConn, scope: &Scope, kind: &str, limit: i64) -> QueryResult<Vec<TextCount>> {
-    let time = |secs: i64| DateTime::from_timestamp(secs, 0).unwrap_or_default().naive_utc();
-    let sql = format!(
-        "SELECT query AS text, COUNT(*) AS n FROM search_gaps
-         WHERE kind = ? AND created_at >= ? AND created_at < ?{}
-         GROUP BY query ORDER BY COUNT(*) DESC, query ASC LIMIT ?",
-        category_clause(scope, "category")
-    );
-    let query = diesel::sql_query(portable_sql(conn, &sql))
-        .into_boxed::<MultiBackend>()
-        .bind::<Text, _>(kind.to_owned())
-        .bind::<Timestamp, _>(time(scope.start_secs()))
-        .bind::<Timestamp, _>(time(scope.end_secs()));
-    bind_category(query, scope).bind::<BigInt, _>(limit).load(conn)
+/// The queries of a gap kind (`zero_results`, `no_solved_result`) with the
+/// most searcher-days in the period, in one report cell (`category`,
+/// `area`, markers for any): a range of the table's key.
+pub fn top_gaps(
+    conn: &mut DbConn,
+    scope: &Scope,
+    kind: &str,
+    cell: (&str, &str),
+    limit: i64,
+) -> QueryResult<Vec<GapCount>> {
+    let sql = "SELECT query, COUNT(*) AS searchers,
+                      CAST(SUM(CASE WHEN by_server THEN 1 ELSE 0 END) AS BIGINT) AS by_server,
+                      CAST(SUM(CASE WHEN by_frontend THEN 1 ELSE 0 END) AS BIGINT) AS by_frontend
+               FROM deflection_search_gaps
+               WHERE kind = ? AND category = ? AND area = ? AND day >= ? AND day < ?
+               GROUP BY query ORDER BY COUNT(*) DESC, query ASC LIMIT ?";
+    let query = bind_texts(diesel::sql_query(portable_sql(conn, sql)).into_boxed(), &[kind, cell.0, cell.1]);
+    bind_all(query, &[scope.from_day, scope.to_day, limit]).load(conn)
 }
 
 #[derive(QueryableByName, Debug, Clone)]
@@ -256,11 +302,11 @@ pub fn still_need_help(conn: &mut DbConn, scope: &Scope, limit: i64) -> QueryRes
          WHERE type = 'still_need_help_clicked' AND occurred_epoch >= ? AND occurred_epoch < ?
            AND excluded = FALSE AND question_id IS NOT NULL{}
          GROUP BY question_id ORDER BY COUNT(*) DESC, question_id ASC LIMIT ?",
-        category_clause(scope, "category")
+        filter_clause(scope, "category", "area")
     );
     let query =
         bind_all(diesel::sql_query(portable_sql(conn, &sql)).into_boxed(), &[scope.start_secs(), scope.end_secs()]);
-    bind_category(query, scope).bind::<BigInt, _>(limit).load(conn)
+    bind_filters(query, scope).bind::<BigInt, _>(limit).load(conn)
 }
 
 /// Titles and category slugs of questions, for reports.

@@ -5,7 +5,7 @@
 //! Left out on purpose: password hashes, refresh tokens and login failures
 //! (secrets and security state), per-day view keys (personal and
 //! short-lived), the search outbox and the deflection state derived from
-//! the raw events (both rebuilt after an import).
+//! the raw events and the search-gap log (both rebuilt after an import).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -347,6 +347,8 @@ dump_tables! {
         results: i32,
         category: Option<String>,
         created_at: NaiveDateTime,
+        area: Option<String>,
+        visitor_id: Option<String>,
     }
     "deflection_events" => deflection_events as DeflectionEventsRow by [id] {
         id: i64,
@@ -371,6 +373,7 @@ dump_tables! {
         source: String,
         excluded: bool,
         exclusion_reason: Option<String>,
+        area: Option<String>,
     }
     "experiment_arms" => experiment_arms as ExperimentArmsRow by [intent_id] {
         intent_id: String,

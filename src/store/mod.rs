@@ -234,6 +234,16 @@ pub fn migrate(conn: &mut DbConn) -> Result<(), StoreSetupError> {
     result.map_err(|e| StoreSetupError::Migrate(e.to_string()))
 }
 
+/// Reverts the newest migration: an upgrade's test reverts it over data,
+/// then migrates again, as a database of the previous release would be.
+pub fn revert_last_migration(conn: &mut DbConn) -> Result<(), StoreSetupError> {
+    let result = match conn {
+        DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConn::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| StoreSetupError::Migrate(e.to_string()))
+}
+
 /// Whether the database is PostgreSQL with autovacuum off. Agora's
 /// busiest tables (question views, deflection state) start empty and grow
 /// fast, and PostgreSQL keeps the plan it chose for a prepared statement

@@ -256,6 +256,8 @@ diesel::table! {
         results -> Integer,
         category -> Nullable<Text>,
         created_at -> Timestamp,
+        area -> Nullable<Text>,
+        visitor_id -> Nullable<Text>,
     }
 }
 
@@ -327,6 +329,7 @@ diesel::table! {
         source -> Text,
         excluded -> Bool,
         exclusion_reason -> Nullable<Text>,
+        area -> Nullable<Text>,
     }
 }
 
@@ -335,6 +338,9 @@ diesel::table! {
         visitor_id -> Text,
         question_id -> BigInt,
         category -> Text,
+        category_at -> Nullable<BigInt>,
+        area -> Text,
+        area_at -> Nullable<BigInt>,
         solved_view_at -> Nullable<BigInt>,
         first_attempt_after_view_at -> Nullable<BigInt>,
         helpful -> Nullable<Text>,
@@ -354,6 +360,9 @@ diesel::table! {
         intent_id -> Text,
         visitor_id -> Text,
         category -> Text,
+        category_at -> Nullable<BigInt>,
+        area -> Text,
+        area_at -> Nullable<BigInt>,
         arm -> Nullable<Text>,
         started_at -> Nullable<BigInt>,
         suggestions_shown -> Bool,
@@ -373,15 +382,19 @@ diesel::table! {
         session_key -> Text,
         visitor_id -> Text,
         category -> Text,
+        category_at -> Nullable<BigInt>,
+        area -> Text,
+        area_at -> Nullable<BigInt>,
         started_at -> BigInt,
         helpful_yes -> Bool,
     }
 }
 
 diesel::table! {
-    deflection_visitor_days (visitor_id, category, kind, day) {
+    deflection_visitor_days (visitor_id, category, area, kind, day) {
         visitor_id -> Text,
         category -> Text,
+        area -> Text,
         kind -> Text,
         day -> BigInt,
         previous_day -> Nullable<BigInt>,
@@ -389,13 +402,34 @@ diesel::table! {
 }
 
 diesel::table! {
-    deflection_rollups (day, category, metric, gap, gap2) {
+    deflection_rollups (day, category, area, metric, gap, gap2) {
         day -> BigInt,
         category -> Text,
+        area -> Text,
         metric -> Text,
         gap -> BigInt,
         gap2 -> BigInt,
         n -> BigInt,
+    }
+}
+
+diesel::table! {
+    deflection_search_gaps (kind, category, area, day, query, searcher) {
+        kind -> Text,
+        category -> Text,
+        area -> Text,
+        day -> BigInt,
+        query -> Text,
+        searcher -> Text,
+        by_server -> Bool,
+        by_frontend -> Bool,
+    }
+}
+
+diesel::table! {
+    derived_state (name) {
+        name -> Text,
+        version -> Integer,
     }
 }
 

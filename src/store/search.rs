@@ -128,20 +128,34 @@ pub fn prune_outbox(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usi
         .execute(conn)
 }
 
-/// One search that found nothing (or nothing solved).
-#[derive(Debug, Clone, Insertable)]
+/// One search that found nothing (or nothing solved), as the server saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = search_gaps)]
 pub struct SearchGap {
+    /// Normalised (`service::deflection::gaps::normalise_query`).
     pub query: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub results: i32,
+    /// The search's `category` and `area` filters.
     pub category: Option<String>,
+    pub area: Option<String>,
+    /// The searcher's `X-Visitor-Id`, when sent.
+    pub visitor_id: Option<String>,
     pub created_at: NaiveDateTime,
 }
 
-pub fn record_gaps(conn: &mut DbConn, gaps: &[SearchGap]) -> QueryResult<()> {
-    for gap in gaps {
-        diesel::insert_into(search_gaps::table).values(gap).execute(conn)?;
-    }
-    Ok(())
+/// Logs a search gap; returns its id.
+pub fn record_gap(conn: &mut DbConn, gap: &SearchGap) -> QueryResult<i64> {
+    diesel::insert_into(search_gaps::table).values(gap).returning(search_gaps::id).get_result(conn)
+}
+
+/// Logged search gaps with an id above `after`, oldest first (for
+/// rebuilds).
+pub fn gaps_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<(i64, SearchGap)>> {
+    search_gaps::table
+        .filter(search_gaps::id.gt(after))
+        .order(search_gaps::id.asc())
+        .limit(limit)
+        .select((search_gaps::id, SearchGap::as_select()))
+        .load(conn)
 }

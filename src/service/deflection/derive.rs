@@ -5,8 +5,9 @@
 //!
 //! The rules do not depend on the order events arrive in: every anchor
 //! looks up the first contact after it among the events already stored, and
-//! every contact moves the anchors before it. So replaying the raw events
-//! (`rebuild`) gives the same state as receiving them live.
+//! every contact moves the anchors before it; a row's category and area are
+//! its earliest events'. So replaying the raw events (`rebuild`) gives the
+//! same state as receiving them live.
 
 use crate::store::DbConn;
 use crate::store::deflection::{
@@ -14,41 +15,58 @@ use crate::store::deflection::{
 };
 use diesel::QueryResult;
 
-use super::rollup::{self, ANY_CATEGORY, Deltas, day_of};
+use super::gaps;
+use super::rollup::{self, Deltas, day_of, report_cells};
+
+/// Where and when an event counts: its category and area ('' for none).
+#[derive(Clone, Copy)]
+struct Labels<'a> {
+    category: &'a str,
+    area: &'a str,
+    at: i64,
+}
+
+impl Labels<'_> {
+    /// The same time, with no category or area to give a row.
+    fn none(self) -> Self {
+        Labels { category: "", area: "", ..self }
+    }
+}
 
 /// Applies one counted event.
 pub fn apply(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent) -> QueryResult<()> {
     let at = e.epoch();
     let visitor = e.visitor_id.as_str();
-    let category = e.category.as_deref().unwrap_or("");
+    let labels = Labels { category: e.category.as_deref().unwrap_or(""), area: e.area.as_deref().unwrap_or(""), at };
     if SELF_SERVICE.contains(&e.kind.as_str()) {
-        self_service(conn, deltas, e, category, at)?;
+        self_service(conn, deltas, e, labels)?;
     }
     let intent = e.intent_id.as_deref();
     match (e.kind.as_str(), e.question_id, intent) {
+        ("search_performed", _, _) => gaps::frontend_search(conn, e),
         ("question_viewed", Some(q), _) if e.question_solved == Some(true) => {
-            solved_view(conn, deltas, visitor, q, category, at)
+            solved_view(conn, deltas, visitor, q, labels)
         }
-        ("accepted_answer_viewed", Some(q), _) => solved_view(conn, deltas, visitor, q, category, at),
-        ("helpful_vote", Some(q), _) => survey(conn, deltas, e, q, category, at, Survey::Helpful),
-        ("would_have_contacted", Some(q), _) => survey(conn, deltas, e, q, category, at, Survey::WouldHaveContacted),
+        ("accepted_answer_viewed", Some(q), _) => solved_view(conn, deltas, visitor, q, labels),
+        ("helpful_vote", Some(q), _) => survey(conn, deltas, e, q, labels, Survey::Helpful),
+        ("would_have_contacted", Some(q), _) => survey(conn, deltas, e, q, labels, Survey::WouldHaveContacted),
         ("contact_intent_started", _, Some(id)) => {
-            intent_step(conn, deltas, id, visitor, category, Step::Started(at))?;
+            intent_step(conn, deltas, id, visitor, labels, Step::Started(at))?;
             contact(conn, deltas, visitor, at, Contact::Attempt)
         }
-        ("contact_suggestions_shown", _, Some(id)) => intent_step(conn, deltas, id, visitor, category, Step::Shown),
+        ("contact_suggestions_shown", _, Some(id)) => intent_step(conn, deltas, id, visitor, labels, Step::Shown),
         ("contact_suggestion_clicked", q, Some(id)) => {
-            intent_step(conn, deltas, id, visitor, category, Step::Clicked(at, q))
+            intent_step(conn, deltas, id, visitor, labels, Step::Clicked(at, q))
         }
         ("contact_intent_confirmed_resolved", q, Some(id)) => {
-            intent_step(conn, deltas, id, visitor, category, Step::Confirmed(at, q))
+            intent_step(conn, deltas, id, visitor, labels, Step::Confirmed(at, q))
         }
         ("contact_submitted", _, id) => {
             if let Some(id) = id {
-                intent_step(conn, deltas, id, visitor, category, Step::Submitted(at))?;
+                intent_step(conn, deltas, id, visitor, labels, Step::Submitted(at))?;
             }
             contact(conn, deltas, visitor, at, Contact::Submission)?;
-            mark_day(conn, deltas, visitor, category, "submitted", at)
+            mark_day(conn, deltas, visitor, labels, "submitted")
         }
         _ => Ok(()),
     }
@@ -57,9 +75,24 @@ pub fn apply(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent) -> QueryRe
 /// Writes the rollup changes of a transaction.
 pub fn flush(conn: &mut DbConn, deltas: Deltas) -> QueryResult<()> {
     for (cell, n) in deltas.into_changes() {
-        store::add_to_rollup(conn, cell.day, &cell.category, cell.metric, cell.gap, cell.gap2, n)?;
+        store::add_to_rollup(conn, cell.key(), n)?;
     }
     Ok(())
+}
+
+/// A row's category (or area) and when its event happened.
+type Label<'r> = (&'r mut String, &'r mut Option<i64>);
+
+/// A row counts in the category and the area of its earliest events that
+/// have one (the smaller value on a tie): the order events arrive in cannot
+/// change them.
+fn take_labels([category, area]: [Label<'_>; 2], labels: Labels<'_>) {
+    for ((value, value_at), candidate) in [(category, labels.category), (area, labels.area)] {
+        if !candidate.is_empty() && value_at.is_none_or(|at| (labels.at, candidate) < (at, value.as_str())) {
+            *value = candidate.to_owned();
+            *value_at = Some(labels.at);
+        }
+    }
 }
 
 fn put_pair(conn: &mut DbConn, deltas: &mut Deltas, before: Option<Pair>, after: Pair) -> QueryResult<()> {
@@ -78,12 +111,15 @@ fn put_intent(conn: &mut DbConn, deltas: &mut Deltas, before: Option<Intent>, af
     store::save_intent(conn, &after, before.is_some())
 }
 
-fn pair_or_new(conn: &mut DbConn, visitor: &str, question: i64, category: &str) -> QueryResult<(Option<Pair>, Pair)> {
+fn pair_or_new(
+    conn: &mut DbConn,
+    visitor: &str,
+    question: i64,
+    labels: Labels<'_>,
+) -> QueryResult<(Option<Pair>, Pair)> {
     let before = store::load_pair(conn, visitor, question)?;
-    let mut pair = before.clone().unwrap_or_else(|| Pair::new(visitor, question, category));
-    if pair.category.is_empty() {
-        pair.category = category.to_owned();
-    }
+    let mut pair = before.clone().unwrap_or_else(|| Pair::new(visitor, question, ""));
+    take_labels([(&mut pair.category, &mut pair.category_at), (&mut pair.area, &mut pair.area_at)], labels);
     Ok((before, pair))
 }
 
@@ -94,10 +130,10 @@ fn solved_view(
     deltas: &mut Deltas,
     visitor: &str,
     question: i64,
-    category: &str,
-    at: i64,
+    labels: Labels<'_>,
 ) -> QueryResult<()> {
-    let (before, mut pair) = pair_or_new(conn, visitor, question, category)?;
+    let at = labels.at;
+    let (before, mut pair) = pair_or_new(conn, visitor, question, labels)?;
     if pair.solved_view_at.is_none_or(|first| at < first) {
         pair.solved_view_at = Some(at);
         pair.first_attempt_after_view_at = store::first_at_or_after(conn, visitor, &CONTACT_ATTEMPTS, at)?;
@@ -118,11 +154,11 @@ fn survey(
     deltas: &mut Deltas,
     e: &StoredEvent,
     question: i64,
-    category: &str,
-    at: i64,
+    labels: Labels<'_>,
     which: Survey,
 ) -> QueryResult<()> {
-    let (before, mut pair) = pair_or_new(conn, &e.visitor_id, question, category)?;
+    let at = labels.at;
+    let (before, mut pair) = pair_or_new(conn, &e.visitor_id, question, labels)?;
     let (value, value_at, event) = match which {
         Survey::Helpful => (&mut pair.helpful, &mut pair.helpful_at, &mut pair.helpful_event),
         Survey::WouldHaveContacted => (&mut pair.would, &mut pair.would_at, &mut pair.would_event),
@@ -171,17 +207,15 @@ fn intent_step(
     deltas: &mut Deltas,
     id: &str,
     visitor: &str,
-    category: &str,
+    labels: Labels<'_>,
     step: Step,
 ) -> QueryResult<()> {
     let before = store::load_intent(conn, id)?;
     let mut intent = match &before {
         Some(existing) => existing.clone(),
-        None => Intent::new(id, visitor, category, store::arm_of(conn, id)?),
+        None => Intent::new(id, visitor, "", store::arm_of(conn, id)?),
     };
-    if intent.category.is_empty() {
-        intent.category = category.to_owned();
-    }
+    take_labels([(&mut intent.category, &mut intent.category_at), (&mut intent.area, &mut intent.area_at)], labels);
     let owner = intent.visitor_id.clone();
     let earlier = |current: Option<i64>, at: i64| current.is_none_or(|c| at < c);
     let mut reconfirmed = None;
@@ -205,12 +239,13 @@ fn intent_step(
         Step::Submitted(at) if earlier(intent.submitted_at, at) => intent.submitted_at = Some(at),
         _ => {}
     }
-    let category = intent.category.clone();
     put_intent(conn, deltas, before, intent)?;
-    // The questions whose earliest intent confirmation may have moved.
+    // The questions whose earliest intent confirmation may have moved; the
+    // confirming event gives its labels to the question it names.
     if let Some((old, new)) = reconfirmed {
-        for question in [old, new].into_iter().flatten() {
-            let (before, mut pair) = pair_or_new(conn, &owner, question, &category)?;
+        for (question, labels) in [(old, labels.none()), (new, labels)] {
+            let Some(question) = question else { continue };
+            let (before, mut pair) = pair_or_new(conn, &owner, question, labels)?;
             pair.intent_confirmed_at = store::earliest_intent_confirmation(conn, &owner, question)?;
             settle_confirmation(conn, &mut pair)?;
             put_pair(conn, deltas, before, pair)?;
@@ -257,8 +292,8 @@ fn contact(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str, at: i64, kind:
 
 /// A self-service event: its session, the visitor's day, and the intents
 /// it now precedes.
-fn self_service(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent, category: &str, at: i64) -> QueryResult<()> {
-    let visitor = e.visitor_id.as_str();
+fn self_service(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent, labels: Labels<'_>) -> QueryResult<()> {
+    let (visitor, at) = (e.visitor_id.as_str(), labels.at);
     let key = match &e.session_id {
         Some(session) => format!("{visitor}/{session}"),
         None => format!("{visitor}/day-{}", day_of(at)),
@@ -267,20 +302,21 @@ fn self_service(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent, categor
     let mut session = before.clone().unwrap_or_else(|| Session {
         session_key: key,
         visitor_id: visitor.to_owned(),
-        category: category.to_owned(),
+        category: String::new(),
+        category_at: None,
+        area: String::new(),
+        area_at: None,
         started_at: at,
         helpful_yes: false,
     });
     session.started_at = session.started_at.min(at);
-    if session.category.is_empty() {
-        session.category = category.to_owned();
-    }
+    take_labels([(&mut session.category, &mut session.category_at), (&mut session.area, &mut session.area_at)], labels);
     session.helpful_yes |= e.kind == "helpful_vote" && e.value.as_deref() == Some("yes");
     if before.as_ref() != Some(&session) {
         deltas.replace(before.as_ref().map(rollup::session_cells).unwrap_or_default(), rollup::session_cells(&session));
         store::save_session(conn, &session, before.is_some())?;
     }
-    mark_day(conn, deltas, visitor, category, "self_service", at)?;
+    mark_day(conn, deltas, visitor, labels, "self_service")?;
     for before in store::intents_moved_by_self_service(conn, visitor, at)? {
         let mut intent = before.clone();
         intent.last_self_service_before_start_at = Some(at);
@@ -289,19 +325,12 @@ fn self_service(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent, categor
     Ok(())
 }
 
-/// Marks a visitor's day (in any category, and in the event's), linking
-/// it to their previous day of the same kind and their next to it.
-fn mark_day(
-    conn: &mut DbConn,
-    deltas: &mut Deltas,
-    visitor: &str,
-    category: &str,
-    kind: &str,
-    at: i64,
-) -> QueryResult<()> {
-    let day = day_of(at);
-    for cat in std::iter::once(ANY_CATEGORY).chain((!category.is_empty()).then_some(category)) {
-        let days = store::visitor_days(conn, visitor, cat, kind)?;
+/// Marks a visitor's day in each report cell the event counts in, linking
+/// it to their previous day of the same kind there and their next to it.
+fn mark_day(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str, labels: Labels<'_>, kind: &str) -> QueryResult<()> {
+    let day = day_of(labels.at);
+    for (category, area) in report_cells(labels.category, labels.area) {
+        let days = store::visitor_days(conn, visitor, (category, area), kind)?;
         if days.iter().any(|d| d.day == day) {
             continue;
         }
@@ -309,7 +338,8 @@ fn mark_day(
         let next = days.into_iter().find(|d| d.day > day);
         let row = VisitorDay {
             visitor_id: visitor.to_owned(),
-            category: cat.to_owned(),
+            category: category.to_owned(),
+            area: area.to_owned(),
             kind: kind.to_owned(),
             day,
             previous_day: previous,

@@ -5,6 +5,7 @@
 
 pub mod derive;
 pub mod formulas;
+pub mod gaps;
 pub mod reports;
 pub mod rollup;
 
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::service::Caller;
-use crate::store::deflection::{self as events, StoredEvent};
+use crate::store::deflection::{self as events, QuestionFacts, StoredEvent};
 use crate::store::{DbConn, write_transaction};
 use diesel::QueryResult;
 use rollup::Deltas;
@@ -54,6 +55,12 @@ static BOTS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     include_str!("bots.txt").lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
 });
 
+/// The version of the rules the derived state is built by: a start that
+/// finds a state built by older rules rebuilds it (`rebuild_if_outdated`).
+/// Raise it when a rule changes what the same events derive. 1: the first
+/// recorded, with areas and the content-gap report's searches.
+pub const STATE_VERSION: i32 = 1;
+
 /// Whether a User-Agent belongs to an automated client (or is missing).
 pub fn is_bot(user_agent: Option<&str>) -> bool {
     match user_agent.map(str::to_lowercase) {
@@ -82,6 +89,9 @@ pub struct EventInput {
     pub value: Option<String>,
     pub channel: Option<String>,
     pub category: Option<String>,
+    /// A ward or neighbourhood: contact-form events and searches only (the
+    /// others take their question's).
+    pub area: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,9 +173,14 @@ fn validate(index: usize, input: EventInput, now: NaiveDateTime, errors: &mut Ve
     if input.channel.as_deref().is_some_and(|c| !CHANNELS.contains(&c)) {
         fail("channel", "must be phone, online_form, in_person or email");
     }
+    let area = input.area.as_deref().map(crate::domain::post::parse_area).transpose();
+    if let Err(message) = &area {
+        fail("area", message);
+    }
     if let Some(kind) = kind {
         check_type_fields(kind, &input, &mut fail);
     }
+    let input = EventInput { area: area.ok().flatten(), ..input };
     match (errors.len() == before, event_id, kind, occurred_at) {
         (true, Ok(event_id), Some(kind), Ok(occurred_at)) => Some(Valid { index, event_id, kind, occurred_at, input }),
         _ => None,
@@ -191,6 +206,10 @@ fn check_type_fields(kind: &str, e: &EventInput, fail: &mut impl FnMut(&str, &st
     if kind == "search_performed" && e.query.is_none() {
         fail("query", "is required for search_performed");
     }
+    // An event about a question is counted in the question's area.
+    if e.area.is_some() && !(kind.starts_with("contact_") || kind == "search_performed") {
+        fail("area", "is only for contact_* and search_performed events (the others take their question's)");
+    }
     let allowed: &[&str] = match kind {
         "helpful_vote" => &["yes", "no"],
         "would_have_contacted" => &["yes", "no", "unsure"],
@@ -214,6 +233,13 @@ pub struct Sender<'a> {
 
 fn is_staff(caller: &Caller) -> bool {
     [Role::Staff, Role::Moderator, Role::Admin, Role::Analyst].iter().any(|r| caller.has_role(*r))
+}
+
+/// Whether what a caller does can count in the reports at all: not when
+/// it comes from a bot, or from council staff, moderators, admins or
+/// analysts.
+pub fn counts_in_reports(caller: Option<&Caller>, user_agent: Option<&str>) -> bool {
+    !is_bot(user_agent) && !caller.is_some_and(is_staff)
 }
 
 /// Stores a batch: all or nothing. One invalid event makes the whole
@@ -242,7 +268,7 @@ pub fn ingest(
     }
     let bot = is_bot(sender.user_agent);
     write_transaction(conn, |conn| {
-        let mut facts = QuestionFacts::default();
+        let mut facts = FactsCache::default();
         let rows = valid
             .into_iter()
             .map(|event| classify(conn, &mut facts, sender, bot, event, now))
@@ -276,12 +302,12 @@ pub fn store_events(conn: &mut DbConn, rows: Vec<StoredEvent>) -> QueryResult<In
     Ok(result)
 }
 
-/// Per-batch cache of (solved, category, author) by question.
+/// Per-batch cache of question facts by question.
 #[derive(Default)]
-struct QuestionFacts(HashMap<i64, Option<(bool, String, i64)>>);
+struct FactsCache(HashMap<i64, Option<QuestionFacts>>);
 
-impl QuestionFacts {
-    fn get(&mut self, conn: &mut DbConn, question: i64) -> ApiResult<Option<(bool, String, i64)>> {
+impl FactsCache {
+    fn get(&mut self, conn: &mut DbConn, question: i64) -> ApiResult<Option<QuestionFacts>> {
         if let Some(known) = self.0.get(&question) {
             return Ok(known.clone());
         }
@@ -292,11 +318,11 @@ impl QuestionFacts {
 }
 
 /// Decides whether an event counts (bots, staff and a post's own author
-/// do not) and fixes, at ingest, its category and whether its question was
-/// solved.
+/// do not) and fixes, at ingest, its category, its area and whether its
+/// question was solved.
 fn classify(
     conn: &mut DbConn,
-    facts: &mut QuestionFacts,
+    facts: &mut FactsCache,
     sender: &Sender<'_>,
     bot: bool,
     event: Valid,
@@ -309,7 +335,7 @@ fn classify(
     };
     let author = match (e.answer_id, &question) {
         (Some(answer), _) => events::answer_author(conn, answer)?,
-        (None, Some((_, _, author))) => Some(*author),
+        (None, Some(q)) => Some(q.author_id),
         _ => None,
     };
     let exclusion_reason = if bot { Some("bot") } else { exclusion_for(sender.caller, author) };
@@ -325,8 +351,9 @@ fn classify(
         rank: e.rank.map(|r| r as i32),
         value: e.value,
         channel: e.channel,
-        question_solved: (event.kind == "question_viewed").then(|| question.as_ref().is_some_and(|q| q.0)),
-        category: e.category.or_else(|| question.map(|(_, slug, _)| slug)),
+        question_solved: (event.kind == "question_viewed").then(|| question.as_ref().is_some_and(|q| q.solved)),
+        area: e.area.or_else(|| question.as_ref().and_then(|q| q.area.clone())),
+        category: e.category.or_else(|| question.map(|q| q.category)),
         excluded: exclusion_reason.is_some(),
         exclusion_reason: exclusion_reason.map(str::to_owned),
         ..StoredEvent::new(event.event_id, event.kind, event.occurred_at, e.visitor_id)
@@ -358,12 +385,12 @@ pub struct ServerEvent<'a> {
 
 /// Records a server-side event inside the caller's transaction.
 pub fn record_server_event(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<()> {
-    let Some((solved, category, question_author)) = events::question_facts(conn, event.question_id)? else {
+    let Some(question) = events::question_facts(conn, event.question_id)? else {
         return Ok(());
     };
     let author = match event.answer_id {
         Some(answer) => events::answer_author(conn, answer)?,
-        None => Some(question_author),
+        None => Some(question.author_id),
     };
     // Posting, accepting and verifying are the caller's own actions; only
     // views are judged as a resident's.
@@ -376,8 +403,9 @@ pub fn record_server_event(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResu
         user_id: event.caller.map(|c| c.id),
         question_id: Some(event.question_id),
         answer_id: event.answer_id,
-        category: Some(category),
-        question_solved: (event.kind == "question_viewed").then_some(solved),
+        category: Some(question.category),
+        area: question.area,
+        question_solved: (event.kind == "question_viewed").then_some(question.solved),
         source: "server".to_owned(),
         excluded: exclusion_reason.is_some(),
         exclusion_reason: exclusion_reason.map(str::to_owned),
@@ -449,15 +477,16 @@ pub fn arm_for(
 }
 
 /// Recomputes the derived state and rollups from the raw events, in the
-/// order they arrived. For maintenance with writers stopped; the result
-/// equals what live ingestion built.
+/// order they arrived, and the content-gap searches from the search-gap
+/// log; returns the events applied. For maintenance with writers stopped;
+/// the result equals what live ingestion built.
 pub fn rebuild(conn: &mut DbConn) -> QueryResult<u64> {
     write_transaction(conn, events::clear_derived)?;
     let mut after = 0;
     let mut applied = 0;
     loop {
         let batch = events::counted_events_after(conn, after, 2_000)?;
-        let Some(last) = batch.last().map(|e| e.id) else { return Ok(applied) };
+        let Some(last) = batch.last().map(|e| e.id) else { break };
         write_transaction(conn, |conn| {
             let mut deltas = Deltas::default();
             for event in &batch {
@@ -468,6 +497,27 @@ pub fn rebuild(conn: &mut DbConn) -> QueryResult<u64> {
         applied += batch.len() as u64;
         after = last;
     }
+    gaps::replay_server_searches(conn)?;
+    write_transaction(conn, |conn| events::set_state_version(conn, STATE_VERSION))?;
+    Ok(applied)
+}
+
+/// Rebuilds the derived state when it was built by older rules, or a
+/// rebuild did not finish (`STATE_VERSION`); returns the events applied
+/// when it rebuilt. Run at start, before serving: on PostgreSQL one node at
+/// a time, and a node that waited finds the work done.
+pub fn rebuild_if_outdated(conn: &mut DbConn) -> QueryResult<Option<u64>> {
+    if events::state_version(conn)? >= STATE_VERSION {
+        return Ok(None);
+    }
+    events::lock_rebuild(conn, true)?;
+    let rebuilt = match events::state_version(conn) {
+        Ok(version) if version >= STATE_VERSION => Ok(None),
+        Ok(_) => rebuild(conn).map(Some),
+        Err(e) => Err(e),
+    };
+    events::lock_rebuild(conn, false)?;
+    rebuilt
 }
 
 /// Rollup cells that differ from the sum over the derived rows (empty when
@@ -486,10 +536,12 @@ pub fn check_rollups(conn: &mut DbConn) -> QueryResult<Vec<(String, i64, i64)>> 
     for day in events::all_visitor_days(conn)? {
         expected.replace(vec![], rollup::visitor_day_cells(&day));
     }
-    let expected: BTreeMap<_, _> =
-        expected.into_changes().map(|(c, n)| ((c.day, c.category, c.metric.to_owned(), c.gap, c.gap2), n)).collect();
+    let expected: BTreeMap<_, _> = expected
+        .into_changes()
+        .map(|(c, n)| ((c.day, c.category, c.area, c.metric.to_owned(), c.gap, c.gap2), n))
+        .collect();
     let actual: BTreeMap<_, _> =
-        events::all_rollups(conn)?.into_iter().map(|(d, c, m, g, g2, n)| ((d, c, m, g, g2), n)).collect();
+        events::all_rollups(conn)?.into_iter().map(|(d, c, a, m, g, g2, n)| ((d, c, a, m, g, g2), n)).collect();
     let keys: std::collections::BTreeSet<_> = expected.keys().chain(actual.keys()).cloned().collect();
     Ok(keys
         .into_iter()

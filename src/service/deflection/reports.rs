@@ -9,13 +9,14 @@ use serde::Serialize;
 
 use super::ABANDON_AFTER_SECS;
 use super::formulas::{self, Cost, Difference, Estimate, Rate};
-use super::rollup::{self, ANY_CATEGORY};
+use super::gaps::{NO_SOLVED_RESULT, ZERO_RESULTS};
+use super::rollup::{self, ANY_AREA, ANY_CATEGORY};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Caller;
 use crate::service::settings::DeflectionParameters;
 use crate::store::DbConn;
-use crate::store::deflection_reports::{self as sums, Buckets, MetricSums, Scope};
+use crate::store::deflection_reports::{self as sums, Buckets, MetricSums, PerCell, Scope};
 
 /// The longest period a report may cover, in days.
 pub const MAX_PERIOD_DAYS: i64 = 732;
@@ -36,6 +37,8 @@ pub struct Filters {
     pub from: Option<String>,
     pub to: Option<String>,
     pub category: Option<String>,
+    /// A ward or neighbourhood, exactly as questions and events give it.
+    pub area: Option<String>,
 }
 
 /// The period and filters a report covers, as returned.
@@ -45,6 +48,7 @@ pub struct Period {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub category: Option<String>,
+    pub area: Option<String>,
     pub window_days: i32,
     pub confidence: f64,
     /// Figures anchored on or after this day may still fall: the visitor's
@@ -66,6 +70,12 @@ fn parse_day(field: &str, value: Option<&str>) -> ApiResult<Option<NaiveDate>> {
                 .map_err(|_| ApiError::validation(field, "must be a date YYYY-MM-DD"))
         })
         .transpose()
+}
+
+/// An area filter: any area a question may have (unknown areas report
+/// zeros, as areas are free text).
+fn parse_area(value: &str) -> ApiResult<String> {
+    crate::domain::post::parse_area(value).map_err(|message| ApiError::validation("area", &message))
 }
 
 fn day_number(date: NaiveDate) -> i64 {
@@ -93,6 +103,7 @@ pub fn context(
     {
         return Err(ApiError::validation("category", "is not a category"));
     }
+    let area = filters.area.as_deref().map(parse_area).transpose()?;
     let window = i64::from(parameters.window_days);
     let scope = Scope {
         from_day: day_number(from),
@@ -101,11 +112,13 @@ pub fn context(
         now: now.and_utc().timestamp(),
         abandon_after_secs: ABANDON_AFTER_SECS,
         category: filters.category.clone(),
+        area: area.clone(),
     };
     let period = Period {
         from,
         to,
         category: filters.category.clone(),
+        area,
         window_days: parameters.window_days,
         confidence: parameters.confidence,
         provisional_from: today - Duration::days(window),
@@ -130,14 +143,7 @@ fn count(n: u64) -> Count {
 struct Totals(HashMap<String, MetricSums>);
 
 impl Totals {
-    /// Adds rows that count for the scope: visitor metrics are counted in
-    /// their own category rows (or the any-category rows), the others in
-    /// every category row.
-    fn add(&mut self, row: &MetricSums, category: Option<&str>) {
-        let visitor_metric = row.metric == rollup::SELF_SERVICE_VISITOR || row.metric == rollup::SUBMITTING_VISITOR;
-        if visitor_metric && row.category != category.unwrap_or(ANY_CATEGORY) {
-            return;
-        }
+    fn add(&mut self, row: &MetricSums) {
         let sum = self.0.entry(row.metric.clone()).or_default();
         sum.total += row.total;
         sum.beyond_window += row.beyond_window;
@@ -219,12 +225,26 @@ pub struct Summary {
     pub cost_avoided: CostAvoided,
 }
 
-fn totals_of(rows: &[MetricSums], category: Option<&str>) -> Totals {
+fn totals_of(rows: &[MetricSums]) -> Totals {
     let mut totals = Totals::default();
     for row in rows {
-        totals.add(row, category);
+        totals.add(row);
     }
     totals
+}
+
+/// The report cell a scope reads distinct visitors from.
+fn cell_of(scope: &Scope) -> PerCell<'_> {
+    PerCell {
+        metrics: &rollup::PER_CELL_METRICS,
+        category: scope.category.as_deref().unwrap_or(ANY_CATEGORY),
+        area: scope.area.as_deref().unwrap_or(ANY_AREA),
+    }
+}
+
+/// Every metric's sums over the period, per bucket.
+fn metric_sums(conn: &mut DbConn, scope: &Scope, buckets: &Buckets) -> ApiResult<Vec<MetricSums>> {
+    Ok(sums::metric_sums(conn, scope, buckets, &cell_of(scope))?)
 }
 
 fn unabandoned_total(conn: &mut DbConn, scope: &Scope) -> ApiResult<i64> {
@@ -232,8 +252,8 @@ fn unabandoned_total(conn: &mut DbConn, scope: &Scope) -> ApiResult<i64> {
 }
 
 pub fn summary(conn: &mut DbConn, ctx: Context) -> ApiResult<Summary> {
-    let rows = sums::metric_sums(conn, &ctx.scope, &Buckets::Whole)?;
-    let totals = totals_of(&rows, ctx.scope.category.as_deref());
+    let rows = metric_sums(conn, &ctx.scope, &Buckets::Whole)?;
+    let totals = totals_of(&rows);
     let z = formulas::z_for(ctx.parameters.confidence);
     let rate = |(n, yes): (u64, u64)| formulas::wilson(yes, n, z);
     let would_have_contacted_rate = rate(totals.yes_no(rollup::WOULD_HAVE_CONTACTED));
@@ -343,15 +363,14 @@ struct Bucketed {
 fn bucketed(conn: &mut DbConn, ctx: &Context, granularity: Granularity, per_category: bool) -> ApiResult<Bucketed> {
     let starts = bucket_starts(ctx.period.from, ctx.period.to, granularity);
     let start_days: Vec<i64> = starts.iter().map(|d| day_number(*d)).collect();
-    let rows = sums::metric_sums(conn, &ctx.scope, &buckets_for(&starts, granularity))?;
-    let category = ctx.scope.category.as_deref();
+    let rows = metric_sums(conn, &ctx.scope, &buckets_for(&starts, granularity))?;
     let key = |bucket: i64, cat: &str| (bucket, if per_category { cat.to_owned() } else { String::new() });
     let mut by_bucket: BTreeMap<(i64, String), Totals> = BTreeMap::new();
     let mut overall = Totals::default();
     for row in &rows {
-        overall.add(row, category);
+        overall.add(row);
         if !(per_category && row.category == ANY_CATEGORY) {
-            by_bucket.entry(key(row.bucket, &row.category)).or_default().add(row, category);
+            by_bucket.entry(key(row.bucket, &row.category)).or_default().add(row);
         }
     }
     let mut unabandoned = HashMap::new();
@@ -481,10 +500,17 @@ pub fn questions(conn: &mut DbConn, ctx: Context, limit: i64) -> ApiResult<Quest
     Ok(Questions { period: ctx.period, items })
 }
 
+/// A query residents searched for and did not find answered.
 #[derive(Debug, Serialize)]
 pub struct SearchGap {
     pub query: String,
+    /// Searcher-days: each searcher's query once per UTC day, whichever
+    /// sources saw it.
     pub count: i64,
+    /// Of them, seen by the server (GET /search).
+    pub server: i64,
+    /// Of them, reported by a frontend (`search_performed`).
+    pub frontend: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -504,15 +530,19 @@ pub struct Gaps {
     pub still_need_help: Vec<NeedHelp>,
 }
 
+/// The content gaps: searches that found nothing and that found nothing
+/// solved (see `gaps` for how searches are counted), and the questions
+/// where residents most often still needed help.
 pub fn gaps(conn: &mut DbConn, ctx: Context, limit: i64) -> ApiResult<Gaps> {
+    let cell = cell_of(&ctx.scope);
     let searches = |conn: &mut DbConn, kind: &str| -> ApiResult<Vec<SearchGap>> {
-        Ok(sums::top_gaps(conn, &ctx.scope, kind, limit)?
+        Ok(sums::top_gaps(conn, &ctx.scope, kind, (cell.category, cell.area), limit)?
             .into_iter()
-            .map(|g| SearchGap { query: g.text, count: g.n })
+            .map(|g| SearchGap { query: g.query, count: g.searchers, server: g.by_server, frontend: g.by_frontend })
             .collect())
     };
-    let zero_result_searches = searches(conn, "zero_results")?;
-    let no_solved_result_searches = searches(conn, "no_solved_result")?;
+    let zero_result_searches = searches(conn, ZERO_RESULTS)?;
+    let no_solved_result_searches = searches(conn, NO_SOLVED_RESULT)?;
     let needs = sums::still_need_help(conn, &ctx.scope, limit)?;
     let ids: Vec<i64> = needs.iter().map(|n| n.question_id).collect();
     let labels: HashMap<i64, (String, String)> =
@@ -554,8 +584,8 @@ pub struct Experiment {
 }
 
 pub fn experiment(conn: &mut DbConn, ctx: Context) -> ApiResult<Experiment> {
-    let rows = sums::metric_sums(conn, &ctx.scope, &Buckets::Whole)?;
-    let totals = totals_of(&rows, ctx.scope.category.as_deref());
+    let rows = metric_sums(conn, &ctx.scope, &Buckets::Whole)?;
+    let totals = totals_of(&rows);
     let z = formulas::z_for(ctx.parameters.confidence);
     let arm = |name: &'static str, metric: &str| {
         let s = totals.get(metric);

@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Clock, rfc3339};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::service::Caller;
+use crate::service::deflection::{self, gaps};
 use crate::service::pagination::{CursorCodec, Page};
 use crate::service::settings::SiteSettings;
 use crate::store::DbPool;
@@ -94,6 +96,19 @@ pub struct SearchQuery {
     pub sort: SearchSort,
     pub cursor: Option<String>,
     pub limit: usize,
+    pub searcher: Searcher,
+}
+
+/// Who is searching, for the content-gap log: searches by bots and by
+/// council staff, moderators, admins and analysts are not logged (as their
+/// deflection events count nowhere), and a visitor's repeats of a query on
+/// one day count once in the report.
+#[derive(Debug, Default)]
+pub struct Searcher {
+    /// `X-Visitor-Id`, when sent.
+    pub visitor_id: Option<String>,
+    pub caller: Option<Caller>,
+    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -249,7 +264,8 @@ pub fn similar(search: &Search, text: &str, limit: usize) -> ApiResult<Page<Simi
 }
 
 /// Logs searches that found nothing, or nothing solved, off the request
-/// path: a background thread writes them in batches every second.
+/// path: a background thread writes them in batches every second, with
+/// their counts in the content-gap report (`deflection::gaps`).
 struct GapRecorder {
     sender: Option<SyncSender<SearchGap>>,
     thread: Option<JoinHandle<()>>,
@@ -264,24 +280,32 @@ impl GapRecorder {
         Ok(GapRecorder { sender: Some(sender), thread: Some(thread), clock })
     }
 
-    /// Logs the search if it is a gap; says whether it was.
+    /// Logs the search if it is a gap and its searcher counts; says whether
+    /// it was a gap (whoever searched, so its repeats are never cached).
     fn note(&self, query: &SearchQuery, hits: &[SearchHit], total: usize) -> bool {
-        let text = query.q.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let text = gaps::normalise_query(&query.q);
         if text.is_empty() {
             return false;
         }
         let kind = if total == 0 {
-            "zero_results"
+            gaps::ZERO_RESULTS
         } else if !hits.iter().any(|h| h.status == "solved") {
-            "no_solved_result"
+            gaps::NO_SOLVED_RESULT
         } else {
             return false;
         };
+        let searcher = &query.searcher;
+        if !deflection::counts_in_reports(searcher.caller.as_ref(), searcher.user_agent.as_deref()) {
+            return true;
+        }
         let gap = SearchGap {
-            query: text.chars().take(200).collect(),
-            kind,
+            query: text,
+            kind: kind.to_owned(),
             results: total.min(i32::MAX as usize) as i32,
             category: query.category.clone(),
+            // An area no question can have finds nothing: logged without.
+            area: query.area.as_deref().and_then(|a| crate::domain::post::parse_area(a).ok()),
+            visitor_id: searcher.visitor_id.clone(),
             created_at: self.clock.now(),
         };
         // A full queue drops the record rather than slow a search down.
@@ -315,7 +339,7 @@ fn flush_gaps(pool: DbPool, receiver: Receiver<SearchGap>) {
         };
         if !batch.is_empty() {
             let written = pool.get().map_err(|e| e.to_string()).and_then(|mut conn| {
-                crate::store::write_transaction(&mut conn, |conn| crate::store::search::record_gaps(conn, &batch))
+                crate::store::write_transaction(&mut conn, |conn| gaps::record_server_searches(conn, &batch))
                     .map_err(|e: diesel::result::Error| e.to_string())
             });
             match written {

@@ -4,7 +4,10 @@
 //! comments), the unhappy paths of POST /events and the
 //! reports, the hold-out arms, and the rollups agreeing with the raw events.
 
+mod areas;
+mod gaps;
 mod script;
+mod wards;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
