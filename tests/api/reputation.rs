@@ -330,6 +330,21 @@ fn settings_are_admin_only_and_validated() {
         .assert_problem(422, "validation_failed");
     assert_eq!(settings(app, &cast.admin), current, "refused changes leave the settings alone");
 
+    // Sections added after the first release may be left out by older
+    // clients: they take their defaults rather than failing the PUT.
+    app.change_settings(&cast.admin, |s| s["moderation"]["close_votes"] = json!(5));
+    let mut older_client = settings(app, &cast.admin);
+    older_client.as_object_mut().unwrap().remove("moderation");
+    let saved = app
+        .call("PUT", "/api/v1/admin/settings")
+        .json(&older_client)
+        .bearer(&cast.admin.access_token)
+        .send()
+        .assert_status(200)
+        .json();
+    assert_eq!(saved["moderation"]["close_votes"], 3, "an omitted section takes its defaults");
+    app.change_settings(&cast.admin, |s| s["moderation"] = current["moderation"].clone());
+
     // A changed point value applies to the next event.
     app.change_settings(&cast.admin, |s| s["reputation"]["answer_upvoted"] = json!(7));
     vote_on(&cast, &cast.voter, cast.answers[0], 1);
