@@ -111,6 +111,53 @@ pub struct Settings {
     /// an entry sooner.
     pub read_cache_ms: u64,
     pub rate_limits: RateLimits,
+    pub mail: MailSettings,
+}
+
+/// Outbound mail (docs/architecture.md, "Outbound deliveries").
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// Where the mail links point (`AGORA_PUBLIC_URL`), without a trailing
+    /// slash.
+    pub public_url: String,
+    /// `smtp://host:port`, `smtp+starttls://…` or `smtps://user:pass@host`
+    /// (`AGORA_SMTP_URL`); unset writes each mail as an `.eml` file under
+    /// `<data_dir>/mail/`.
+    pub smtp_url: Option<String>,
+    /// The From header (`AGORA_MAIL_FROM`).
+    pub from: String,
+    /// How often the sender looks for due mail, in ms (`AGORA_MAIL_POLL_MS`).
+    pub poll_ms: u64,
+    /// The first retry's delay after a temporary failure, in ms
+    /// (`AGORA_MAIL_RETRY_MS`); each further attempt waits twice as long.
+    pub retry_ms: u64,
+    /// Attempts before a mail that keeps failing temporarily is given up.
+    pub max_attempts: i32,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        MailSettings {
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            smtp_url: None,
+            from: "Agora <agora@localhost>".to_owned(),
+            poll_ms: 1000,
+            retry_ms: 30_000,
+            max_attempts: 12,
+        }
+    }
+}
+
+impl fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("public_url", &self.public_url)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("from", &self.from)
+            .field("poll_ms", &self.poll_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Settings {
@@ -130,6 +177,7 @@ impl Default for Settings {
             index_commit_ms: 200,
             read_cache_ms: 2000,
             rate_limits: RateLimits::default(),
+            mail: MailSettings::default(),
         }
     }
 }
@@ -145,6 +193,7 @@ impl fmt::Debug for Settings {
             .field("cors_origins", &self.cors_origins)
             .field("workers", &self.workers)
             .field("db_pool_size", &self.db_pool_size)
+            .field("mail", &self.mail)
             .finish_non_exhaustive()
     }
 }
@@ -230,13 +279,45 @@ impl Settings {
                 _ => return Err(invalid("AGORA_RATE_LIMITS", "expected on or off")),
             };
         }
+        self.apply_mail_env(&env)?;
         if let Some(v) = env("AGORA_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");
         }
         self.validate()
     }
 
+    fn apply_mail_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = env("AGORA_PUBLIC_URL") {
+            self.mail.public_url = v;
+        }
+        if let Some(v) = env("AGORA_SMTP_URL") {
+            self.mail.smtp_url = Some(v);
+        }
+        if let Some(v) = env("AGORA_MAIL_FROM") {
+            self.mail.from = v;
+        }
+        if let Some(v) = env("AGORA_MAIL_POLL_MS") {
+            self.mail.poll_ms = parse_number("AGORA_MAIL_POLL_MS", &v)?;
+        }
+        if let Some(v) = env("AGORA_MAIL_RETRY_MS") {
+            self.mail.retry_ms = parse_number("AGORA_MAIL_RETRY_MS", &v)?;
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
+        let public_url = self.mail.public_url.trim_end_matches('/');
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(invalid("AGORA_PUBLIC_URL", "must start with http:// or https://"));
+        }
+        if let Some(url) = &self.mail.smtp_url
+            && !["smtp://", "smtp+starttls://", "smtps://"].iter().any(|scheme| url.starts_with(scheme))
+        {
+            return Err(invalid("AGORA_SMTP_URL", "must start with smtp://, smtp+starttls:// or smtps://"));
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid("AGORA_MAIL_FROM", "must be an address, optionally with a name: Agora <agora@example.org>"));
+        }
         if let Some(secret) = &self.jwt_secret
             && secret.len() < 32
         {

@@ -33,6 +33,7 @@ pub enum ErrorCode {
     InvalidHeader,
     InvalidCursor,
     QueryTooLong,
+    InvalidToken,
     // 401
     Unauthorized,
     // 403
@@ -70,13 +71,14 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 34] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::MalformedJson,
         ErrorCode::MalformedBody,
         ErrorCode::InvalidQuery,
         ErrorCode::InvalidHeader,
         ErrorCode::InvalidCursor,
         ErrorCode::QueryTooLong,
+        ErrorCode::InvalidToken,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
         ErrorCode::InsufficientPrivilege,
@@ -116,6 +118,7 @@ impl ErrorCode {
             ErrorCode::InvalidHeader => "invalid_header",
             ErrorCode::InvalidCursor => "invalid_cursor",
             ErrorCode::QueryTooLong => "query_too_long",
+            ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::InsufficientPrivilege => "insufficient_privilege",

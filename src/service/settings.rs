@@ -163,6 +163,41 @@ pub struct SearchSettings {
     pub synonyms: Vec<Vec<String>>,
 }
 
+/// Where mail links point: templates with `{token}` (or `{id}` for a
+/// question). A template starting with `/` is on this server, after
+/// `AGORA_PUBLIC_URL`; a council's own frontend gives full `https://` URLs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkTemplates {
+    pub question: String,
+    pub verify_email: String,
+    pub reset_password: String,
+    pub unsubscribe: String,
+}
+
+impl Default for LinkTemplates {
+    fn default() -> Self {
+        LinkTemplates {
+            question: "/api/v1/questions/{id}".to_owned(),
+            verify_email: "/account/verify?token={token}".to_owned(),
+            reset_password: "/account/reset?token={token}".to_owned(),
+            unsubscribe: "/account/unsubscribe?token={token}".to_owned(),
+        }
+    }
+}
+
+impl LinkTemplates {
+    /// Each template with the placeholder it needs, for validation.
+    fn each(&self) -> [(&'static str, &str, &'static str); 4] {
+        [
+            ("links.question", &self.question, "{id}"),
+            ("links.verify_email", &self.verify_email, "{token}"),
+            ("links.reset_password", &self.reset_password, "{token}"),
+            ("links.unsubscribe", &self.unsubscribe, "{token}"),
+        ]
+    }
+}
+
 /// The whole settings document (GET/PUT /admin/settings).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -178,6 +213,8 @@ pub struct SiteSettings {
     pub community: CommunityRules,
     #[serde(default)]
     pub moderation: ModerationRules,
+    #[serde(default)]
+    pub links: LinkTemplates,
 }
 
 impl SiteSettings {
@@ -270,6 +307,15 @@ impl SiteSettings {
             (2..=20).contains(&g.len()) && g.iter().all(|t| (1..=60).contains(&t.trim().chars().count()))
         };
         check(groups.iter().all(group_ok), "search.synonyms", "each group needs 2 to 20 terms of 1 to 60 characters");
+        for (field, template, placeholder) in self.links.each() {
+            let placed = template.starts_with('/') || template.starts_with("https://") || template.starts_with("http://");
+            let clean = !template.chars().any(|c| c.is_control() || c.is_whitespace());
+            check(
+                placed && clean && template.len() <= 500 && template.contains(placeholder),
+                field,
+                "must be a path or an http(s) URL of at most 500 characters with its placeholder",
+            );
+        }
         if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
     }
 }

@@ -5,7 +5,9 @@
 //! Left out on purpose: password hashes, refresh tokens and login failures
 //! (secrets and security state), per-day view keys (personal and
 //! short-lived), the search outbox and the deflection state derived from
-//! the raw events and the search-gap log (both rebuilt after an import).
+//! the raw events and the search-gap log (both rebuilt after an import),
+//! and mail's delivery state: the mail outbox (it may hold a token until
+//! sent), account tokens (secrets) and the digests already sent.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -52,13 +54,13 @@ macro_rules! after_key {
 }
 
 macro_rules! dump_tables {
-    ($( $name:literal => $table:ident as $row:ident by [$($key:ident),+] { $($field:ident : $ty:ty,)* } )*) => {
+    ($( $name:literal => $table:ident as $row:ident by [$($key:ident),+] { $($(#[$attr:meta])* $field:ident : $ty:ty,)* } )*) => {
         $(
             #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, Serialize, Deserialize)]
             #[diesel(table_name = schema::$table)]
             #[serde(deny_unknown_fields)]
             pub struct $row {
-                $(pub $field: $ty,)*
+                $($(#[$attr])* pub $field: $ty,)*
             }
         )*
 
@@ -162,6 +164,11 @@ dump_tables! {
         updated_at: NaiveDateTime,
         accepted_answers: i32,
         expert_notifications: bool,
+        // Dumps from before mail have neither.
+        #[serde(default)]
+        email_verified_at: Option<NaiveDateTime>,
+        #[serde(default)]
+        email_undeliverable_at: Option<NaiveDateTime>,
     }
     "user_roles" => user_roles as UserRolesRow by [user_id, role] {
         user_id: i64,
@@ -379,6 +386,12 @@ dump_tables! {
         intent_id: String,
         arm: String,
         assigned_at: NaiveDateTime,
+    }
+    "mail_preferences" => mail_preferences as MailPreferencesRow by [user_id] {
+        user_id: i64,
+        kinds: String,
+        digest: String,
+        updated_at: NaiveDateTime,
     }
     "import_map" => import_map as ImportMapRow by [source, kind, source_id] {
         source: String,

@@ -18,6 +18,8 @@ diesel::table! {
         updated_at -> Timestamp,
         accepted_answers -> Integer,
         expert_notifications -> Bool,
+        email_verified_at -> Nullable<Timestamp>,
+        email_undeliverable_at -> Nullable<Timestamp>,
     }
 }
 
@@ -450,7 +452,56 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_outbox (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        to_address -> Nullable<Text>,
+        notification_id -> Nullable<BigInt>,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    email_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        purpose -> Text,
+        token_hash -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    mail_preferences (user_id) {
+        user_id -> BigInt,
+        kinds -> Text,
+        digest -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    digests_sent (user_id, period) {
+        user_id -> BigInt,
+        period -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(mail_outbox -> users (user_id));
 diesel::joinable!(user_category_stats -> users (user_id));
 diesel::joinable!(reputation_events -> users (user_id));
 diesel::joinable!(badges -> users (user_id));
@@ -498,4 +549,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     deflection_rollups,
     experiment_arms,
     import_map,
+    mail_outbox,
+    email_tokens,
+    mail_preferences,
+    digests_sent,
 );

@@ -25,6 +25,8 @@ pub struct User {
     pub updated_at: NaiveDateTime,
     pub accepted_answers: i32,
     pub expert_notifications: bool,
+    pub email_verified_at: Option<NaiveDateTime>,
+    pub email_undeliverable_at: Option<NaiveDateTime>,
 }
 
 impl User {
