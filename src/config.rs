@@ -134,6 +134,9 @@ pub struct MailSettings {
     pub retry_ms: u64,
     /// Attempts before a mail that keeps failing temporarily is given up.
     pub max_attempts: i32,
+    /// How often the sender runs the digest pass and prunes old mail, in
+    /// seconds (unset: every minute; 0: never, for tests that run it).
+    pub housekeeping_secs: Option<u64>,
 }
 
 impl Default for MailSettings {
@@ -145,6 +148,7 @@ impl Default for MailSettings {
             poll_ms: 1000,
             retry_ms: 30_000,
             max_attempts: 12,
+            housekeeping_secs: None,
         }
     }
 }

@@ -22,6 +22,8 @@ use crate::http::ratelimit::RateLimiter;
 use crate::http::read_cache::ReadCache;
 use crate::http::state::AppState;
 use crate::service::Context;
+use crate::service::mail::sender::MailSender;
+use crate::service::mail::transport::Transport;
 use crate::service::search::Search;
 use crate::service::tokens;
 use crate::store::{self, DbPool, PoolOptions, QueryCounter};
@@ -119,15 +121,27 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let (background, _) = store::connect(&settings.database_url(), &background_options)?;
     let search = Search::start(&settings.index_dir(), background, clock.clone(), commit_every)?;
     let reads = ReadCache::new(std::time::Duration::from_millis(settings.read_cache_ms), search.status.clone());
+    let settings = Arc::new(settings);
+    let mail = start_mail(&settings, clock.clone(), &secret)?;
     Ok(AppState {
         reads,
         search,
         rate_limiter: RateLimiter::new(settings.rate_limits.clone()),
         pool: database.pool,
         queries: database.queries,
-        ctx: Context::new(Arc::new(settings), clock, &secret),
+        ctx: Context::new(settings, clock, &secret),
         metrics: crate::metrics::Metrics::new(),
+        mail,
     })
+}
+
+/// The mail sender, with its own two connections (like the indexer, it
+/// never waits behind requests) and its own context on the same clock.
+fn start_mail(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<MailSender, StartupError> {
+    let transport = Transport::from_settings(settings)?;
+    let options = PoolOptions { max_size: 2, ..settings.pool_options() };
+    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    Ok(MailSender::start(pool, Context::new(settings.clone(), clock, secret), transport))
 }
 
 /// A bound, not yet running server.
@@ -158,12 +172,16 @@ impl Application {
         &self.server
     }
 
-    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests and
-    /// the last index commit.
+    /// Serves until SIGINT/SIGTERM, then finishes in-flight requests, the
+    /// mail in hand and the last index commit.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let state = self.state.clone();
-        let _ = web::block(move || state.search.stop()).await;
+        let _ = web::block(move || {
+            state.mail.stop();
+            state.search.stop()
+        })
+        .await;
         result
     }
 }

@@ -79,7 +79,10 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains('@')
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            // What a mail server would refuse as a recipient (quotes,
+            // brackets, empty labels) is refused here, not at send time.
+            && email.parse::<lettre::Address>().is_ok();
         if !well_formed {
             return Err("is not an email address".to_owned());
         }

@@ -10,6 +10,7 @@ pub mod categories;
 pub mod close_votes;
 pub mod deflection;
 pub mod extract;
+pub mod mail;
 pub mod me;
 pub mod middleware;
 pub mod moderation;
@@ -104,9 +105,17 @@ pub fn route_table() -> Vec<ApiRoute> {
         post("/api/v1/auth/login", auth::login),
         post("/api/v1/auth/refresh", auth::refresh),
         post("/api/v1/auth/logout", auth::logout),
+        post("/api/v1/auth/password-reset", mail::request_reset),
+        post("/api/v1/auth/password-reset/confirm", mail::confirm_reset),
+        post("/api/v1/auth/verify-email", mail::verify_email),
+        post("/api/v1/unsubscribe", mail::unsubscribe),
         get("/api/v1/me", me::show),
         patch("/api/v1/me", me::update),
         post("/api/v1/me/password", me::change_password),
+        put("/api/v1/me/email", mail::change_email),
+        post("/api/v1/me/verify-email/resend", mail::resend_verification),
+        get("/api/v1/me/notification-settings", mail::show_settings),
+        put("/api/v1/me/notification-settings", mail::update_settings),
         get("/api/v1/users", users::leaderboard),
         get("/api/v1/users/{id}", users::show),
         get("/api/v1/admin/settings", admin::show_settings),

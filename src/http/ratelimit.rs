@@ -108,7 +108,16 @@ fn classify(req: &ServiceRequest, state: &AppState) -> Vec<(Class, String)> {
     let method = req.method();
     let is_read = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     match (is_read, path) {
-        (false, "/api/v1/auth/login" | "/api/v1/auth/register" | "/api/v1/auth/refresh") => vec![(Class::Auth, ip)],
+        (
+            false,
+            "/api/v1/auth/login"
+            | "/api/v1/auth/register"
+            | "/api/v1/auth/refresh"
+            | "/api/v1/auth/password-reset"
+            | "/api/v1/auth/password-reset/confirm"
+            | "/api/v1/auth/verify-email"
+            | "/api/v1/unsubscribe",
+        ) => vec![(Class::Auth, ip)],
         (false, "/api/v1/events") => vec![(Class::Events, ip)],
         (true, "/api/v1/search" | "/api/v1/questions/similar") => vec![(Class::Search, ip)],
         (true, _) => Vec::new(),

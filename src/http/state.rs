@@ -11,6 +11,7 @@ use super::read_cache::ReadCache;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 use crate::service::Context;
+use crate::service::mail::sender::MailSender;
 use crate::service::search::Search;
 use crate::service::settings::SiteSettings;
 use crate::store::{DbConn, DbPool, QueryCounter};
@@ -25,6 +26,8 @@ pub struct AppState {
     pub reads: ReadCache<web::Bytes>,
     pub rate_limiter: RateLimiter,
     pub metrics: Metrics,
+    /// This node's mail sender.
+    pub mail: MailSender,
 }
 
 /// The rules without taking a database connection unless the cached copy

@@ -13,6 +13,8 @@
 //! - `community/`: questions, answers and acceptance, comments, votes,
 //!   categories and tags, revisions, follows, close votes.
 //! - `notifications/`: the inbox.
+//! - `mail/`: the mail outbox and its sender, account tokens, mail
+//!   preferences, digests.
 //! - `reputation/`: the ledger, experts, badges, council verification.
 //! - `moderation/`: flags, the review queue, question actions, suspension,
 //!   limits on new accounts.
@@ -23,7 +25,8 @@
 //! Support: `context` (what every service is given), `caller` (who is
 //! asking), `privileges`, `settings` (the community's rules document),
 //! `audit` (the moderator and admin log), `pagination`, `markdown`, `pii`
-//! (personal-information detection), `tokens` (signing and random tokens)
+//! (personal-information detection), `tokens` (signing and random tokens),
+//! `delivery` (leases and back-off of everything sent out)
 //! and `health` (what operations asks of a node).
 
 pub mod accounts;
@@ -32,8 +35,10 @@ pub mod caller;
 pub mod community;
 pub mod context;
 pub mod deflection;
+pub mod delivery;
 pub mod health;
 pub mod import_export;
+pub mod mail;
 pub mod markdown;
 pub mod moderation;
 pub mod notifications;

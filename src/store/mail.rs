@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::schema::{digests_sent, email_tokens, mail_outbox, mail_preferences, users};
-use super::{Backend, DbConn};
+use super::DbConn;
 
 /// A mail waiting (or claimed) to be sent.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -186,19 +186,6 @@ pub fn change_email(conn: &mut DbConn, user_id: i64, email: &str, now: NaiveDate
         .map(|_| ())
 }
 
-/// Users with a verified, deliverable address, by id after `after`: the
-/// digest's candidates.
-pub fn verified_after(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<Recipient>> {
-    users::table
-        .filter(users::id.gt(after))
-        .filter(users::email_verified_at.is_not_null())
-        .filter(users::email_undeliverable_at.is_null())
-        .order(users::id.asc())
-        .limit(limit)
-        .select(Recipient::as_select())
-        .load(conn)
-}
-
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = email_tokens)]
 pub struct EmailToken {
@@ -314,15 +301,77 @@ pub fn record_digest(conn: &mut DbConn, user_id: i64, period: &str, now: NaiveDa
     Ok(n == 1)
 }
 
-/// When the user's last digest was recorded.
-pub fn last_digest_at(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<NaiveDateTime>> {
+/// Unanswered, visible questions asked in [since, until) by others in the
+/// categories of the questions the user follows: (id, title), oldest
+/// first (a digest's second part).
+pub fn unanswered_in_followed_categories(
+    conn: &mut DbConn,
+    user_id: i64,
+    since: NaiveDateTime,
+    until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<(i64, String)>> {
+    use super::schema::{follows, questions};
+    let categories: Vec<i64> = follows::table
+        .inner_join(questions::table.on(questions::id.eq(follows::question_id)))
+        .filter(follows::user_id.eq(user_id))
+        .select(questions::category_id)
+        .distinct()
+        .load(conn)?;
+    if categories.is_empty() {
+        return Ok(Vec::new());
+    }
+    questions::table
+        .filter(questions::category_id.eq_any(categories))
+        .filter(questions::status.eq("unanswered"))
+        .filter(questions::hidden_at.is_null())
+        .filter(questions::deleted_at.is_null())
+        .filter(questions::author_id.ne(user_id))
+        .filter(questions::created_at.ge(since))
+        .filter(questions::created_at.lt(until))
+        .order(questions::id.asc())
+        .limit(limit)
+        .select((questions::id, questions::title))
+        .load(conn)
+}
+
+/// Users with a verified, deliverable address and no `period` row, by id
+/// after `after`: who a digest pass still has to look at.
+pub fn digest_candidates(conn: &mut DbConn, period: &str, after: i64, limit: i64) -> QueryResult<Vec<Recipient>> {
+    let checked = digests_sent::table.filter(digests_sent::user_id.eq(users::id)).filter(digests_sent::period.eq(period));
+    users::table
+        .filter(users::id.gt(after))
+        .filter(users::email_verified_at.is_not_null())
+        .filter(users::email_undeliverable_at.is_null())
+        .filter(diesel::dsl::not(diesel::dsl::exists(checked)))
+        .order(users::id.asc())
+        .limit(limit)
+        .select(Recipient::as_select())
+        .load(conn)
+}
+
+/// When the user's last digest of this kind (`day:` or `week:` periods)
+/// before `current` was recorded.
+pub fn last_digest_before(
+    conn: &mut DbConn,
+    user_id: i64,
+    prefix: &str,
+    current: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
     digests_sent::table
         .filter(digests_sent::user_id.eq(user_id))
+        .filter(digests_sent::period.like(format!("{prefix}%")))
+        .filter(digests_sent::period.ne(current))
         .select(diesel::dsl::max(digests_sent::sent_at))
         .get_result(conn)
 }
 
-/// Whether the database is PostgreSQL (several senders may run).
-pub fn is_postgres(conn: &DbConn) -> bool {
-    conn.backend() == Backend::Postgres
+/// Outbox rows that ended more than `before` ago are history: pruned.
+pub fn prune_finished(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        mail_outbox::table
+            .filter(mail_outbox::status.eq_any(["sent", "failed", "dropped"]))
+            .filter(mail_outbox::created_at.lt(before)),
+    )
+    .execute(conn)
 }

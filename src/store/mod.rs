@@ -17,6 +17,7 @@ pub mod flags;
 pub mod follows;
 pub mod imports;
 pub mod login_failures;
+pub mod mail;
 pub mod moderation;
 pub mod notifications;
 pub mod outbox;

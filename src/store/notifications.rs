@@ -32,8 +32,10 @@ pub struct NotificationInsertForm {
     pub created_at: NaiveDateTime,
 }
 
-pub fn insert(conn: &mut DbConn, form: &NotificationInsertForm) -> QueryResult<()> {
-    diesel::insert_into(notifications::table).values(form).execute(conn).map(|_| ())
+/// Writes a notification; returns its id.
+pub fn insert(conn: &mut DbConn, form: &NotificationInsertForm) -> QueryResult<i64> {
+    let row: Notification = diesel::insert_into(notifications::table).values(form).get_result(conn)?;
+    Ok(row.id)
 }
 
 /// A notification with the question title and the actor's display name.
@@ -79,4 +81,30 @@ pub fn unread_count(conn: &mut DbConn, user_id: i64) -> QueryResult<i64> {
         .filter(notifications::read_at.is_null())
         .count()
         .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Notification>> {
+    notifications::table.find(id).select(Notification::as_select()).first(conn).optional()
+}
+
+/// A user's unread notifications written in [since, until), oldest first
+/// (a digest's news).
+pub fn unread_between(
+    conn: &mut DbConn,
+    user_id: i64,
+    since: NaiveDateTime,
+    until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<NotificationRow>> {
+    notifications::table
+        .left_join(questions::table.on(questions::id.nullable().eq(notifications::question_id)))
+        .left_join(users::table.on(users::id.nullable().eq(notifications::actor_id)))
+        .filter(notifications::user_id.eq(user_id))
+        .filter(notifications::read_at.is_null())
+        .filter(notifications::created_at.ge(since))
+        .filter(notifications::created_at.lt(until))
+        .select((Notification::as_select(), questions::title.nullable(), users::display_name.nullable()))
+        .order(notifications::id.asc())
+        .limit(limit)
+        .load(conn)
 }

@@ -1,6 +1,7 @@
 //! Accounts: registration, login with throttling, refresh-token rotation,
 //! logout, profiles and password changes.
 
+pub mod email;
 pub mod new_accounts;
 pub mod passwords;
 
@@ -26,6 +27,9 @@ pub struct Me {
     pub id: i64,
     pub username: String,
     pub email: String,
+    /// The address's link was followed; only verified addresses get
+    /// notification mail.
+    pub email_verified: bool,
     pub display_name: String,
     pub bio: String,
     pub area: Option<String>,
@@ -80,8 +84,9 @@ pub struct Registration {
     pub display_name: Option<DisplayName>,
 }
 
-/// Creates a resident account and logs it in. `password_hash` is computed
-/// by the caller off the database connection.
+/// Creates a resident account and logs it in, and mails a link that
+/// verifies its address. `password_hash` is computed by the caller off the
+/// database connection.
 pub fn register(conn: &mut DbConn, ctx: &Context, reg: Registration, password_hash: String) -> ApiResult<Session> {
     let now = ctx.clock.now();
     write_transaction(conn, |conn| {
@@ -104,6 +109,7 @@ pub fn register(conn: &mut DbConn, ctx: &Context, reg: Registration, password_ha
             updated_at: now,
         };
         let user = users::insert(conn, &form, &[Role::Resident])?;
+        email::send_verification(conn, user.id, &user.email, now)?;
         start_session(conn, ctx, user, vec![Role::Resident])
     })
 }
@@ -150,6 +156,7 @@ pub fn me_view(thresholds: &Thresholds, user: User, roles: Vec<Role>) -> Me {
         id: user.id,
         username: user.username,
         email: user.email,
+        email_verified: user.email_verified_at.is_some(),
         display_name: user.display_name,
         bio: user.bio,
         area: user.area,

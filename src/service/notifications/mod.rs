@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::clock::rfc3339;
 use crate::error::ApiResult;
+use crate::service::mail;
 use crate::service::pagination::{self, CursorCodec, Page};
 use crate::store::notifications::{NotificationInsertForm, NotificationRow};
 use crate::store::{self, DbConn};
@@ -51,15 +52,22 @@ pub struct Event {
     pub at: NaiveDateTime,
 }
 
-/// Tells each recipient once; nobody is told about their own action.
+/// Tells each recipient once; nobody is told about their own action. Those
+/// who want this kind of news by mail at once get it queued here, in the
+/// same transaction.
 pub fn notify(conn: &mut DbConn, recipients: &[i64], event: Event) -> ApiResult<()> {
     let mut seen = Vec::with_capacity(recipients.len());
+    // Mail tells the asker of a new answer apart from other followers.
+    let asker = match event.kind {
+        Kind::AnswerPosted => store::questions::find(conn, event.question_id)?.map(|q| q.author_id),
+        _ => None,
+    };
     for &user_id in recipients {
         if Some(user_id) == event.actor_id || seen.contains(&user_id) {
             continue;
         }
         seen.push(user_id);
-        store::notifications::insert(
+        let id = store::notifications::insert(
             conn,
             &NotificationInsertForm {
                 user_id,
@@ -71,6 +79,7 @@ pub fn notify(conn: &mut DbConn, recipients: &[i64], event: Event) -> ApiResult<
                 created_at: event.at,
             },
         )?;
+        mail::on_notification(conn, id, user_id, event.kind.as_str(), asker == Some(user_id), event.at)?;
     }
     Ok(())
 }
