@@ -320,7 +320,10 @@ impl Settings {
             return Err(invalid("AGORA_SMTP_URL", "must start with smtp://, smtp+starttls:// or smtps://"));
         }
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
-            return Err(invalid("AGORA_MAIL_FROM", "must be an address, optionally with a name: Agora <agora@example.org>"));
+            return Err(invalid(
+                "AGORA_MAIL_FROM",
+                "must be an address, optionally with a name: Agora <agora@example.org>",
+            ));
         }
         if let Some(secret) = &self.jwt_secret
             && secret.len() < 32

@@ -45,10 +45,7 @@ pub struct ConfirmResetRequest {
     new_password: String,
 }
 
-pub async fn confirm_reset(
-    state: web::Data<AppState>,
-    body: JsonBody<ConfirmResetRequest>,
-) -> ApiResult<HttpResponse> {
+pub async fn confirm_reset(state: web::Data<AppState>, body: JsonBody<ConfirmResetRequest>) -> ApiResult<HttpResponse> {
     let ConfirmResetRequest { token, new_password } = body.0;
     token_field("token", &token)?;
     if new_password.chars().count() > Password::MAX_CHARS {
@@ -102,8 +99,8 @@ pub async fn change_email(
     errors.into_result()?;
     let email = email.ok_or_else(|| ApiError::internal("validation passed without a value"))?;
     let st = state.clone();
-    let me = web::block(move || account_email::change_email(&st.pool, &st.ctx, user.id, &ip.0, &email, &password))
-        .await??;
+    let me =
+        web::block(move || account_email::change_email(&st.pool, &st.ctx, user.id, &ip.0, &email, &password)).await??;
     wake_sender(&state);
     Ok(HttpResponse::Ok().json(me))
 }

@@ -308,7 +308,8 @@ impl SiteSettings {
         };
         check(groups.iter().all(group_ok), "search.synonyms", "each group needs 2 to 20 terms of 1 to 60 characters");
         for (field, template, placeholder) in self.links.each() {
-            let placed = template.starts_with('/') || template.starts_with("https://") || template.starts_with("http://");
+            let placed =
+                template.starts_with('/') || template.starts_with("https://") || template.starts_with("http://");
             let clean = !template.chars().any(|c| c.is_control() || c.is_whitespace());
             check(
                 placed && clean && template.len() <= 500 && template.contains(placeholder),

@@ -4,8 +4,8 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{digests_sent, email_tokens, mail_outbox, mail_preferences, users};
 use super::DbConn;
+use super::schema::{digests_sent, email_tokens, mail_outbox, mail_preferences, users};
 
 /// A mail waiting (or claimed) to be sent.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -90,13 +90,7 @@ pub fn claim_due(
 
 /// Records that a mail left (or will never leave): its final status, and
 /// the payload emptied of anything secret (a token is only needed once).
-pub fn finish(
-    conn: &mut DbConn,
-    id: i64,
-    status: &str,
-    error: Option<&str>,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn finish(conn: &mut DbConn, id: i64, status: &str, error: Option<&str>, now: NaiveDateTime) -> QueryResult<()> {
     let sent_at = (status == "sent").then_some(now);
     diesel::update(mail_outbox::table.find(id))
         .set((
@@ -271,7 +265,11 @@ pub fn set_preferences(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let updated = diesel::update(mail_preferences::table.find(user_id))
-        .set((mail_preferences::kinds.eq(kinds), mail_preferences::digest.eq(digest), mail_preferences::updated_at.eq(now)))
+        .set((
+            mail_preferences::kinds.eq(kinds),
+            mail_preferences::digest.eq(digest),
+            mail_preferences::updated_at.eq(now),
+        ))
         .execute(conn)?;
     if updated == 0 {
         diesel::insert_into(mail_preferences::table)
@@ -338,7 +336,8 @@ pub fn unanswered_in_followed_categories(
 /// Users with a verified, deliverable address and no `period` row, by id
 /// after `after`: who a digest pass still has to look at.
 pub fn digest_candidates(conn: &mut DbConn, period: &str, after: i64, limit: i64) -> QueryResult<Vec<Recipient>> {
-    let checked = digests_sent::table.filter(digests_sent::user_id.eq(users::id)).filter(digests_sent::period.eq(period));
+    let checked =
+        digests_sent::table.filter(digests_sent::user_id.eq(users::id)).filter(digests_sent::period.eq(period));
     users::table
         .filter(users::id.gt(after))
         .filter(users::email_verified_at.is_not_null())

@@ -127,6 +127,37 @@ fn cases() -> Vec<(&'static str, &'static str, [u16; 7], Build)> {
         ("POST", "/api/v1/auth/logout", [A, 204, 204, 204, 204, 204, A], |_| {
             ("POST", "/api/v1/auth/logout".into(), Some(json!({"refresh_token": "not-a-real-token"})))
         }),
+        ("POST", "/api/v1/auth/password-reset", [202; 7], |w| {
+            let email = format!("{}@example.org", w.unique("forgot"));
+            ("POST", "/api/v1/auth/password-reset".into(), Some(json!({"email": email})))
+        }),
+        // Made-up tokens: the routes are open to all, the tokens refused.
+        ("POST", "/api/v1/auth/password-reset/confirm", [400; 7], |_| {
+            let body = json!({"token": "made-up-token", "new_password": "a brand new passphrase"});
+            ("POST", "/api/v1/auth/password-reset/confirm".into(), Some(body))
+        }),
+        ("POST", "/api/v1/auth/verify-email", [400; 7], |_| {
+            ("POST", "/api/v1/auth/verify-email".into(), Some(json!({"token": "made-up-token"})))
+        }),
+        ("POST", "/api/v1/unsubscribe", [200; 7], |w| {
+            use agora::service::mail::preferences::{Unsubscribe, unsubscribe_token};
+            let token = unsubscribe_token(&w.app.state.ctx, w.owner.id, Unsubscribe::All);
+            ("POST", format!("/api/v1/unsubscribe?token={token}"), None)
+        }),
+        // A wrong password: the route is reachable, the change refused.
+        ("PUT", "/api/v1/me/email", [A, F, F, F, F, F, A], |_| {
+            ("PUT", "/api/v1/me/email".into(), Some(json!({"email": "elsewhere@example.org", "password": "not mine"})))
+        }),
+        ("POST", "/api/v1/me/verify-email/resend", [A, 202, 202, 202, 202, 202, A], |_| {
+            ("POST", "/api/v1/me/verify-email/resend".into(), None)
+        }),
+        ("GET", "/api/v1/me/notification-settings", [A, 200, 200, 200, 200, 200, A], |_| {
+            ("GET", "/api/v1/me/notification-settings".into(), None)
+        }),
+        ("PUT", "/api/v1/me/notification-settings", [A, 200, 200, 200, 200, 200, A], |_| {
+            let body = json!({"email": {"expert_new_question": "off"}, "digest": "daily"});
+            ("PUT", "/api/v1/me/notification-settings".into(), Some(body))
+        }),
         ("GET", "/api/v1/me", [A, 200, 200, 200, 200, 200, A], |_| ("GET", "/api/v1/me".into(), None)),
         ("PATCH", "/api/v1/me", [A, 200, 200, 200, 200, 200, A], |_| {
             ("PATCH", "/api/v1/me".into(), Some(json!({"bio": "hello"})))

@@ -16,6 +16,7 @@ mod demo;
 mod dump;
 mod experts;
 mod import;
+mod mail;
 mod moderation;
 mod operations;
 mod process;

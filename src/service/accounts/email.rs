@@ -113,7 +113,15 @@ pub fn request_reset(conn: &mut DbConn, ctx: &Context, email: &Email, ip: &str) 
         match user.filter(|u| u.suspended_until.is_none_or(|until| until <= now)) {
             Some(user) => {
                 let token = tokens::issue(conn, user.id, Purpose::ResetPassword, &user.email, now)?;
-                mail::enqueue(conn, user.id, MailKind::PasswordReset, Some(&user.email), None, &TokenPayload { token }, now)
+                mail::enqueue(
+                    conn,
+                    user.id,
+                    MailKind::PasswordReset,
+                    Some(&user.email),
+                    None,
+                    &TokenPayload { token },
+                    now,
+                )
             }
             None => {
                 // The same random token and hash an account would get.

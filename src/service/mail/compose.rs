@@ -84,7 +84,9 @@ fn verify_email(conn: &mut DbConn, ctx: &Context, token: &str) -> ApiResult<Draf
     Ok(Draft {
         subject: "Confirm your email address".into(),
         paragraphs: vec![
-            Paragraph::Text("Please confirm that this is your email address, so we can tell you when someone answers.".into()),
+            Paragraph::Text(
+                "Please confirm that this is your email address, so we can tell you when someone answers.".into(),
+            ),
             Paragraph::Link { label: "Confirm my address".into(), url },
             Paragraph::Text("The link works for 48 hours. If you did not sign up, ignore this mail.".into()),
         ],
@@ -127,7 +129,11 @@ fn notification(
     let Some(story) = story(conn, ctx, &n, topic)? else {
         return Ok(None);
     };
-    Ok(Some(Draft { subject: story.headline.clone(), paragraphs: story.paragraphs(), unsubscribe: Some(Unsubscribe::Topic(topic)) }))
+    Ok(Some(Draft {
+        subject: story.headline.clone(),
+        paragraphs: story.paragraphs(),
+        unsubscribe: Some(Unsubscribe::Topic(topic)),
+    }))
 }
 
 /// One notification told in words: a headline, an excerpt, a link.
@@ -216,7 +222,8 @@ fn digest_mail(
         paragraphs.push(Paragraph::Text("Questions waiting for an answer in the categories you follow:".into()));
         let template = ctx.rules(conn)?.links.question.clone();
         for (id, title) in &unanswered {
-            paragraphs.push(Paragraph::Link { label: one_line(title), url: link(ctx, &template, "{id}", &id.to_string()) });
+            paragraphs
+                .push(Paragraph::Link { label: one_line(title), url: link(ctx, &template, "{id}", &id.to_string()) });
         }
     }
     let count = stories.len() + unanswered.len();
