@@ -54,6 +54,17 @@ pub struct IndexLag {
     pub seconds: f64,
 }
 
+/// The mail outbox as the scrape found it (all nodes' mail), and what this
+/// node's sender did since it started.
+#[derive(Default)]
+pub struct MailState {
+    /// Waiting or being sent; `None` when the database did not answer.
+    pub queue: Option<(i64, f64)>,
+    pub sent: u64,
+    pub failed: u64,
+    pub dropped: u64,
+}
+
 /// A snapshot of the pool and indexer taken by the handler.
 pub struct ScrapeState {
     pub pool_max: u32,
@@ -65,6 +76,7 @@ pub struct ScrapeState {
     /// Bytes and entries the read cache holds.
     pub read_cache_bytes: u64,
     pub read_cache_entries: usize,
+    pub mail: MailState,
 }
 
 pub struct Metrics {
@@ -87,6 +99,11 @@ pub struct Metrics {
     heap_resident: Gauge,
     read_cache_bytes: Gauge,
     read_cache_entries: Gauge,
+    mail_queued: Gauge,
+    mail_oldest_queued_seconds: Gauge<f64, AtomicU64>,
+    mail_sent: Counter,
+    mail_failed: Counter,
+    mail_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -138,6 +155,24 @@ impl Metrics {
             "Age of the oldest outbox entry not yet applied",
             index_lag_seconds.clone(),
         );
+        let mail_queued = Gauge::default();
+        registry.register("mail_queued", "Mails waiting in the outbox or being sent (all nodes)", mail_queued.clone());
+        let mail_oldest_queued_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "mail_oldest_queued_seconds",
+            "Age of the oldest mail still waiting (0 when none)",
+            mail_oldest_queued_seconds.clone(),
+        );
+        let mail_sent = Counter::default();
+        registry.register("mail_sent", "Mails this node handed to SMTP (or wrote as .eml files)", mail_sent.clone());
+        let mail_failed = Counter::default();
+        registry.register("mail_failed", "Mails refused for good or given up after retries by this node", mail_failed.clone());
+        let mail_dropped = Counter::default();
+        registry.register(
+            "mail_dropped",
+            "Mails this node did not send: their post was hidden or deleted, or the address unverified",
+            mail_dropped.clone(),
+        );
         let heap_allocated = Gauge::default();
         registry.register(
             "heap_allocated_bytes",
@@ -186,6 +221,11 @@ impl Metrics {
             heap_resident,
             read_cache_bytes,
             read_cache_entries,
+            mail_queued,
+            mail_oldest_queued_seconds,
+            mail_sent,
+            mail_failed,
+            mail_dropped,
         }
     }
 
@@ -224,6 +264,7 @@ impl Metrics {
         }
         self.read_cache_bytes.set(i64::try_from(scrape.read_cache_bytes).unwrap_or(i64::MAX));
         self.read_cache_entries.set(i64::try_from(scrape.read_cache_entries).unwrap_or(i64::MAX));
+        self.record_mail(&scrape.mail);
         if let Some(heap) = heap_stats() {
             self.heap_allocated.set(heap.allocated);
             self.heap_active.set(heap.active);
@@ -234,6 +275,19 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+impl Metrics {
+    fn record_mail(&self, mail: &MailState) {
+        if let Some((queued, oldest)) = mail.queue {
+            self.mail_queued.set(queued);
+            self.mail_oldest_queued_seconds.set(oldest);
+        }
+        // The sender counts; the counters catch up at each scrape.
+        for (counter, total) in [(&self.mail_sent, mail.sent), (&self.mail_failed, mail.failed), (&self.mail_dropped, mail.dropped)] {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
 }
 
@@ -278,6 +332,7 @@ mod tests {
             index_lag: Some(IndexLag { entries: 5, seconds: 1.5 }),
             read_cache_bytes: 2048,
             read_cache_entries: 3,
+            mail: MailState { queue: Some((4, 12.5)), sent: 9, failed: 1, dropped: 2 },
         }
     }
 
@@ -309,9 +364,13 @@ mod tests {
         assert!(text.contains("agora_db_queries_total 42"), "{text}");
         assert!(text.contains("agora_read_cache_bytes 2048"), "{text}");
         assert!(text.contains("agora_read_cache_entries 3"), "{text}");
+        assert!(text.contains("agora_mail_queued 4"), "{text}");
+        assert!(text.contains("agora_mail_oldest_queued_seconds 12.5"), "{text}");
+        assert!(text.contains("agora_mail_sent_total 9"), "{text}");
         // A second scrape does not count the same queries twice.
         let text = metrics.render(&scrape());
         assert!(text.contains("agora_db_queries_total 42"), "{text}");
+        assert!(text.contains("agora_mail_sent_total 9"), "{text}");
         // The process runs on jemalloc (lib.rs), whose figures are read.
         let gauge = |name: &str| -> i64 {
             let line = text.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap_or_else(|| panic!("{name}"));

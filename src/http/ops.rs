@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use crate::metrics::{IndexLag, ScrapeState};
+use crate::metrics::{IndexLag, MailState, ScrapeState};
 use crate::service::health;
 
 /// The spec, compiled in so the served document always matches the build.
@@ -43,6 +43,14 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .await
         .ok()
         .map(|(entries, seconds)| IndexLag { entries, seconds });
+    let mail_queue = state.db(move |conn| health::mail_queue(conn, now)).await.ok();
+    let stats = &state.mail.stats;
+    let mail = MailState {
+        queue: mail_queue,
+        sent: stats.sent.load(Ordering::Relaxed),
+        failed: stats.failed.load(Ordering::Relaxed),
+        dropped: stats.dropped.load(Ordering::Relaxed),
+    };
     let pool = state.pool.state();
     let (read_cache_bytes, read_cache_entries) = state.reads.size();
     let scrape = ScrapeState {
@@ -54,6 +62,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         index_lag: lag,
         read_cache_bytes,
         read_cache_entries,
+        mail,
     };
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

@@ -19,3 +19,11 @@ pub fn index_lag(conn: &mut DbConn, position: i64, now: NaiveDateTime) -> ApiRes
     let seconds = oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
     Ok((entries, seconds))
 }
+
+/// Mails waiting (all nodes), and the age in seconds of the oldest.
+pub fn mail_queue(conn: &mut DbConn, now: NaiveDateTime) -> ApiResult<(i64, f64)> {
+    let (by_status, oldest) = crate::store::mail::counts(conn)?;
+    let queued = by_status.iter().filter(|(s, _)| s == "pending" || s == "sending").map(|(_, n)| n).sum();
+    let seconds = oldest.map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+    Ok((queued, seconds))
+}

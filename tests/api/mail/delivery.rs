@@ -45,6 +45,9 @@ fn with_the_smtp_server_down_for_a_while_every_mail_arrives_once() {
         mail_outbox::table.select(mail_outbox::attempts).load(conn).unwrap()
     });
     assert!(attempts.iter().all(|&a| a >= 2), "each mail was tried and failed: {attempts:?}");
+    let metrics = app.get("/metrics").send().assert_status(200).text.clone();
+    assert!(metrics.contains("agora_mail_queued 5"), "{metrics}");
+    assert!(!metrics.contains("agora_mail_oldest_queued_seconds 0\n"), "{metrics}");
 
     let sink = SmtpSink::start_on(port);
     sink.set_failing(true);
@@ -56,6 +59,8 @@ fn with_the_smtp_server_down_for_a_while_every_mail_arrives_once() {
     wait_until_idle(&app);
     std::thread::sleep(Duration::from_millis(200));
     assert_each_once(&sink.mails(), &addresses);
+    let metrics = app.get("/metrics").send().assert_status(200).text.clone();
+    assert!(metrics.contains("agora_mail_queued 0") && metrics.contains("agora_mail_sent_total 5"), "{metrics}");
 }
 
 fn spawn_app_with_smtp(url: &str) -> crate::helpers::TestApp {
