@@ -14,11 +14,15 @@ use serde::Deserialize;
 use crate::clock::Clock;
 use crate::domain::{Role, TagName};
 use crate::error::{ApiError, ApiResult};
+use crate::service::accounts::email as account_email;
 use crate::service::accounts::passwords;
 use crate::service::community::answers;
 use crate::service::community::questions;
 use crate::service::community::votes;
 use crate::service::community::votes::VoteChange;
+use crate::service::mail::preferences::Topic;
+use crate::service::mail::tokens::Purpose;
+use crate::service::mail::{self, MailKind, NotificationPayload, TokenPayload};
 use crate::service::markdown;
 use crate::service::posts::PostType;
 use crate::service::settings::{self, ReputationPoints};
@@ -153,6 +157,7 @@ pub fn seed(conn: &mut DbConn, clock: &Clock) -> Result<Option<Vec<DemoLogin>>, 
     write_transaction(conn, |conn| -> ApiResult<()> {
         let people = create_people(conn, &hash, now)?;
         seed_content(conn, &people, lines, now)?;
+        seed_mail(conn, &people, now)?;
         traffic::seed(conn, &mut Rng(SEED ^ 0x7ea0_ff1c), now)
     })
     .map_err(|e| e.to_string())?;
@@ -163,6 +168,43 @@ pub fn seed(conn: &mut DbConn, clock: &Clock) -> Result<Option<Vec<DemoLogin>>, 
             .collect(),
     ))
 }
+
+/// A few residents with verified addresses, and a mail of each kind their
+/// notifications allow, plus a verification and a reset mail: with no SMTP
+/// server configured they land in `<data_dir>/mail/` as `.eml` files, so a
+/// newcomer sees what residents receive. (The seeded history itself mails
+/// nobody: the residents' addresses were unverified while it was written.)
+fn seed_mail(conn: &mut DbConn, people: &People, now: NaiveDateTime) -> ApiResult<()> {
+    for resident in people.residents.iter().take(MAILED_RESIDENTS) {
+        store::mail::mark_verified(conn, resident.id, &resident.email, now)?;
+        let mut told = Vec::new();
+        let notifications =
+            store::notifications::unread_between(conn, resident.id, now - Duration::days(365), now, 500)?;
+        for (n, _, _) in notifications.into_iter().rev() {
+            let asker = match n.question_id {
+                Some(id) => store::questions::find(conn, id)?.map(|q| q.author_id),
+                None => None,
+            };
+            let Some(topic) = Topic::of_notification(&n.kind, asker == Some(resident.id)) else { continue };
+            if told.contains(&topic) {
+                continue;
+            }
+            told.push(topic);
+            mail::enqueue(conn, resident.id, MailKind::Notification, None, Some(n.id), &NotificationPayload { topic }, now)?;
+        }
+    }
+    if let Some(newcomer) = people.residents.get(MAILED_RESIDENTS) {
+        account_email::send_verification(conn, newcomer.id, &newcomer.email, now)?;
+    }
+    if let Some(forgetful) = people.residents.get(MAILED_RESIDENTS + 1) {
+        let token = mail::tokens::issue(conn, forgetful.id, Purpose::ResetPassword, &forgetful.email, now)?;
+        mail::enqueue(conn, forgetful.id, MailKind::PasswordReset, Some(&forgetful.email), None, &TokenPayload { token }, now)?;
+    }
+    Ok(())
+}
+
+/// Residents of the demo whose addresses are verified.
+const MAILED_RESIDENTS: usize = 3;
 
 fn parse_community() -> Result<Vec<Line>, StartupError> {
     COMMUNITY

@@ -2,6 +2,7 @@
 //! result. Every route is listed once in `route_table`, which both
 //! registers it and lets the spec test compare it with `openapi.yaml`.
 
+pub mod account_pages;
 pub mod admin;
 pub mod answers;
 pub mod auth;
@@ -193,6 +194,7 @@ pub fn served_routes() -> Vec<(String, String)> {
 /// and with every route in one list a request for a question ran some
 /// twenty regexes before it found its own.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    account_pages::configure(cfg);
     let mut scopes: BTreeMap<&'static str, BTreeMap<&'static str, Vec<ApiRoute>>> = BTreeMap::new();
     for api_route in route_table() {
         let (scope, path) = split_scope(api_route.path);

@@ -47,6 +47,7 @@ fn the_demo_is_a_whole_community_and_always_the_same() {
     let limit = Duration::from_secs(seed_limit_secs());
     assert!(took < limit, "seeding the demo took {took:?} (limit {limit:?})");
     assert!(seed(&app).is_none(), "a second seed leaves the data alone");
+    demo_mail_is_written_as_eml_files(&app);
     for role in ["admin", "moderator", "staff", "analyst"] {
         let login = logins.iter().find(|l| l.role == role).unwrap();
         let session = app.login(login.username, login.password).assert_status(200).json();
@@ -101,4 +102,22 @@ fn the_demo_is_a_whole_community_and_always_the_same() {
             .collect()
     };
     assert_eq!(shape(&questions), shape(&all_questions(&again)));
+}
+
+/// With no SMTP server, the demo's mail (a few verified residents' news, a
+/// verification, a reset) is in the data directory as `.eml` files.
+fn demo_mail_is_written_as_eml_files(app: &TestApp) {
+    let dir = app.state.ctx.config.data_dir.join("mail");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        let has = |kind: &str| names.iter().any(|n| n.ends_with(&format!("-{kind}.eml")));
+        if has("notification") && has("verify_email") && has("password_reset") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the demo's mail is missing: {names:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -6,6 +6,7 @@ mod accounts;
 mod delivery;
 mod digests;
 mod notifications;
+mod pages;
 pub mod smtp;
 
 use serde_json::json;
