@@ -21,8 +21,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -106,7 +106,8 @@ fn agent() -> ureq::Agent {
 
 fn call(agent: &ureq::Agent, base: &str, method: &str, path: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
     let url = format!("{base}{path}");
-    let mut request = ureq::http::Request::builder().method(method).uri(&url).header("Content-Type", "application/json");
+    let mut request =
+        ureq::http::Request::builder().method(method).uri(&url).header("Content-Type", "application/json");
     if let Some(token) = token {
         request = request.header("Authorization", format!("Bearer {token}"));
     }
@@ -133,7 +134,8 @@ fn set_up(server: &Server, sink: &SmtpSink, data_dir: &PathBuf) -> Fixture {
     writeln!(create.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     assert!(create.wait().unwrap().success());
     let login = |name: &str| {
-        let (status, session) = server.call("POST", "/api/v1/auth/login", None, &json!({"login": name, "password": PASSWORD}));
+        let (status, session) =
+            server.call("POST", "/api/v1/auth/login", None, &json!({"login": name, "password": PASSWORD}));
         assert_eq!(status, 200, "{session}");
         session["access_token"].as_str().unwrap().to_owned()
     };
@@ -174,7 +176,8 @@ fn answer_rate(server: &Server, fixture: &Fixture, options: &Options, round: usi
                 while !stop.load(Ordering::Relaxed) {
                     n += 1;
                     let body = json!({"body": format!("Answer {t}-{n}: report it on the council's missed bin form.")});
-                    let (status, _) = call(&agent, &base, "POST", &format!("/api/v1/questions/{id}/answers"), Some(&token), &body);
+                    let (status, _) =
+                        call(&agent, &base, "POST", &format!("/api/v1/questions/{id}/answers"), Some(&token), &body);
                     assert_eq!(status, 201);
                     done.fetch_add(1, Ordering::Relaxed);
                 }
@@ -279,7 +282,11 @@ fn main() {
     let _ = writeln!(report, "| POST answer, mail off (mean of 2 rounds) | {:.0} req/s |", mean(&off));
     let _ = writeln!(report, "| POST answer, mail on (mean of 2 rounds) | {:.0} req/s |", mean(&on));
     let _ = writeln!(report, "| **ratio on / off** (target ≥ 0.9) | **{ratio:.2}** |");
-    let _ = writeln!(report, "| mails delivered from a queue of {} | {per_second:.0} mails/s ({seconds:.1} s, including the start) |", options.queue);
+    let _ = writeln!(
+        report,
+        "| mails delivered from a queue of {} | {per_second:.0} mails/s ({seconds:.1} s, including the start) |",
+        options.queue
+    );
     let _ = writeln!(report, "| mails of the answer rounds, all delivered | {answer_mails} |");
     let results = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/results");
     std::fs::write(results.join(format!("{date}-mail.md")), report).unwrap();

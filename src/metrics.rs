@@ -166,7 +166,11 @@ impl Metrics {
         let mail_sent = Counter::default();
         registry.register("mail_sent", "Mails this node handed to SMTP (or wrote as .eml files)", mail_sent.clone());
         let mail_failed = Counter::default();
-        registry.register("mail_failed", "Mails refused for good or given up after retries by this node", mail_failed.clone());
+        registry.register(
+            "mail_failed",
+            "Mails refused for good or given up after retries by this node",
+            mail_failed.clone(),
+        );
         let mail_dropped = Counter::default();
         registry.register(
             "mail_dropped",
@@ -285,7 +289,9 @@ impl Metrics {
             self.mail_oldest_queued_seconds.set(oldest);
         }
         // The sender counts; the counters catch up at each scrape.
-        for (counter, total) in [(&self.mail_sent, mail.sent), (&self.mail_failed, mail.failed), (&self.mail_dropped, mail.dropped)] {
+        for (counter, total) in
+            [(&self.mail_sent, mail.sent), (&self.mail_failed, mail.failed), (&self.mail_dropped, mail.dropped)]
+        {
             counter.inc_by(total.saturating_sub(counter.get()));
         }
     }

@@ -190,7 +190,15 @@ fn seed_mail(conn: &mut DbConn, people: &People, now: NaiveDateTime) -> ApiResul
                 continue;
             }
             told.push(topic);
-            mail::enqueue(conn, resident.id, MailKind::Notification, None, Some(n.id), &NotificationPayload { topic }, now)?;
+            mail::enqueue(
+                conn,
+                resident.id,
+                MailKind::Notification,
+                None,
+                Some(n.id),
+                &NotificationPayload { topic },
+                now,
+            )?;
         }
     }
     if let Some(newcomer) = people.residents.get(MAILED_RESIDENTS) {
@@ -198,7 +206,15 @@ fn seed_mail(conn: &mut DbConn, people: &People, now: NaiveDateTime) -> ApiResul
     }
     if let Some(forgetful) = people.residents.get(MAILED_RESIDENTS + 1) {
         let token = mail::tokens::issue(conn, forgetful.id, Purpose::ResetPassword, &forgetful.email, now)?;
-        mail::enqueue(conn, forgetful.id, MailKind::PasswordReset, Some(&forgetful.email), None, &TokenPayload { token }, now)?;
+        mail::enqueue(
+            conn,
+            forgetful.id,
+            MailKind::PasswordReset,
+            Some(&forgetful.email),
+            None,
+            &TokenPayload { token },
+            now,
+        )?;
     }
     Ok(())
 }

@@ -192,12 +192,12 @@ fn operators_back_up_and_restore_with_the_binary() {
     source.with_conn(|conn| agora::demo::seed(conn, &source.clock).unwrap().expect("seeded"));
     let backup = scratch("cli");
     let out = agora(&source.db, &source.db.scratch_dir(), &["export", "jsonl", backup.to_str().unwrap()], "");
-    assert!(out.contains("Exported 23 tables"), "{out}");
+    assert!(out.contains("Exported 24 tables"), "{out}");
 
     let (target, _) = TestDatabase::create();
     let data_dir = target.scratch_dir().join("node");
     let out = agora(&target, &data_dir, &["import", "jsonl", backup.to_str().unwrap()], "");
-    assert!(out.contains("Restored 23 tables") && out.contains("Indexed"), "{out}");
+    assert!(out.contains("Restored 24 tables") && out.contains("Indexed"), "{out}");
     // Restored accounts have no password until an operator sets one.
     let out =
         agora(&target, &data_dir, &["user", "set-password", "--username", "analyst-omar"], "a brand new passphrase\n");

@@ -6,7 +6,8 @@ use crate::helpers::spawn_app;
 fn account_pages_are_plain_html_under_a_strict_policy() {
     let app = spawn_app();
     for path in ["/account/verify?token=abc", "/account/reset?token=abc", "/account/unsubscribe?token=abc"] {
-        let page = app.get(path).send().assert_status(200);
+        let page = app.get(path).send();
+        page.assert_status(200);
         assert!(page.header("content-type").unwrap().starts_with("text/html"));
         let csp = page.header("content-security-policy").unwrap();
         assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
@@ -19,7 +20,8 @@ fn account_pages_are_plain_html_under_a_strict_policy() {
         }
         assert!(page.text.contains("role=\"status\""), "results are announced to screen readers");
     }
-    let script = app.get("/account/account.js").send().assert_status(200);
+    let script = app.get("/account/account.js").send();
+    script.assert_status(200);
     assert!(script.header("content-type").unwrap().starts_with("text/javascript"));
     assert!(!script.text.contains("http://") && !script.text.contains("https://"), "no other host");
     app.get("/account/account.css").send().assert_status(200);
