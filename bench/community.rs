@@ -310,6 +310,8 @@ pub(crate) fn generate(material: &Material, n: usize, dir: &Path) -> Community {
             updated_at: joined,
             accepted_answers: ledger.accepted[id as usize],
             expert_notifications: false,
+            email_verified_at: None,
+            email_undeliverable_at: None,
         });
     }
     let mut categories_out = files.table("categories");

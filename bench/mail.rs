@@ -19,7 +19,7 @@
 //! Writes bench/results/<date>-mail.md.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -57,7 +57,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(data_dir: &PathBuf, smtp_url: &str) -> Server {
+    fn start(data_dir: &Path, smtp_url: &str) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = std::fs::File::create(data_dir.join("server.log")).unwrap();
         let child = agora(data_dir, smtp_url)
@@ -86,7 +86,7 @@ impl Server {
     }
 }
 
-fn agora(data_dir: &PathBuf, smtp_url: &str) -> Command {
+fn agora(data_dir: &Path, smtp_url: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
     command
         .env("AGORA_DATA_DIR", data_dir)
@@ -123,7 +123,7 @@ struct Fixture {
     helper: String,
 }
 
-fn set_up(server: &Server, sink: &SmtpSink, data_dir: &PathBuf) -> Fixture {
+fn set_up(server: &Server, sink: &SmtpSink, data_dir: &Path) -> Fixture {
     let mut create = agora(data_dir, "smtp://127.0.0.1:1")
         .args(["user", "create", "--username", "bench-admin", "--email", "admin@bench.example", "--role", "admin"])
         .stdin(Stdio::piped())
@@ -198,7 +198,7 @@ fn set_mail(server: &Server, fixture: &Fixture, mode: &str) {
 }
 
 /// Writes `n` verification mails for the asker straight into the outbox.
-fn fill_queue(data_dir: &PathBuf, n: usize) {
+fn fill_queue(data_dir: &Path, n: usize) {
     use agora::store::schema::{mail_outbox, users};
     use diesel::prelude::*;
     let url = data_dir.join("agora.db").to_string_lossy().into_owned();

@@ -118,7 +118,9 @@ pub fn retry_at(conn: &mut DbConn, id: i64, at: NaiveDateTime, error: &str) -> Q
 }
 
 /// Mails by status, and when the oldest still waiting was enqueued.
-pub fn counts(conn: &mut DbConn) -> QueryResult<(Vec<(String, i64)>, Option<NaiveDateTime>)> {
+pub type OutboxCounts = (Vec<(String, i64)>, Option<NaiveDateTime>);
+
+pub fn counts(conn: &mut DbConn) -> QueryResult<OutboxCounts> {
     let by_status = mail_outbox::table
         .group_by(mail_outbox::status)
         .select((mail_outbox::status, diesel::dsl::count_star()))

@@ -109,6 +109,7 @@ pub fn request_reset(conn: &mut DbConn, ctx: &Context, email: &Email, ip: &str) 
     }
     write_transaction(conn, |conn| {
         login_failures::record(conn, &address_key, &ip_key, now)?;
+        login_failures::delete_before(conn, now - window)?;
         let user = store::mail::find_by_email(conn, email.as_str())?;
         match user.filter(|u| u.suspended_until.is_none_or(|until| until <= now)) {
             Some(user) => {
