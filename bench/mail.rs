@@ -274,9 +274,11 @@ fn main() {
     let _ = writeln!(report, "# Mail benchmark, {date}\n");
     let _ = writeln!(
         report,
-        "Release `agora serve` on SQLite, SMTP to the tests' sink on loopback (`bench/mail.rs`), \
+        "{} `agora serve` on SQLite, SMTP to the tests' sink on loopback (`bench/mail.rs`), \
          {} client threads, {} s per round.\n",
-        options.connections, options.seconds
+        if cfg!(debug_assertions) { "An unoptimised (debug) build of" } else { "The release" },
+        options.connections,
+        options.seconds
     );
     let _ = writeln!(report, "| measure | figure |\n|---|---|");
     let _ = writeln!(report, "| POST answer, mail off (mean of 2 rounds) | {:.0} req/s |", mean(&off));
