@@ -186,6 +186,9 @@ impl Handler for Session {
 fn session(stream: TcpStream, state: Arc<State>) {
     let remote = stream.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    // Replies go out as several small writes: without this, Nagle's
+    // algorithm and the client's delayed ACKs cost ~40 ms per command.
+    let _ = stream.set_nodelay(true);
     let Ok(mut writer) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
     let mut session =
