@@ -83,7 +83,9 @@ fn the_widget_fits_its_size_budget() {
 fn the_widget_uses_no_eval_and_writes_no_markup() {
     let app = spawn_app();
     let script = app.get("/widget.js").send().text.clone();
-    for banned in ["eval(", "new Function", "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "cookie"] {
+    for banned in
+        ["eval(", "new Function", "innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "document.cookie"]
+    {
         assert!(!script.contains(banned), "widget.js uses {banned}");
     }
     let question = app.get("/assets/question.js").send().text.clone();
@@ -117,7 +119,8 @@ fn the_pages_load_only_same_origin_files_and_no_inline_script() {
         let html = app.get(page).send().text.clone();
         let refs = references(&html);
         assert!(!refs.is_empty(), "{page} loads nothing?");
-        for reference in &refs {
+        // `data:,` is the empty icon that spares a request for /favicon.ico.
+        for reference in refs.iter().filter(|r| *r != "data:,") {
             assert!(reference.starts_with('/') && !reference.starts_with("//"), "{page} loads {reference}");
             app.get(reference).send().assert_status(200);
         }

@@ -25,8 +25,13 @@ use serde_json::{Value, json};
 
 use helpers::{TestApp, TestUser, spawn_app_with};
 
-/// The origin of the pretend council site in the cross-origin scenario.
-const COUNCIL_ORIGIN: &str = "http://council.example";
+/// The origin of the pretend council site the scenarios serve (on another
+/// port of the same loopback address: Chromium keeps sites it does not see
+/// on loopback from calling loopback addresses at all).
+fn council_origin() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    format!("http://127.0.0.1:{}", listener.local_addr().expect("its address").port())
+}
 
 fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
@@ -86,6 +91,7 @@ fn seed(app: &TestApp) -> Seed {
     let analyst = app.user_with_roles("widget_analyst", &[Role::Analyst]);
     let staff = app.user_with_roles("widget_staff", &[Role::Staff]);
     let asker = app.register("widget_resident");
+    app.set_reputation(asker.id, 5000);
     app.create_category(&admin, "waste");
     for (title, answer) in QUESTIONS {
         let question = app.ask(&asker, "waste", title, &[])["id"].as_i64().unwrap();
@@ -120,14 +126,15 @@ fn the_widget_works_in_a_real_browser() {
     if !node_packages(&dir) {
         return unavailable("node, or the npm packages of tests/browser (npm ci), are not available");
     }
-    let app = spawn_app_with(|s| s.cors_origins = vec![COUNCIL_ORIGIN.to_owned()]);
+    let council = council_origin();
+    let app = spawn_app_with(|s| s.cors_origins = vec![council.clone()]);
     let seed = seed(&app);
     let mut node = Command::new("node");
     node.arg("scenarios.mjs")
         .current_dir(&dir)
         .env("AGORA_URL", &app.address)
         .env("AGORA_CHROMIUM", &chromium)
-        .env("AGORA_COUNCIL_ORIGIN", COUNCIL_ORIGIN)
+        .env("AGORA_COUNCIL_ORIGIN", &council)
         .env("AGORA_ANALYST_TOKEN", &seed.analyst.access_token)
         .env("AGORA_ADMIN_TOKEN", &seed.admin.access_token);
     let status = node.status().expect("run node");

@@ -2,6 +2,7 @@
 // against a seeded server (AGORA_URL). Each scenario gets its own browser
 // context, so its own visitor (localStorage) and its own intent.
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
@@ -27,7 +28,7 @@ function check(condition, message) {
 async function api(path, token, init = {}) {
   const headers = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
   const response = await fetch(BASE + path, { ...init, headers });
-  check(response.ok, `${path}: ${response.status} ${await response.text()}`);
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }
 
@@ -62,6 +63,11 @@ async function visitor(options = {}) {
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  if (process.env.AGORA_BROWSER_DEBUG) {
+    page.on('console', (m) => console.log(`  console ${m.type()}: ${m.text()}`));
+    page.on('requestfailed', (r) => console.log(`  failed: ${r.url()} ${r.failure()?.errorText}`));
+    page.on('response', (r) => console.log(`  ${r.status()} ${r.url()}`));
+  }
   page.on('console', (m) => {
     if (m.type() === 'error' && !options.allowFailedRequests) problems.push(`console: ${m.text()}`);
   });
@@ -238,21 +244,26 @@ const scenarios = {
       </head><body><main><form id="f" action="${COUNCIL}/thanks" method="post">
       <label for="msg">Nachricht</label><textarea id="msg" name="msg"></textarea>
       <button type="submit">Senden</button></form></main></body></html>`;
-    const { page, done } = await visitor({
-      url: `${COUNCIL}/contact`,
-      route: (p) =>
-        p.route(`${COUNCIL}/**`, (r) =>
-          r.fulfill({ contentType: 'text/html', body: r.request().url().endsWith('/thanks') ? 'Danke' : council }),
-        ),
+    // The council's own site, on its own origin.
+    const site = createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end(req.url.startsWith('/thanks') ? 'Danke' : council);
     });
-    await page.locator('#msg').click();
-    await page.keyboard.type('When is the green bin collected', { delay: 15 });
-    await page.locator(LINKS).first().waitFor({ timeout: 2000 });
-    check((await page.locator('.agora-widget__heading').textContent()) === 'Vielleicht hilft das', 'own wording');
-    await page.getByRole('button', { name: 'Das hat meine Frage beantwortet' }).waitFor();
-    await Promise.all([page.waitForURL(/thanks/), page.getByRole('button', { name: 'Senden' }).click()]);
-    await eventually(summary, (s) => s.visitors.submitted_contact === before + 1, 'the contact crossed origins');
-    await done();
+    await new Promise((resolve) => site.listen(Number(new URL(COUNCIL).port), '127.0.0.1', resolve));
+    try {
+      const { page, done } = await visitor({ url: `${COUNCIL}/contact` });
+      await page.locator('#msg').click();
+      await page.keyboard.type('When is the green bin collected', { delay: 15 });
+      await page.locator(LINKS).first().waitFor({ timeout: 2000 });
+      const heading = await page.locator('.agora-widget__heading').textContent();
+      check(heading === 'Vielleicht hilft das', `the council's wording: ${heading}`);
+      await page.getByRole('button', { name: 'Das hat meine Frage beantwortet' }).waitFor();
+      await Promise.all([page.waitForURL(/thanks/), page.getByRole('button', { name: 'Senden' }).click()]);
+      await eventually(summary, (s) => s.visitors.submitted_contact === before + 1, 'the contact crossed origins');
+      await done();
+    } finally {
+      site.close();
+    }
   },
 
   // Last: it turns the hold-out on.
