@@ -76,13 +76,15 @@ struct Seed {
     analyst: TestUser,
 }
 
-const QUESTIONS: [(&str, &str); 4] = [
+const QUESTIONS: [(&str, &str); 6] = [
     ("When is my green bin collected?", "Green bins are collected every other Tuesday; the calendar is online."),
+    ("My bin was not collected this week", "Report a missed collection within two working days and it is collected."),
+    ("Can I get a bigger green bin for garden waste?", "Households of five or more can ask for a 240 litre bin."),
     ("How do I get a residents parking permit?", "Apply online with proof of address; it takes five working days."),
     ("Who repairs a pothole on my street?", "Report it on the council's site; the highways team repairs it."),
     (
-        "<img src=x onerror=\"window.__agoraXss=1\"> Recycling bin <b>missing</b> after collection",
-        "Report the missing recycling bin and a new one is delivered.",
+        "<img src=x onerror=\"window.__agoraXss=1\"> Street light <b>flickering</b> all night",
+        "Report the street light with its number; it is repaired within a week.",
     ),
 ];
 
@@ -111,7 +113,7 @@ fn similar(app: &TestApp, text: &str) -> Value {
 
 fn wait_until_indexed(app: &TestApp) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while similar(app, "recycling bin missing")["items"].as_array().is_none_or(Vec::is_empty) {
+    while similar(app, "street light flickering")["items"].as_array().is_none_or(Vec::is_empty) {
         assert!(std::time::Instant::now() < deadline, "the seeded questions were never indexed");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
