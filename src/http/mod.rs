@@ -17,6 +17,7 @@ pub mod middleware;
 pub mod moderation;
 pub mod notifications;
 pub mod ops;
+pub mod pages;
 pub mod problem;
 pub mod questions;
 pub mod ratelimit;
@@ -102,6 +103,11 @@ pub fn route_table() -> Vec<ApiRoute> {
         get("/readyz", ops::readyz),
         get("/metrics", ops::metrics),
         get("/openapi.yaml", ops::openapi),
+        get("/widget.js", pages::widget_js),
+        get("/widget.css", pages::widget_css),
+        get("/widget/demo", pages::widget_demo),
+        get("/questions/{id}", pages::question),
+        get("/assets/{name}", pages::asset),
         post("/api/v1/auth/register", auth::register),
         post("/api/v1/auth/login", auth::login),
         post("/api/v1/auth/refresh", auth::refresh),

@@ -178,7 +178,7 @@ pub struct LinkTemplates {
 impl Default for LinkTemplates {
     fn default() -> Self {
         LinkTemplates {
-            question: "/api/v1/questions/{id}".to_owned(),
+            question: "/questions/{id}".to_owned(),
             verify_email: "/account/verify?token={token}".to_owned(),
             reset_password: "/account/reset?token={token}".to_owned(),
             unsubscribe: "/account/unsubscribe?token={token}".to_owned(),

@@ -109,6 +109,12 @@ fn cases() -> Vec<(&'static str, &'static str, [u16; 7], Build)> {
         ("GET", "/readyz", [200; 7], |_| ("GET", "/readyz".into(), None)),
         ("GET", "/metrics", [200; 7], |_| ("GET", "/metrics".into(), None)),
         ("GET", "/openapi.yaml", [200; 7], |_| ("GET", "/openapi.yaml".into(), None)),
+        // The front door's files are public and read no credentials.
+        ("GET", "/widget.js", [200; 7], |_| ("GET", "/widget.js".into(), None)),
+        ("GET", "/widget.css", [200; 7], |_| ("GET", "/widget.css".into(), None)),
+        ("GET", "/widget/demo", [200; 7], |_| ("GET", "/widget/demo".into(), None)),
+        ("GET", "/questions/{id}", [200; 7], |w| ("GET", format!("/questions/{}", w.question()), None)),
+        ("GET", "/assets/{name}", [200; 7], |_| ("GET", "/assets/agora.css".into(), None)),
         ("POST", "/api/v1/auth/register", [201; 7], |w| {
             let name = w.unique("newbie");
             (

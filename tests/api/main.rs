@@ -26,3 +26,4 @@ mod reputation;
 mod reputation_random;
 mod schema_parity;
 mod search;
+mod widget;

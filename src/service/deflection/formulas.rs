@@ -106,7 +106,9 @@ pub fn newcombe(first: &Rate, second: &Rate) -> Difference {
     let d = p1 - p2;
     let low = d - ((p1 - l1).powi(2) + (u2 - p2).powi(2)).sqrt();
     let high = d + ((u1 - p1).powi(2) + (p2 - l2).powi(2)).sqrt();
-    Difference { value: Some(d), low: Some(low), high: Some(high) }
+    // A difference of two rates lies in [-1, 1]; rounding in the Wilson
+    // bounds can push a bound just past it (1/1 against 0/1).
+    Difference { value: Some(d), low: Some(low.clamp(-1.0, 1.0)), high: Some(high.clamp(-1.0, 1.0)) }
 }
 
 /// An estimated count with bounds.
@@ -194,6 +196,17 @@ mod tests {
         assert!(close(d.low.unwrap(), 0.0524, 1e-4), "{d:?}");
         assert!(close(d.high.unwrap(), 0.3339, 1e-4), "{d:?}");
         assert_eq!(newcombe(&wilson(0, 0, z), &wilson(1, 2, z)).value, None);
+    }
+
+    #[test]
+    fn newcombe_bounds_stay_within_minus_one_and_one() {
+        let z = z_for(0.95);
+        for (a, b) in [((1, 1), (0, 1)), ((0, 1), (1, 1)), ((5, 5), (0, 7)), ((0, 3), (3, 3))] {
+            let d = newcombe(&wilson(a.0, a.1, z), &wilson(b.0, b.1, z));
+            let (low, high) = (d.low.unwrap(), d.high.unwrap());
+            assert!((-1.0..=1.0).contains(&low) && (-1.0..=1.0).contains(&high), "{a:?} vs {b:?}: {d:?}");
+            assert!(low <= d.value.unwrap() && d.value.unwrap() <= high);
+        }
     }
 
     #[test]

@@ -1,0 +1,144 @@
+//! The contact-form widget in a real browser: a server on a random port
+//! over a real database (SQLite, or PostgreSQL when
+//! `AGORA_TEST_DATABASE_URL` is set), seeded here, then
+//! `node tests/browser/scenarios.mjs` drives Debian's headless Chromium
+//! through the demo form with playwright-core and checks the figures the
+//! council reads.
+//!
+//! Setup installs what is missing (Chromium with apt, the npm packages with
+//! `npm ci`). Where it cannot, the test prints a NOTICE and passes, unless
+//! `CI` is set: then it fails.
+
+// The API suite's harness, shared rather than copied.
+#[allow(dead_code)]
+#[path = "../api/helpers.rs"]
+mod helpers;
+#[allow(dead_code)]
+#[path = "../api/spec.rs"]
+mod spec;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use agora::domain::Role;
+use serde_json::{Value, json};
+
+use helpers::{TestApp, TestUser, spawn_app_with};
+
+/// The origin of the pretend council site the scenarios serve (on another
+/// port of the same loopback address: Chromium keeps sites it does not see
+/// on loopback from calling loopback addresses at all).
+fn council_origin() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    format!("http://127.0.0.1:{}", listener.local_addr().expect("its address").port())
+}
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Skips with a notice, or fails in CI, when the browser cannot be set up.
+fn unavailable(why: &str) {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("browser tests cannot run in CI: {why}");
+    }
+    eprintln!("NOTICE: {why}; the browser tests were skipped");
+}
+
+fn succeeds(command: &mut Command) -> bool {
+    command.status().is_ok_and(|s| s.success())
+}
+
+fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os("AGORA_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
+    if path.exists() {
+        return Some(path);
+    }
+    eprintln!("Chromium is missing; installing Debian's chromium and chromium-driver");
+    let installed = succeeds(Command::new("apt-get").args(["install", "-y", "chromium", "chromium-driver"]))
+        || (succeeds(Command::new("apt-get").arg("update"))
+            && succeeds(Command::new("apt-get").args(["install", "-y", "chromium", "chromium-driver"])));
+    (installed && path.exists()).then_some(path)
+}
+
+/// playwright-core and axe-core, pinned by package-lock.json.
+fn node_packages(dir: &Path) -> bool {
+    if !succeeds(Command::new("node").arg("--version").stdout(std::process::Stdio::null())) {
+        return false;
+    }
+    let ready = |d: &Path| d.join("node_modules/playwright-core").exists() && d.join("node_modules/axe-core").exists();
+    ready(dir) || (succeeds(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(dir)) && ready(dir))
+}
+
+/// What the scenarios are given beside the server's address.
+struct Seed {
+    admin: TestUser,
+    analyst: TestUser,
+}
+
+const QUESTIONS: [(&str, &str); 6] = [
+    ("When is my green bin collected?", "Green bins are collected every other Tuesday; the calendar is online."),
+    ("My bin was not collected this week", "Report a missed collection within two working days and it is collected."),
+    ("Can I get a bigger green bin for garden waste?", "Households of five or more can ask for a 240 litre bin."),
+    ("How do I get a residents parking permit?", "Apply online with proof of address; it takes five working days."),
+    ("Who repairs a pothole on my street?", "Report it on the council's site; the highways team repairs it."),
+    (
+        "<img src=x onerror=\"window.__agoraXss=1\"> Street light <b>flickering</b> all night",
+        "Report the street light with its number; it is repaired within a week.",
+    ),
+];
+
+fn seed(app: &TestApp) -> Seed {
+    let admin = app.user_with_roles("widget_admin", &[Role::Admin]);
+    let analyst = app.user_with_roles("widget_analyst", &[Role::Analyst]);
+    let staff = app.user_with_roles("widget_staff", &[Role::Staff]);
+    let asker = app.register("widget_resident");
+    app.set_reputation(asker.id, 5000);
+    app.create_category(&admin, "waste");
+    for (title, answer) in QUESTIONS {
+        let question = app.ask(&asker, "waste", title, &[])["id"].as_i64().unwrap();
+        let answer = app.answer(&staff, question, answer)["id"].as_i64().unwrap();
+        let accept = json!({"answer_id": answer});
+        let url = format!("/api/v1/questions/{question}/accept");
+        app.post(&url, &accept).bearer(&asker.access_token).send().assert_status(200);
+    }
+    wait_until_indexed(app);
+    Seed { admin, analyst }
+}
+
+fn similar(app: &TestApp, text: &str) -> Value {
+    let url = format!("/api/v1/questions/similar?text={}", text.replace(' ', "+"));
+    app.get(&url).send().assert_status(200).json()
+}
+
+fn wait_until_indexed(app: &TestApp) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while similar(app, "street light flickering")["items"].as_array().is_none_or(Vec::is_empty) {
+        assert!(std::time::Instant::now() < deadline, "the seeded questions were never indexed");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_widget_works_in_a_real_browser() {
+    let dir = browser_dir();
+    let Some(chromium) = chromium() else {
+        return unavailable("Chromium is not installed and apt-get could not install it");
+    };
+    if !node_packages(&dir) {
+        return unavailable("node, or the npm packages of tests/browser (npm ci), are not available");
+    }
+    let council = council_origin();
+    let app = spawn_app_with(|s| s.cors_origins = vec![council.clone()]);
+    let seed = seed(&app);
+    let mut node = Command::new("node");
+    node.arg("scenarios.mjs")
+        .current_dir(&dir)
+        .env("AGORA_URL", &app.address)
+        .env("AGORA_CHROMIUM", &chromium)
+        .env("AGORA_COUNCIL_ORIGIN", &council)
+        .env("AGORA_ANALYST_TOKEN", &seed.analyst.access_token)
+        .env("AGORA_ADMIN_TOKEN", &seed.admin.access_token);
+    let status = node.status().expect("run node");
+    assert!(status.success(), "the browser scenarios failed (their output is above)");
+}
