@@ -50,7 +50,7 @@ fn an_answer_mails_the_asker_with_an_escaped_excerpt_and_one_click_unsubscribe()
     assert!(mail.text.contains("> Report it on the missed bin form & wait <2 days."), "{}", mail.text);
     assert!(mail.text.contains("<blockquote>Report it on the missed bin form &amp; wait &lt;2 days.</blockquote>"));
     assert!(!mail.text.contains("<script>") && !mail.text.contains("alert(1)"));
-    assert!(mail.text.contains(&format!("http://127.0.0.1:8080/api/v1/questions/{}", s.question_id)));
+    assert!(mail.text.contains(&format!("http://127.0.0.1:8080/questions/{}", s.question_id)));
     // The helper hears nothing of their own answer.
     wait_until_idle(&s.app);
     assert_eq!(s.sink.mails_to(&address("helper")).len(), 1);
