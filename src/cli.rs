@@ -161,7 +161,11 @@ fn serve(settings: Settings, with_demo: bool) -> Result<(), StartupError> {
             None => println!("The database already has users; the demo community was not seeded."),
         }
     }
-    let state = startup::build_state(settings, database, clock)?;
+    let mut state = startup::build_state(settings, database, clock)?;
+    if with_demo {
+        let logins: Vec<_> = demo::logins().iter().map(|l| (l.role, l.username, l.password)).collect();
+        state.landing = crate::http::pages::Landing::new(Some(&logins));
+    }
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(state)?;
         tracing::info!(address = %app.state().ctx.config.bind, port = app.port(), "listening");

@@ -132,6 +132,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
         ctx: Context::new(settings, clock, &secret),
         metrics: crate::metrics::Metrics::new(),
         mail,
+        landing: Default::default(),
     })
 }
 

@@ -154,19 +154,27 @@ pub fn seed(conn: &mut DbConn, clock: &Clock) -> Result<Option<Vec<DemoLogin>>, 
     let lines = parse_community()?;
     let hash = passwords::hash(DEMO_PASSWORD).map_err(|e| e.to_string())?;
     let now = clock.now();
-    write_transaction(conn, |conn| -> ApiResult<()> {
+    write_transaction(conn, |conn| -> ApiResult<i64> {
         let people = create_people(conn, &hash, now)?;
         seed_content(conn, &people, lines, now)?;
         seed_mail(conn, &people, now)?;
-        traffic::seed(conn, &mut Rng(SEED ^ 0x7ea0_ff1c), now)
+        traffic::seed(conn, &mut Rng(SEED ^ 0x7ea0_ff1c), now)?;
+        Ok(people.admin_id)
+    })
+    .and_then(|admin_id| {
+        // The demo's traffic holds some contact-form visits out; the
+        // settings say so, as an admin would have set them.
+        let mut rules = crate::service::settings::load(conn)?;
+        rules.deflection.holdout_percent = traffic::HOLDOUT_PERCENT;
+        crate::service::settings::change(conn, admin_id, &rules, now)
     })
     .map_err(|e| e.to_string())?;
-    Ok(Some(
-        DEMO_ACCOUNTS
-            .iter()
-            .map(|&(role, username, ..)| DemoLogin { role, username, password: DEMO_PASSWORD })
-            .collect(),
-    ))
+    Ok(Some(logins()))
+}
+
+/// The demo accounts, one per role, with the password they were seeded with.
+pub fn logins() -> Vec<DemoLogin> {
+    DEMO_ACCOUNTS.iter().map(|&(role, username, ..)| DemoLogin { role, username, password: DEMO_PASSWORD }).collect()
 }
 
 /// A few residents with verified addresses, and a mail of each kind their
@@ -232,6 +240,8 @@ fn parse_community() -> Result<Vec<Line>, StartupError> {
 }
 
 struct People {
+    /// The demo admin, who set the demo's settings.
+    admin_id: i64,
     residents: Vec<User>,
     /// (staff user, the categories they answer in).
     teams: Vec<(User, &'static [&'static str])>,
@@ -251,11 +261,13 @@ fn create_people(conn: &mut DbConn, hash: &str, now: NaiveDateTime) -> ApiResult
         };
         Ok(store::users::insert(conn, &form, roles)?)
     };
-    let mut front_desk = None;
+    let (mut front_desk, mut admin_id) = (None, 0);
     for &(role, username, display_name, roles) in DEMO_ACCOUNTS {
         let user = add(username, display_name, roles)?;
-        if role == "staff" {
-            front_desk = Some(user);
+        match role {
+            "staff" => front_desk = Some(user),
+            "admin" => admin_id = user.id,
+            _ => {}
         }
     }
     let mut teams = Vec::new();
@@ -268,7 +280,7 @@ fn create_people(conn: &mut DbConn, hash: &str, now: NaiveDateTime) -> ApiResult
         residents.push(add(&username, name, &[Role::Resident])?);
     }
     let front_desk = front_desk.ok_or_else(|| ApiError::internal("demo staff account missing"))?;
-    Ok(People { residents, teams, front_desk })
+    Ok(People { admin_id, residents, teams, front_desk })
 }
 
 fn seed_content(conn: &mut DbConn, people: &People, lines: Vec<Line>, now: NaiveDateTime) -> ApiResult<()> {

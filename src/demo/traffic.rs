@@ -8,9 +8,13 @@ use chrono::{Duration, NaiveDateTime};
 use super::Rng;
 use crate::service::deflection;
 use crate::store::DbConn;
-use crate::store::deflection::{StoredEvent, question_catalogue};
+use crate::store::deflection::{StoredEvent, assign_arm, question_catalogue};
 
 const VISITORS: usize = 800;
+
+/// The share of contact-form visits held out (shown no suggestions), so the
+/// dashboard's hold-out test has two arms to compare.
+pub const HOLDOUT_PERCENT: i32 = 10;
 
 struct Journey<'a> {
     rng: &'a mut Rng,
@@ -80,25 +84,37 @@ pub fn seed(conn: &mut DbConn, rng: &mut Rng, now: NaiveDateTime) -> crate::erro
             let at = start + Duration::minutes(5);
             let on = |e: &mut StoredEvent| e.intent_id = Some(intent.clone());
             j.push("contact_intent_started", at, on);
-            j.push("contact_suggestions_shown", at + Duration::seconds(5), on);
-            let clicked = j.chance(55);
-            if clicked {
-                j.push("contact_suggestion_clicked", at + Duration::seconds(20), |e| {
-                    on(e);
-                    about(e);
-                });
-            }
-            let ending = j.rng.below(100);
-            if clicked && solved && ending < 30 {
-                j.push("contact_intent_confirmed_resolved", at + Duration::seconds(60), |e| {
-                    on(e);
-                    about(e);
-                });
-            } else if ending < 55 {
-                j.push("contact_submitted", at + Duration::seconds(240), |e| {
-                    on(e);
-                    e.channel = Some("online_form".to_owned());
-                });
+            if j.chance(HOLDOUT_PERCENT as usize) {
+                // Held out: no suggestions; more of these residents send.
+                assign_arm(conn, &intent, "holdout", at)?;
+                if j.chance(75) {
+                    j.push("contact_submitted", at + Duration::seconds(240), |e| {
+                        on(e);
+                        e.channel = Some("online_form".to_owned());
+                    });
+                }
+            } else {
+                assign_arm(conn, &intent, "treatment", at)?;
+                j.push("contact_suggestions_shown", at + Duration::seconds(5), on);
+                let clicked = j.chance(55);
+                if clicked {
+                    j.push("contact_suggestion_clicked", at + Duration::seconds(20), |e| {
+                        on(e);
+                        about(e);
+                    });
+                }
+                let ending = j.rng.below(100);
+                if clicked && solved && ending < 30 {
+                    j.push("contact_intent_confirmed_resolved", at + Duration::seconds(60), |e| {
+                        on(e);
+                        about(e);
+                    });
+                } else if ending < 55 {
+                    j.push("contact_submitted", at + Duration::seconds(240), |e| {
+                        on(e);
+                        e.channel = Some("online_form".to_owned());
+                    });
+                }
             }
         }
         if kind < 3 {

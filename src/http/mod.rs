@@ -2,7 +2,6 @@
 //! result. Every route is listed once in `route_table`, which both
 //! registers it and lets the spec test compare it with `openapi.yaml`.
 
-pub mod account_pages;
 pub mod admin;
 pub mod answers;
 pub mod auth;
@@ -103,6 +102,10 @@ pub fn route_table() -> Vec<ApiRoute> {
         get("/readyz", ops::readyz),
         get("/metrics", ops::metrics),
         get("/openapi.yaml", ops::openapi),
+        get("/", pages::landing),
+        get("/docs", pages::docs),
+        get("/dashboard", pages::dashboard),
+        get("/account/{page}", pages::account),
         get("/widget.js", pages::widget_js),
         get("/widget.css", pages::widget_css),
         get("/widget/demo", pages::widget_demo),
@@ -200,7 +203,6 @@ pub fn served_routes() -> Vec<(String, String)> {
 /// and with every route in one list a request for a question ran some
 /// twenty regexes before it found its own.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    account_pages::configure(cfg);
     let mut scopes: BTreeMap<&'static str, BTreeMap<&'static str, Vec<ApiRoute>>> = BTreeMap::new();
     for api_route in route_table() {
         let (scope, path) = split_scope(api_route.path);

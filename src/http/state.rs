@@ -28,6 +28,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// This node's mail sender.
     pub mail: MailSender,
+    /// GET /, rendered at start (with the demo logins in demo mode).
+    pub landing: super::pages::Landing,
 }
 
 /// The rules without taking a database connection unless the cached copy

@@ -115,6 +115,10 @@ fn cases() -> Vec<(&'static str, &'static str, [u16; 7], Build)> {
         ("GET", "/widget/demo", [200; 7], |_| ("GET", "/widget/demo".into(), None)),
         ("GET", "/questions/{id}", [200; 7], |w| ("GET", format!("/questions/{}", w.question()), None)),
         ("GET", "/assets/{name}", [200; 7], |_| ("GET", "/assets/agora.css".into(), None)),
+        ("GET", "/", [200; 7], |_| ("GET", "/".into(), None)),
+        ("GET", "/docs", [200; 7], |_| ("GET", "/docs".into(), None)),
+        ("GET", "/dashboard", [200; 7], |_| ("GET", "/dashboard".into(), None)),
+        ("GET", "/account/{page}", [200; 7], |_| ("GET", "/account/verify?token=abc".into(), None)),
         ("POST", "/api/v1/auth/register", [201; 7], |w| {
             let name = w.unique("newbie");
             (

@@ -63,6 +63,13 @@ fn the_demo_is_a_whole_community_and_always_the_same() {
     }
     assert!(summary["potential"]["viewers"].as_u64().unwrap() > 10, "{summary}");
     assert!(summary["helpful_rate"]["n"].as_u64().unwrap() > 100, "{summary}");
+    // Some contact-form visits were held out, so the dashboard's test has two arms.
+    let experiment = app.get("/api/v1/deflection/experiment").bearer(&token).send().assert_status(200).json();
+    assert_eq!(experiment["holdout_percent"], 10, "{experiment}");
+    for arm in experiment["arms"].as_array().unwrap() {
+        assert!(arm["intents"].as_u64().unwrap() > 5, "{experiment}");
+    }
+    assert!(experiment["difference"]["value"].as_f64().unwrap() > 0.0, "held-out visitors send more: {experiment}");
     assert_eq!(app.with_conn(|conn| agora::service::deflection::check_rollups(conn).unwrap()), vec![]);
 
     let categories = app.get("/api/v1/categories").send().json();

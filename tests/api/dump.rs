@@ -73,7 +73,8 @@ fn a_community_round_trips_through_a_dump() {
     assert!(counts[0] > 100 && counts[1] > 1000 && counts[2] >= 3, "{counts:?}");
     assert_eq!(rows("flags"), 1);
     assert_eq!(rows("close_votes"), 1);
-    assert_eq!(rows("experiment_arms"), 1);
+    // The demo's held-out and treated contact-form visits, and this test's intent.
+    assert!(rows("experiment_arms") > 100, "{manifest:?}");
     // No secret leaves: no password hash, no refresh token.
     let users = std::fs::read_to_string(first.join("users.jsonl")).unwrap();
     assert!(!users.contains("password") && !users.contains("argon2"));

@@ -208,6 +208,8 @@ pub struct TestResponse {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub text: String,
+    /// The body as received (`text` is it as UTF-8, lossily).
+    pub bytes: Vec<u8>,
 }
 
 impl TestResponse {
@@ -277,8 +279,9 @@ impl<'a> Call<'a> {
         let mut response = self.app.agent.run(request).unwrap_or_else(|e| panic!("{} {url}: {e}", self.method));
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let text = response.body_mut().with_config().limit(50 * 1024 * 1024).read_to_string().unwrap_or_default();
-        let result = TestResponse { status, headers, text };
+        let bytes = response.body_mut().with_config().limit(50 * 1024 * 1024).read_to_vec().unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let result = TestResponse { status, headers, text, bytes };
         check_response(self.method.as_str(), &self.path, &result);
         result
     }

@@ -41,6 +41,53 @@ fn pages_and_files_carry_their_types_and_security_headers() {
     assert_hardened(&app.get("/assets/agora.css").send(), css, "same-origin");
     assert_hardened(&app.get("/assets/demo.js").send(), js, "same-origin");
     assert_hardened(&app.get("/assets/question.js").send(), js, "same-origin");
+    for page in ["/", "/docs", "/dashboard", "/account/verify?token=x"] {
+        assert_hardened(&app.get(page).send(), html, "same-origin");
+    }
+    for (asset, content_type) in [
+        ("dashboard.js", js),
+        ("docs.js", js),
+        ("swagger-ui-bundle.js", js),
+        ("uPlot.iife.min.js", js),
+        ("swagger-ui.css", css),
+        ("uPlot.min.css", css),
+    ] {
+        assert_hardened(&app.get(&format!("/assets/{asset}")).send(), content_type, "same-origin");
+    }
+}
+
+#[test]
+fn large_files_are_gzipped_for_clients_that_take_it() {
+    use std::io::Read;
+    let app = spawn_app();
+    let plain = app.get("/assets/swagger-ui-bundle.js").send();
+    assert_eq!(plain.header("content-encoding"), None, "no gzip unless asked");
+    assert!(plain.header("vary").is_some_and(|v| v.contains("Accept-Encoding")), "caches keep both encodings apart");
+    let zipped = app.get("/assets/swagger-ui-bundle.js").header("Accept-Encoding", "gzip, br").send();
+    zipped.assert_status(200);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert_ne!(zipped.header("etag"), plain.header("etag"), "each encoding has its own validator");
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(zipped.bytes.as_slice()).read_to_string(&mut unzipped).unwrap();
+    assert_eq!(unzipped, plain.text, "the same file");
+    assert!(zipped.bytes.len() * 3 < plain.text.len(), "{} bytes gzipped", zipped.bytes.len());
+    let etag = zipped.header("etag").unwrap().to_owned();
+    let again =
+        app.get("/assets/swagger-ui-bundle.js").header("Accept-Encoding", "gzip").header("If-None-Match", &etag);
+    again.send().assert_status(304);
+    let refused = app.get("/assets/swagger-ui-bundle.js").header("Accept-Encoding", "gzip;q=0").send();
+    assert_eq!(refused.header("content-encoding"), None);
+}
+
+#[test]
+fn the_landing_page_lists_no_demo_logins_outside_demo_mode() {
+    let app = spawn_app();
+    let landing = app.get("/").send();
+    for link in ["href=\"/docs\"", "href=\"/dashboard\"", "href=\"/widget/demo\"", "href=\"/metrics\""] {
+        assert!(landing.text.contains(link), "the landing page lacks {link}");
+    }
+    assert!(!landing.text.contains("demo-password"), "no demo logins on a real node");
+    assert!(!landing.text.contains("<!-- demo-logins -->"), "the placeholder is not sent");
 }
 
 #[test]
@@ -66,6 +113,7 @@ fn unknown_files_and_bad_question_ids_are_problems() {
     app.get("/questions/abc").send().assert_problem(404, "not_found");
     app.get("/questions/0").send().assert_problem(404, "not_found");
     app.get("/questions/-3").send().assert_problem(404, "not_found");
+    app.get("/account/nothing").send().assert_problem(404, "not_found");
     let wrong_method = app.call("POST", "/widget.js").send();
     wrong_method.assert_problem(405, "method_not_allowed");
 }
@@ -115,7 +163,7 @@ fn has_inline_handler(html: &str) -> bool {
 #[test]
 fn the_pages_load_only_same_origin_files_and_no_inline_script() {
     let app = spawn_app();
-    for page in ["/widget/demo", "/questions/1"] {
+    for page in ["/widget/demo", "/questions/1", "/", "/docs", "/dashboard", "/account/reset"] {
         let html = app.get(page).send().text.clone();
         let refs = references(&html);
         assert!(!refs.is_empty(), "{page} loads nothing?");

@@ -1,9 +1,9 @@
-//! The contact-form widget in a real browser: a server on a random port
-//! over a real database (SQLite, or PostgreSQL when
-//! `AGORA_TEST_DATABASE_URL` is set), seeded here, then
-//! `node tests/browser/scenarios.mjs` drives Debian's headless Chromium
-//! through the demo form with playwright-core and checks the figures the
-//! council reads.
+//! The pages in a real browser: a server on a random port over a real
+//! database (SQLite, or PostgreSQL when `AGORA_TEST_DATABASE_URL` is set),
+//! seeded here, then node drives Debian's headless Chromium with
+//! playwright-core: `scenarios.mjs` through the contact-form widget's demo
+//! form, `front_door.mjs` through the landing page, the API reference and
+//! the deflection dashboard, checking the figures the council reads.
 //!
 //! Setup installs what is missing (Chromium with apt, the npm packages with
 //! `npm ci`). Where it cannot, the test prints a NOTICE and passes, unless
@@ -141,4 +141,101 @@ fn the_widget_works_in_a_real_browser() {
         .env("AGORA_ADMIN_TOKEN", &seed.admin.access_token);
     let status = node.status().expect("run node");
     assert!(status.success(), "the browser scenarios failed (their output is above)");
+}
+
+/// The front door's community: confirmed deflections in two categories
+/// (three for a waste question, one for a parking one), and a search that
+/// found nothing whose text is markup.
+struct FrontDoor {
+    analyst: TestUser,
+}
+
+const FRONT_DOOR_QUESTIONS: [(&str, &str, usize); 3] = [
+    ("waste", "When is my green bin collected?", 3),
+    ("waste", "Can I get a bigger green bin for garden waste?", 0),
+    ("parking", "How do I get a residents parking permit?", 1),
+];
+const MARKUP_QUERY: &str = "<img src=x onerror=\"window.__agoraXss=1\"> bulky waste";
+const FILTER_CATEGORY: &str = "parking";
+
+fn seed_front_door(app: &TestApp) -> FrontDoor {
+    let admin = app.user_with_roles("front_admin", &[Role::Admin]);
+    let analyst = app.user_with_roles("front_analyst", &[Role::Analyst]);
+    let staff = app.user_with_roles("front_staff", &[Role::Staff]);
+    let asker = app.register("front_resident");
+    app.set_reputation(asker.id, 5000);
+    app.create_category(&admin, "waste");
+    app.create_category(&admin, FILTER_CATEGORY);
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut events = Vec::new();
+    for (category, title, confirmations) in FRONT_DOOR_QUESTIONS {
+        let question = app.ask(&asker, category, title, &[])["id"].as_i64().unwrap();
+        let answer =
+            app.answer(&staff, question, "Every other Tuesday; the calendar is online.")["id"].as_i64().unwrap();
+        let url = format!("/api/v1/questions/{question}/accept");
+        app.post(&url, &json!({"answer_id": answer})).bearer(&asker.access_token).send().assert_status(200);
+        for n in 0..confirmations {
+            let (visitor, intent) = (format!("visitor-{question}-{n}"), format!("intent-{question}-{n}"));
+            for kind in ["contact_intent_started", "contact_intent_confirmed_resolved"] {
+                events.push(json!({
+                    "event_id": uuid::Uuid::new_v4(), "type": kind, "occurred_at": at,
+                    "visitor_id": visitor, "intent_id": intent, "question_id": question,
+                }));
+            }
+        }
+    }
+    events.push(json!({
+        "event_id": uuid::Uuid::new_v4(), "type": "search_performed", "occurred_at": at,
+        "visitor_id": "visitor-searcher", "query": MARKUP_QUERY, "result_ids": [],
+    }));
+    app.post("/api/v1/events", &json!({"events": events}))
+        .header("user-agent", DESKTOP_CHROME)
+        .send()
+        .assert_status(202);
+    FrontDoor { analyst }
+}
+
+/// A resident's browser (a test client's own agent counts as a bot).
+const DESKTOP_CHROME: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36";
+
+/// "METHOD /path" of every operation in openapi.yaml.
+fn spec_operations() -> Vec<String> {
+    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("openapi.yaml")).unwrap();
+    let spec: Value = serde_norway::from_str(&text).expect("openapi.yaml parses");
+    let methods = ["get", "put", "post", "delete", "patch", "head", "options"];
+    let mut operations = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for method in methods.iter().filter(|m| item.get(**m).is_some()) {
+            operations.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    operations
+}
+
+#[test]
+fn the_front_door_works_in_a_real_browser() {
+    let dir = browser_dir();
+    let Some(chromium) = chromium() else {
+        return unavailable("Chromium is not installed and apt-get could not install it");
+    };
+    if !node_packages(&dir) {
+        return unavailable("node, or the npm packages of tests/browser (npm ci), are not available");
+    }
+    let app = spawn_app_with(|_| {});
+    let seed = seed_front_door(&app);
+    let mut node = Command::new("node");
+    node.arg("front_door.mjs")
+        .current_dir(&dir)
+        .env("AGORA_URL", &app.address)
+        .env("AGORA_CHROMIUM", &chromium)
+        .env("AGORA_PASSWORD", helpers::PASSWORD)
+        .env("AGORA_ANALYST_LOGIN", "front_analyst")
+        .env("AGORA_RESIDENT_LOGIN", "front_resident")
+        .env("AGORA_ANALYST_TOKEN", &seed.analyst.access_token)
+        .env("AGORA_SPEC_OPERATIONS", serde_json::to_string(&spec_operations()).unwrap())
+        .env("AGORA_FILTER_CATEGORY", FILTER_CATEGORY)
+        .env("AGORA_MARKUP_QUERY", MARKUP_QUERY);
+    let status = node.status().expect("run node");
+    assert!(status.success(), "the front door's browser scenarios failed (their output is above)");
 }

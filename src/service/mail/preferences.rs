@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::service::Context;
 use crate::store::{self, DbConn, write_transaction};
 
-/// The kinds of notification mail (API.md, "Mail").
+/// The kinds of notification mail (`NotificationSettings` in openapi.yaml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Topic {

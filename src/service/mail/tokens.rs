@@ -24,7 +24,7 @@ impl Purpose {
         }
     }
 
-    /// A reset link is a key to the account: an hour (API.md). A
+    /// A reset link is a key to the account: an hour (openapi.yaml). A
     /// verification link may wait in an inbox for a couple of days.
     pub fn lifetime(self) -> Duration {
         match self {
