@@ -158,6 +158,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = web::Data::new(state);
         let server = run(listener, state.clone())?;
+        crate::http::pages::prepare_in_background();
         Ok(Application { port, server, state })
     }
 
