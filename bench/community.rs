@@ -312,6 +312,7 @@ pub(crate) fn generate(material: &Material, n: usize, dir: &Path) -> Community {
             expert_notifications: false,
             email_verified_at: None,
             email_undeliverable_at: None,
+            erased_at: None,
         });
     }
     let mut categories_out = files.table("categories");

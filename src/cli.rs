@@ -44,6 +44,17 @@ enum Command {
     /// Write the community out.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// Personal-data retention (settings `retention`, docs/privacy.md).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Apply the retention settings now (each node also does it daily):
+    /// replace the ids of visitors quiet for `visitor_id_days`, delete
+    /// search text older than `search_text_days`.
+    Run,
 }
 
 #[derive(Subcommand)]
@@ -136,6 +147,7 @@ pub fn main() -> ExitCode {
         }
         Command::Import(ImportCommand::Jsonl { dir }) => import_jsonl(&settings, &dir),
         Command::Export(ExportCommand::Jsonl { dir }) => export_jsonl(&settings, &dir),
+        Command::Retention(RetentionCommand::Run) => run_retention(settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -332,6 +344,22 @@ fn check_reputation(settings: &Settings, repair: bool) -> Result<(), StartupErro
         }
         (n, false) => Err(format!("{n} differences; run with --repair to fix them").into()),
     }
+}
+
+fn run_retention(settings: Settings) -> Result<(), StartupError> {
+    let database = startup::open_database(&settings)?;
+    let secret = startup::jwt_secret(&settings)?;
+    let ctx = service::Context::new(std::sync::Arc::new(settings), Clock::default(), &secret);
+    let mut conn = database.pool.get()?;
+    let report = service::privacy::retention::run(&mut conn, &ctx).map_err(|e| e.to_string())?;
+    println!(
+        "Retention applied: {} visitor ids replaced by pseudonyms, {} search texts deleted, {} day-old view keys and {} expired or failed logins deleted.",
+        report.visitors_pseudonymised,
+        report.search_texts_deleted,
+        report.view_keys_deleted,
+        report.expired_logins_deleted
+    );
+    Ok(())
 }
 
 fn read_password_from_stdin() -> Result<String, StartupError> {

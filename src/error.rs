@@ -46,6 +46,8 @@ pub enum ErrorCode {
     SelfVerify,
     SelfAcceptTooEarly,
     LastAdminGuard,
+    InsufficientScope,
+    SessionRequired,
     // 404, 405
     NotFound,
     MethodNotAllowed,
@@ -71,7 +73,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::MalformedJson,
         ErrorCode::MalformedBody,
         ErrorCode::InvalidQuery,
@@ -89,6 +91,8 @@ impl ErrorCode {
         ErrorCode::SelfVerify,
         ErrorCode::SelfAcceptTooEarly,
         ErrorCode::LastAdminGuard,
+        ErrorCode::InsufficientScope,
+        ErrorCode::SessionRequired,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Conflict,
@@ -129,6 +133,8 @@ impl ErrorCode {
             ErrorCode::SelfVerify => "self_verify",
             ErrorCode::SelfAcceptTooEarly => "self_accept_too_early",
             ErrorCode::LastAdminGuard => "last_admin_guard",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::SessionRequired => "session_required",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Conflict => "conflict",

@@ -24,6 +24,7 @@ use crate::http::state::AppState;
 use crate::service::Context;
 use crate::service::mail::sender::MailSender;
 use crate::service::mail::transport::Transport;
+use crate::service::privacy::retention::Keeper;
 use crate::service::search::Search;
 use crate::service::tokens;
 use crate::store::{self, DbPool, PoolOptions, QueryCounter};
@@ -123,15 +124,18 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let reads = ReadCache::new(std::time::Duration::from_millis(settings.read_cache_ms), search.status.clone());
     let settings = Arc::new(settings);
     let mail = start_mail(&settings, clock.clone(), &secret)?;
+    let retention = start_retention(&settings, clock.clone(), &secret)?;
     Ok(AppState {
         reads,
         search,
-        rate_limiter: RateLimiter::new(settings.rate_limits.clone()),
+        rate_limiter: RateLimiter::new(settings.rate_limits.clone())
+            .shared(store::Backend::of_url(&settings.database_url()) == store::Backend::Postgres),
         pool: database.pool,
         queries: database.queries,
         ctx: Context::new(settings, clock, &secret),
         metrics: crate::metrics::Metrics::new(),
         mail,
+        retention,
         landing: Default::default(),
     })
 }
@@ -143,6 +147,13 @@ fn start_mail(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<M
     let options = PoolOptions { max_size: 2, ..settings.pool_options() };
     let (pool, _) = store::connect(&settings.database_url(), &options)?;
     Ok(MailSender::start(pool, Context::new(settings.clone(), clock, secret), transport))
+}
+
+/// The daily retention pass, with its own connection.
+fn start_retention(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<Keeper, StartupError> {
+    let options = PoolOptions { max_size: 1, ..settings.pool_options() };
+    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    Ok(Keeper::start(pool, Context::new(settings.clone(), clock, secret)))
 }
 
 /// A bound, not yet running server.
@@ -181,6 +192,7 @@ impl Application {
         let state = self.state.clone();
         let _ = web::block(move || {
             state.mail.stop();
+            state.retention.stop();
             state.search.stop()
         })
         .await;

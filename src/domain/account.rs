@@ -39,7 +39,8 @@ impl Username {
         if !name.chars().all(allowed) {
             return Err("may contain only letters, digits, '_', '.' and '-'".to_owned());
         }
-        if RESERVED_USERNAMES.contains(&name.as_str()) {
+        // Erased accounts are renamed former-resident-<id>.
+        if RESERVED_USERNAMES.contains(&name.as_str()) || name.starts_with("former-resident") {
             return Err("is reserved".to_owned());
         }
         Ok(Username(name))

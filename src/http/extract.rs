@@ -15,6 +15,7 @@ use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::http::state::AppState;
 use crate::service::Caller;
 use crate::service::accounts;
+use crate::service::accounts::api_keys::{self, Scope};
 
 /// The largest request body accepted (openapi.yaml, 413 responses).
 pub const BODY_LIMIT: usize = 256 * 1024;
@@ -152,13 +153,28 @@ pub struct AuthUser {
     pub roles: Vec<Role>,
     pub reputation: i32,
     pub created_at: chrono::NaiveDateTime,
-    /// The login (refresh-token family) the access token came from.
+    /// The login (refresh-token family) the access token came from, or
+    /// `api-key:<id>`.
     pub session_id: String,
+    /// Set when the request was made with an API key rather than a login.
+    pub api_key_id: Option<i64>,
 }
 
 impl AuthUser {
     pub fn caller(&self) -> Caller {
         Caller { id: self.id, roles: self.roles.clone(), reputation: self.reputation, created_at: self.created_at }
+    }
+
+    /// 403 when the request came with an API key: keys cannot create keys,
+    /// change the password or address, export or erase the account.
+    pub fn require_session(&self) -> Result<(), ApiError> {
+        match self.api_key_id {
+            None => Ok(()),
+            Some(_) => Err(ApiError::refused(
+                ErrorCode::SessionRequired,
+                "this needs a signed-in session; an API key cannot do it",
+            )),
+        }
     }
 
     /// 403 unless the caller holds `role`.
@@ -193,12 +209,16 @@ impl FromRequest for VisitorId {
         let result = match req.headers().get("x-visitor-id") {
             None => Ok(VisitorId(None)),
             Some(value) => match value.to_str() {
-                Ok(v) if (1..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) => {
+                Ok(v)
+                    if (1..=128).contains(&v.len())
+                        && v.bytes().all(|b| b.is_ascii_graphic())
+                        && !v.starts_with("anon:") =>
+                {
                     Ok(VisitorId(Some(v.to_owned())))
                 }
                 _ => Err(ApiError::bad_request(
                     ErrorCode::InvalidHeader,
-                    "X-Visitor-Id must be 1-128 visible ASCII characters",
+                    "X-Visitor-Id must be 1-128 visible ASCII characters, not starting with 'anon:'",
                 )),
             },
         };
@@ -213,10 +233,11 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
+        let scope = required_scope(req);
         Box::pin(async move {
             let token = token?.ok_or_else(|| ApiError::Unauthorized("authentication required".to_owned()))?;
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            authenticate(state, token).await
+            authenticate(state, token, scope).await
         })
     }
 }
@@ -232,12 +253,13 @@ impl FromRequest for MaybeUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
+        let scope = required_scope(req);
         Box::pin(async move {
             match token? {
                 None => Ok(MaybeUser(None)),
                 Some(token) => {
                     let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-                    authenticate(state, token).await.map(|u| MaybeUser(Some(u)))
+                    authenticate(state, token, scope).await.map(|u| MaybeUser(Some(u)))
                 }
             }
         })
@@ -261,8 +283,50 @@ fn malformed_authorization() -> ApiError {
     ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".to_owned())
 }
 
+/// The scope an API key needs for a request: the area of the API for
+/// administration, moderation and deflection reports, else `read` for
+/// reads and `write` for everything else.
+fn required_scope(req: &HttpRequest) -> Scope {
+    let path = req.path();
+    if path.starts_with("/api/v1/admin/") {
+        Scope::Admin
+    } else if path.starts_with("/api/v1/mod/") {
+        Scope::Moderation
+    } else if path.starts_with("/api/v1/deflection/") {
+        Scope::DeflectionRead
+    } else if req.method() == actix_web::http::Method::GET || req.method() == actix_web::http::Method::HEAD {
+        Scope::Read
+    } else {
+        Scope::Write
+    }
+}
+
+/// An API key: looked up by its hash, then held to the scope the request
+/// needs.
+async fn authenticate_key(state: web::Data<AppState>, key: String, scope: Scope) -> Result<AuthUser, ApiError> {
+    let now = state.ctx.clock.now();
+    let (caller, key_id, scopes) = state.db(move |conn| api_keys::authenticate(conn, &key, now)).await?;
+    if !scopes.contains(&scope) {
+        return Err(ApiError::refused(
+            ErrorCode::InsufficientScope,
+            format!("this API key lacks the {} scope this request needs", scope.as_str()),
+        ));
+    }
+    Ok(AuthUser {
+        id: caller.id,
+        roles: caller.roles,
+        reputation: caller.reputation,
+        created_at: caller.created_at,
+        session_id: format!("api-key:{key_id}"),
+        api_key_id: Some(key_id),
+    })
+}
+
 /// A forged or expired token is refused before any database work.
-async fn authenticate(state: web::Data<AppState>, token: String) -> Result<AuthUser, ApiError> {
+async fn authenticate(state: web::Data<AppState>, token: String, scope: Scope) -> Result<AuthUser, ApiError> {
+    if api_keys::is_key(&token) {
+        return authenticate_key(state, token, scope).await;
+    }
     let claims = state.ctx.tokens.verify(&token, state.ctx.clock.now_utc())?;
     let now = state.ctx.clock.now();
     let session_id = claims.sid.clone();
@@ -273,6 +337,7 @@ async fn authenticate(state: web::Data<AppState>, token: String) -> Result<AuthU
         reputation: caller.reputation,
         created_at: caller.created_at,
         session_id,
+        api_key_id: None,
     })
 }
 

@@ -90,6 +90,7 @@ pub async fn change_email(
     ip: ClientIp,
     body: JsonBody<ChangeEmailRequest>,
 ) -> ApiResult<HttpResponse> {
+    user.require_session()?;
     let ChangeEmailRequest { email, password } = body.0;
     let mut errors = Errors::default();
     let email = errors.check("email", Email::parse(&email));

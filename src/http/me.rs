@@ -79,6 +79,7 @@ pub async fn change_password(
     ip: ClientIp,
     body: JsonBody<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
+    user.require_session()?;
     let ChangePasswordRequest { current_password, new_password } = body.0;
     if current_password.chars().count() > crate::domain::Password::MAX_CHARS {
         return Err(crate::error::ApiError::validation("current_password", "is too long"));

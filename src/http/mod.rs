@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod answers;
+pub mod api_keys;
 pub mod auth;
 pub mod cached;
 pub mod categories;
@@ -17,6 +18,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod ops;
 pub mod pages;
+pub mod personal_data;
 pub mod problem;
 pub mod questions;
 pub mod ratelimit;
@@ -122,6 +124,14 @@ pub fn route_table() -> Vec<ApiRoute> {
         get("/api/v1/me", me::show),
         patch("/api/v1/me", me::update),
         post("/api/v1/me/password", me::change_password),
+        delete("/api/v1/me", personal_data::erase_me),
+        get("/api/v1/me/export", personal_data::export),
+        post("/api/v1/me/api-keys", api_keys::create),
+        get("/api/v1/me/api-keys", api_keys::list_own),
+        delete("/api/v1/me/api-keys/{id}", api_keys::revoke_own),
+        get("/api/v1/admin/api-keys", api_keys::list_all),
+        delete("/api/v1/admin/api-keys/{id}", api_keys::revoke_any),
+        post("/api/v1/admin/users/{id}/erase", personal_data::erase_user),
         put("/api/v1/me/email", mail::change_email),
         post("/api/v1/me/verify-email/resend", mail::resend_verification),
         get("/api/v1/me/notification-settings", mail::show_settings),

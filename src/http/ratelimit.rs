@@ -3,11 +3,16 @@
 //! `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a request
 //! over the limit gets 429 with `Retry-After`.
 //!
-//! Buckets live in each node's memory: behind a load balancer the
-//! effective limit is the per-node one times the number of nodes.
+//! On PostgreSQL the buckets live in the shared database
+//! (`rate_limit_buckets`, one statement per check), so several nodes behind
+//! a load balancer allow the limit, not the limit times the nodes. On
+//! SQLite (one node) they live in memory. Should the shared check fail
+//! (the database is down), the node falls back to its own buckets: the
+//! request meets the database's 503 soon enough.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -21,6 +26,7 @@ use crate::config::{Limit, RateLimits};
 use crate::domain::Role;
 use crate::error::ApiError;
 use crate::http::state::AppState;
+use crate::service::rate_limits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Class {
@@ -54,11 +60,37 @@ pub struct RateLimiter {
     pub(crate) limits: RateLimits,
     /// The buckets, and when idle ones were last swept.
     buckets: Mutex<(Buckets, Instant)>,
+    /// Buckets in the shared database (PostgreSQL) rather than in memory.
+    shared: bool,
+    /// Seconds after `born` of the last sweep of the shared buckets.
+    last_shared_sweep: AtomicU64,
+    born: Instant,
 }
 
 impl RateLimiter {
     pub fn new(limits: RateLimits) -> RateLimiter {
-        RateLimiter { limits, buckets: Mutex::new((HashMap::new(), Instant::now())) }
+        RateLimiter {
+            limits,
+            buckets: Mutex::new((HashMap::new(), Instant::now())),
+            shared: false,
+            last_shared_sweep: AtomicU64::new(0),
+            born: Instant::now(),
+        }
+    }
+
+    /// Buckets shared by every node through the database.
+    pub fn shared(mut self, shared: bool) -> RateLimiter {
+        self.shared = shared;
+        self
+    }
+
+    /// Whether this request should also sweep idle shared buckets (once a
+    /// minute per node).
+    fn due_for_sweep(&self, now: Instant) -> bool {
+        let secs = now.duration_since(self.born).as_secs();
+        let last = self.last_shared_sweep.load(Ordering::Relaxed);
+        secs >= last + 60
+            && self.last_shared_sweep.compare_exchange(last, secs, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 
     fn limit_of(&self, class: Class) -> Limit {
@@ -68,6 +100,19 @@ impl RateLimiter {
             Class::WriteIp => self.limits.write_per_ip,
             Class::Events => self.limits.events,
             Class::Search => self.limits.search,
+        }
+    }
+
+    /// A decision from a shared bucket's state after the take.
+    fn shared_decision(limit: Limit, allowed: bool, tokens: f64) -> Decision {
+        let capacity = f64::from(limit.burst.max(1));
+        let rate = f64::from(limit.per_minute.max(1)) / 60.0;
+        if allowed {
+            let reset = ((capacity - tokens) / rate).ceil().max(0.0) as u64;
+            Decision { allowed, limit: limit.burst, remaining: tokens.max(0.0).floor() as u32, reset_secs: reset }
+        } else {
+            let wait = ((1.0 - tokens) / rate).ceil().max(1.0) as u64;
+            Decision { allowed, limit: limit.burst, remaining: 0, reset_secs: wait }
         }
     }
 
@@ -165,8 +210,15 @@ pub async fn limit_requests(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
     let now = Instant::now();
-    let decisions: Vec<Decision> =
-        classify(&req, &state).into_iter().map(|(class, key)| state.rate_limiter.check(class, &key, now)).collect();
+    let classes = classify(&req, &state);
+    let decisions = if state.rate_limiter.shared && !classes.is_empty() {
+        shared_decisions(&state, &classes, now).await
+    } else {
+        None
+    };
+    let decisions: Vec<Decision> = decisions.unwrap_or_else(|| {
+        classes.into_iter().map(|(class, key)| state.rate_limiter.check(class, &key, now)).collect()
+    });
     let Some(tightest) = decisions.iter().min_by_key(|d| (d.allowed, d.remaining)).copied() else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
@@ -182,6 +234,42 @@ pub async fn limit_requests(
     let mut response = next.call(req).await?;
     set_headers(response.headers_mut(), &tightest);
     Ok(response.map_into_left_body())
+}
+
+/// The request's buckets checked in the shared database; `None` when the
+/// database could not be asked.
+async fn shared_decisions(
+    state: &web::Data<AppState>,
+    classes: &[(Class, String)],
+    now: Instant,
+) -> Option<Vec<Decision>> {
+    let limiter = &state.rate_limiter;
+    let checks: Vec<(String, Limit)> =
+        classes.iter().map(|(class, key)| (format!("{class:?}:{key}"), limiter.limit_of(*class))).collect();
+    let sweep = limiter.due_for_sweep(now);
+    let outcome = state
+        .db(move |conn| {
+            if sweep {
+                rate_limits::sweep_shared(conn)?;
+            }
+            checks
+                .into_iter()
+                .map(|(bucket, limit)| {
+                    let capacity = f64::from(limit.burst.max(1));
+                    let rate = f64::from(limit.per_minute.max(1)) / 60.0;
+                    let (allowed, tokens) = rate_limits::take_shared(conn, &bucket, capacity, rate)?;
+                    Ok(RateLimiter::shared_decision(limit, allowed, tokens))
+                })
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .await;
+    match outcome {
+        Ok(decisions) => Some(decisions),
+        Err(e) => {
+            tracing::warn!(error = %e, "shared rate limits unavailable; using this node's");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::error::ApiResult;
 use crate::service::pagination::CursorCodec;
 use crate::service::settings::{SettingsCache, SiteSettings};
-use crate::service::tokens::TokenKeys;
+use crate::service::tokens::{KeyedHash, TokenKeys};
 use crate::store::DbConn;
 
 pub struct Context {
@@ -23,6 +23,8 @@ pub struct Context {
     pub site: SettingsCache,
     pub tokens: TokenKeys,
     pub cursors: CursorCodec,
+    /// Replaces visitor ids that are kept past their retention.
+    pub pseudonyms: KeyedHash,
 }
 
 impl Context {
@@ -34,6 +36,7 @@ impl Context {
             site: SettingsCache::new(std::time::Duration::from_secs(5)),
             tokens: TokenKeys::new(secret),
             cursors: CursorCodec::new(secret),
+            pseudonyms: KeyedHash::new(secret, "agora visitor pseudonym v1"),
         }
     }
 

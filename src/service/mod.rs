@@ -6,7 +6,8 @@
 //! them imports another in a circle. The files beside them are the support
 //! every capability may use, and they import no capability.
 //!
-//! - `accounts/`: registration, sign-in, sessions, profiles, passwords.
+//! - `accounts/`: registration, sign-in, sessions, profiles, passwords,
+//!   API keys, the personal-data export.
 //! - `posts/`: what questions, answers and comments share: who may see a
 //!   post, its state (counts, status, soft delete), the views of authors
 //!   and comments. Below every other capability that touches posts.
@@ -17,10 +18,11 @@
 //!   preferences, digests.
 //! - `reputation/`: the ledger, experts, badges, council verification.
 //! - `moderation/`: flags, the review queue, question actions, suspension,
-//!   limits on new accounts.
+//!   limits on new accounts, erasure of accounts.
 //! - `deflection/`: events in, reports out.
 //! - `search/`: the index, its indexer, searches and the gap log.
 //! - `import_export/`: the JSONL dump and the Stack Exchange importer.
+//! - `privacy/`: retention of what visitors leave behind.
 //!
 //! Support: `context` (what every service is given), `caller` (who is
 //! asking), `privileges`, `settings` (the community's rules document),
@@ -45,7 +47,9 @@ pub mod notifications;
 pub mod pagination;
 pub mod pii;
 pub mod posts;
+pub mod privacy;
 pub mod privileges;
+pub mod rate_limits;
 pub mod reputation;
 pub mod search;
 pub mod settings;

@@ -198,6 +198,25 @@ impl LinkTemplates {
     }
 }
 
+/// How long personal data of visitors is kept as it came
+/// (`privacy::retention`, docs/privacy.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// A visitor id is replaced by a keyed hash once the visitor has sent
+    /// nothing for this many days.
+    pub visitor_id_days: i32,
+    /// Search text (the content-gap log, `search_performed` queries) is
+    /// deleted this many days after the search.
+    pub search_text_days: i32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings { visitor_id_days: 400, search_text_days: 90 }
+    }
+}
+
 /// The whole settings document (GET/PUT /admin/settings).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,6 +234,8 @@ pub struct SiteSettings {
     pub moderation: ModerationRules,
     #[serde(default)]
     pub links: LinkTemplates,
+    #[serde(default)]
+    pub retention: RetentionSettings,
 }
 
 impl SiteSettings {
@@ -317,6 +338,10 @@ impl SiteSettings {
                 "must be a path or an http(s) URL of at most 500 characters with its placeholder",
             );
         }
+        let t = &self.retention;
+        // Events up to 30 days old may still arrive for a visitor.
+        check((31..=3650).contains(&t.visitor_id_days), "retention.visitor_id_days", "must be 31 to 3650");
+        check((1..=3650).contains(&t.search_text_days), "retention.search_text_days", "must be 1 to 3650");
         if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
     }
 }

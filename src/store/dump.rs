@@ -7,7 +7,8 @@
 //! short-lived), the search outbox and the deflection state derived from
 //! the raw events and the search-gap log (both rebuilt after an import),
 //! and mail's delivery state: the mail outbox (it may hold a token until
-//! sent), account tokens (secrets) and the digests already sent.
+//! sent), account tokens (secrets) and the digests already sent; API keys
+//! (secrets: a restored community issues new ones).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -169,6 +170,9 @@ dump_tables! {
         email_verified_at: Option<NaiveDateTime>,
         #[serde(default)]
         email_undeliverable_at: Option<NaiveDateTime>,
+        // Dumps from before erasure have none.
+        #[serde(default)]
+        erased_at: Option<NaiveDateTime>,
     }
     "user_roles" => user_roles as UserRolesRow by [user_id, role] {
         user_id: i64,

@@ -5,6 +5,7 @@
 //! backend; backend-specific SQL stays in here.
 
 pub mod answers;
+pub mod api_keys;
 pub mod audit;
 pub mod badges;
 pub mod categories;
@@ -21,9 +22,12 @@ pub mod mail;
 pub mod moderation;
 pub mod notifications;
 pub mod outbox;
+pub mod personal_data;
 pub mod questions;
+pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod reputation;
+pub mod retention;
 pub mod revisions;
 pub mod schema;
 pub mod search;

@@ -20,6 +20,7 @@ diesel::table! {
         expert_notifications -> Bool,
         email_verified_at -> Nullable<Timestamp>,
         email_undeliverable_at -> Nullable<Timestamp>,
+        erased_at -> Nullable<Timestamp>,
     }
 }
 
@@ -500,6 +501,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    rate_limit_buckets (bucket) {
+        bucket -> Text,
+        tokens -> Double,
+        allowed -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(mail_outbox -> users (user_id));
 diesel::joinable!(user_category_stats -> users (user_id));
@@ -553,4 +579,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_tokens,
     mail_preferences,
     digests_sent,
+    api_keys,
+    rate_limit_buckets,
 );

@@ -27,6 +27,7 @@ pub struct User {
     pub expert_notifications: bool,
     pub email_verified_at: Option<NaiveDateTime>,
     pub email_undeliverable_at: Option<NaiveDateTime>,
+    pub erased_at: Option<NaiveDateTime>,
 }
 
 impl User {
@@ -88,6 +89,11 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
 
+/// Accounts holding `role` (erased ones hold none).
+pub fn count_with_role(conn: &mut DbConn, role: Role) -> QueryResult<i64> {
+    user_roles::table.filter(user_roles::role.eq(role.as_str())).count().get_result(conn)
+}
+
 pub fn roles(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Role>> {
     let names: Vec<String> =
         user_roles::table.filter(user_roles::user_id.eq(user_id)).select(user_roles::role).load(conn)?;
@@ -115,10 +121,12 @@ pub struct AuthState {
     pub reputation: i32,
     pub created_at: NaiveDateTime,
     pub roles: Vec<Role>,
+    /// The account was erased: nothing may act as it again.
+    pub erased: bool,
 }
 
-/// token_version, suspended_until, reputation, created_at, one role.
-type AuthRow = (i32, Option<NaiveDateTime>, i32, NaiveDateTime, Option<String>);
+/// token_version, suspended_until, reputation, created_at, erased_at, one role.
+type AuthRow = (i32, Option<NaiveDateTime>, i32, NaiveDateTime, Option<NaiveDateTime>, Option<String>);
 
 pub fn auth_state(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<AuthState>> {
     let rows: Vec<AuthRow> = users::table
@@ -129,14 +137,22 @@ pub fn auth_state(conn: &mut DbConn, user_id: i64) -> QueryResult<Option<AuthSta
             users::suspended_until,
             users::reputation,
             users::created_at,
+            users::erased_at,
             user_roles::role.nullable(),
         ))
         .load(conn)?;
-    let Some(&(token_version, suspended_until, reputation, created_at, _)) = rows.first() else {
+    let Some(&(token_version, suspended_until, reputation, created_at, erased_at, _)) = rows.first() else {
         return Ok(None);
     };
-    let names: Vec<String> = rows.into_iter().filter_map(|r| r.4).collect();
-    Ok(Some(AuthState { token_version, suspended_until, reputation, created_at, roles: parse_roles(&names) }))
+    let names: Vec<String> = rows.into_iter().filter_map(|r| r.5).collect();
+    Ok(Some(AuthState {
+        token_version,
+        suspended_until,
+        reputation,
+        created_at,
+        roles: parse_roles(&names),
+        erased: erased_at.is_some(),
+    }))
 }
 
 fn parse_roles(names: &[String]) -> Vec<Role> {

@@ -88,6 +88,13 @@ impl World {
         self.app.register(&self.unique("victim")).id
     }
 
+    /// A live API key of the fixture owner.
+    fn owner_key(&self) -> i64 {
+        let body = json!({"name": self.unique("key"), "scopes": ["read"]});
+        let created = self.app.post("/api/v1/me/api-keys", &body).bearer(&self.owner.access_token).send();
+        created.json()["id"].as_i64().unwrap()
+    }
+
     fn verified_answer(&self) -> i64 {
         let answer = self.answer(self.question());
         self.app.call("POST", &format!("/api/v1/answers/{answer}/verify")).bearer(&self.staff.access_token).send();
@@ -179,6 +186,28 @@ fn cases() -> Vec<(&'static str, &'static str, [u16; 7], Build)> {
                 "/api/v1/me/password".into(),
                 Some(json!({"current_password": "not my password", "new_password": "a brand new passphrase"})),
             )
+        }),
+        ("GET", "/api/v1/me/export", [A, 200, 200, 200, 200, 200, A], |_| ("GET", "/api/v1/me/export".into(), None)),
+        // A wrong password: the route is reachable, the erasure refused.
+        ("DELETE", "/api/v1/me", [A, F, F, F, F, F, A], |_| {
+            ("DELETE", "/api/v1/me".into(), Some(json!({"password": "not my password"})))
+        }),
+        ("POST", "/api/v1/me/api-keys", [A, 201, 201, 201, 201, 201, A], |_| {
+            ("POST", "/api/v1/me/api-keys".into(), Some(json!({"name": "sheet", "scopes": ["read"]})))
+        }),
+        ("GET", "/api/v1/me/api-keys", [A, 200, 200, 200, 200, 200, A], |_| {
+            ("GET", "/api/v1/me/api-keys".into(), None)
+        }),
+        // Someone else's key: as if it did not exist.
+        ("DELETE", "/api/v1/me/api-keys/{id}", [A, 404, 404, 404, 404, 404, A], |w| {
+            ("DELETE", format!("/api/v1/me/api-keys/{}", w.owner_key()), None)
+        }),
+        ("GET", "/api/v1/admin/api-keys", [A, F, F, F, 200, F, A], |_| ("GET", "/api/v1/admin/api-keys".into(), None)),
+        ("DELETE", "/api/v1/admin/api-keys/{id}", [A, F, F, F, 204, F, A], |w| {
+            ("DELETE", format!("/api/v1/admin/api-keys/{}", w.owner_key()), None)
+        }),
+        ("POST", "/api/v1/admin/users/{id}/erase", [A, F, F, F, 204, F, A], |w| {
+            ("POST", format!("/api/v1/admin/users/{}/erase", w.victim()), None)
         }),
         ("GET", "/api/v1/users", [200, 200, 200, 200, 200, 200, A], |_| ("GET", "/api/v1/users".into(), None)),
         ("GET", "/api/v1/users/{id}", [200, 200, 200, 200, 200, 200, A], |w| {

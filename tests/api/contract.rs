@@ -38,9 +38,9 @@ fn operations_endpoints_answer() {
 fn unknown_routes_and_methods_are_problems() {
     let app = spawn_app();
     app.get("/api/v1/nothing-here").send().assert_problem(404, "not_found");
-    let response = app.call("DELETE", "/api/v1/me").send();
+    let response = app.call("PUT", "/api/v1/me").send();
     response.assert_problem(405, "method_not_allowed");
-    assert_eq!(response.header("allow"), Some("GET, PATCH"));
+    assert_eq!(response.header("allow"), Some("GET, PATCH, DELETE"));
     app.get("/api/v1/users/not-a-number").send().assert_problem(404, "not_found");
     app.get("/api/v1/users/99999999999999999999999").send().assert_problem(404, "not_found");
     app.get("/api/v1/users/424242").send().assert_problem(404, "not_found");

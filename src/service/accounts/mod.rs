@@ -1,9 +1,11 @@
 //! Accounts: registration, login with throttling, refresh-token rotation,
 //! logout, profiles and password changes.
 
+pub mod api_keys;
 pub mod email;
 pub mod new_accounts;
 pub mod passwords;
+pub mod personal_data;
 
 use chrono::{Duration, NaiveDateTime};
 use serde::Serialize;
@@ -346,22 +348,13 @@ pub fn change_password(
     current: &str,
     new_password: &str,
 ) -> ApiResult<()> {
-    let user = {
+    let username = {
         let mut conn = pool.get()?;
-        let user = users::find(&mut conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
-        check_throttle(&mut conn, ctx, &user.username, ip)?;
-        user
+        users::find(&mut conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?.username
     };
-    let new_password = Password::parse(new_password, Some(&user.username))
+    let new_password = Password::parse(new_password, Some(&username))
         .map_err(|message| ApiError::validation("new_password", &message))?;
-    if !passwords::verify(current, user.password_hash.as_deref()) {
-        let mut conn = pool.get()?;
-        record_failure(&mut conn, ctx, &user.username, ip, ctx.clock.now())?;
-        return Err(ApiError::Forbidden {
-            code: ErrorCode::WrongPassword,
-            detail: "the current password is incorrect".to_owned(),
-        });
-    }
+    confirm_password(pool, ctx, user_id, ip, current)?;
     if current == new_password.expose() {
         return Err(ApiError::validation("new_password", "must differ from the current password"));
     }
@@ -373,6 +366,23 @@ pub fn change_password(
         refresh_tokens::revoke_all_for_user(conn, user_id, Some(session_id), now)?;
         Ok(())
     })
+}
+
+/// Checks a signed-in user's password before a grave change (a new
+/// password, erasure), throttled like a login: 403 `wrong_password`.
+pub fn confirm_password(pool: &DbPool, ctx: &Context, user_id: i64, ip: &str, password: &str) -> ApiResult<()> {
+    let user = {
+        let mut conn = pool.get()?;
+        let user = users::find(&mut conn, user_id)?.ok_or_else(|| ApiError::not_found("user"))?;
+        check_throttle(&mut conn, ctx, &user.username, ip)?;
+        user
+    };
+    if passwords::verify(password, user.password_hash.as_deref()) {
+        return Ok(());
+    }
+    let mut conn = pool.get()?;
+    record_failure(&mut conn, ctx, &user.username, ip, ctx.clock.now())?;
+    Err(ApiError::Forbidden { code: ErrorCode::WrongPassword, detail: "the password is incorrect".to_owned() })
 }
 
 /// Creates an account from the command line (how the first admin appears).
@@ -431,7 +441,7 @@ pub fn authenticate(conn: &mut DbConn, claims: &AccessClaims, now: NaiveDateTime
     let user_id: i64 = claims.sub.parse().map_err(|_| revoked())?;
     let auth = users::auth_state(conn, user_id)?.ok_or_else(revoked)?;
     let suspended = auth.suspended_until.is_some_and(|until| until > now);
-    if auth.token_version != claims.tv || suspended {
+    if auth.token_version != claims.tv || suspended || auth.erased {
         return Err(revoked());
     }
     Ok(Caller { id: user_id, roles: auth.roles, reputation: auth.reputation, created_at: auth.created_at })

@@ -31,8 +31,10 @@ const MAX_QUERY_CHARS: usize = 200;
 
 /// The form a query is counted under: words separated by single spaces,
 /// lowercase, at most 200 characters. Both sources use it, so the same
-/// search is the same query.
+/// search is the same query. Phone numbers, email addresses and reference
+/// numbers are redacted first (`pii::redact`): the log is kept for months.
 pub fn normalise_query(text: &str) -> String {
+    let text = crate::service::pii::redact(text);
     let words = text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
     words.chars().take(MAX_QUERY_CHARS).collect()
 }

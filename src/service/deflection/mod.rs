@@ -146,6 +146,8 @@ fn validate(index: usize, input: EventInput, now: NaiveDateTime, errors: &mut Ve
     }
     if !visible_id(&input.visitor_id, 128) {
         fail("visitor_id", "must be 1-128 visible ASCII characters");
+    } else if input.visitor_id.starts_with(crate::store::retention::PSEUDONYM_PREFIX) {
+        fail("visitor_id", "must not start with 'anon:' (it marks ids replaced under retention)");
     }
     if input.session_id.as_deref().is_some_and(|s| !visible_id(s, 128)) {
         fail("session_id", "must be 1-128 visible ASCII characters");
@@ -346,7 +348,8 @@ fn classify(
         question_id: e.question_id,
         answer_id: e.answer_id,
         intent_id: e.intent_id,
-        query: e.query.map(|q| q.trim().to_owned()),
+        // Search text is kept without the numbers that name someone.
+        query: e.query.map(|q| crate::service::pii::redact(q.trim())),
         result_ids: e.result_ids.map(|ids| serde_json::to_string(&ids).unwrap_or_default()),
         rank: e.rank.map(|r| r as i32),
         value: e.value,
@@ -553,6 +556,13 @@ pub fn check_rollups(conn: &mut DbConn) -> QueryResult<Vec<(String, i64, i64)>> 
 }
 
 /// The advisory-lock key of a visitor.
+/// Takes the visitor's lock for the rest of the transaction (PostgreSQL;
+/// SQLite has one writer anyway), as ingest does before it touches their
+/// state.
+pub fn lock_visitor(conn: &mut DbConn, visitor: &str) -> QueryResult<()> {
+    events::lock_visitors(conn, &[lock_key(visitor)])
+}
+
 fn lock_key(visitor: &str) -> i64 {
     fnv1a(visitor) as i64
 }

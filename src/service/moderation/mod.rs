@@ -16,6 +16,7 @@ use crate::service::reputation::experts;
 use crate::store::{self, DbConn, write_transaction};
 
 pub mod close_votes;
+pub mod erasure;
 mod flags;
 mod question_actions;
 mod review;

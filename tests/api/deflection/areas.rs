@@ -459,7 +459,8 @@ fn a_database_of_the_previous_release_keeps_its_figures_and_gains_its_questions_
     let options = agora::store::PoolOptions { max_size: 1, connection_timeout: std::time::Duration::from_secs(10) };
     let (pool, _) = agora::store::connect(db.url(), &options).unwrap();
     let mut conn = pool.get().unwrap();
-    // The mail migration came after the areas: revert it first.
+    // The trust and mail migrations came after the areas: revert them first.
+    agora::store::revert_last_migration(&mut conn).unwrap();
     agora::store::revert_last_migration(&mut conn).unwrap();
     agora::store::revert_last_migration(&mut conn).unwrap();
     // What the previous release reported: A1..A6's self-service visitors.

@@ -1,0 +1,48 @@
+//! Token buckets in the shared database (PostgreSQL), for rate limits that
+//! hold across nodes.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Double, Text};
+
+use super::DbConn;
+
+#[derive(QueryableByName)]
+struct Taken {
+    #[diesel(sql_type = Double)]
+    tokens: f64,
+    #[diesel(sql_type = Bool)]
+    allowed: bool,
+}
+
+/// Refills the bucket for the time since its last use (at `rate` tokens a
+/// second, up to `capacity`) and takes one token if there is one, in one
+/// statement, so concurrent requests on any node serialise on the row.
+/// Returns (whether a token was taken, tokens left). The database's clock
+/// is the one clock every node shares.
+pub fn take(conn: &mut DbConn, bucket: &str, capacity: f64, rate: f64) -> QueryResult<(bool, f64)> {
+    let refill = "LEAST($2, b.tokens + EXTRACT(EPOCH FROM (clock_timestamp()::timestamp - b.updated_at)) * $3)";
+    let sql = format!(
+        "INSERT INTO rate_limit_buckets AS b (bucket, tokens, allowed, updated_at)
+         VALUES ($1, $2 - 1, TRUE, clock_timestamp()::timestamp)
+         ON CONFLICT (bucket) DO UPDATE SET
+             tokens = CASE WHEN {refill} >= 1 THEN {refill} - 1 ELSE {refill} END,
+             allowed = {refill} >= 1,
+             updated_at = clock_timestamp()::timestamp
+         RETURNING tokens, allowed"
+    );
+    let taken: Taken = diesel::sql_query(sql)
+        .bind::<Text, _>(bucket)
+        .bind::<Double, _>(capacity)
+        .bind::<Double, _>(rate)
+        .get_result(conn)?;
+    Ok((taken.allowed, taken.tokens))
+}
+
+/// Forgets buckets idle for ten minutes (full again by then for any limit
+/// of at least one request a minute per ten of burst).
+pub fn sweep(conn: &mut DbConn) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM rate_limit_buckets WHERE updated_at < clock_timestamp()::timestamp - INTERVAL '10 minutes'",
+    )
+    .execute(conn)
+}
