@@ -165,6 +165,20 @@ request = function() return wrk.format("GET", "/api/v1/questions/similar?text=" 
             ),
         ),
         (
+            // A contact form's draft: the intent is put in an arm of the
+            // hold-out test (a write) and, since issue 26, given a signed
+            // token.
+            "similar, contact form (intent)",
+            format!(
+                r#"local drafts = {}
+request = function()
+  seq = seq + 1
+  return wrk.format("GET", "/api/v1/questions/similar?text=" .. drafts[math.random(#drafts)] .. "&intent_id=" .. string.format("bench-%08x-%d", tid, seq))
+end"#,
+                lua_strings(&drafts)
+            ),
+        ),
+        (
             "POST answer",
             format!(
                 r#"local bodies = {}

@@ -33,6 +33,8 @@
   var linkTemplate = data.agoraLink || base + '/questions/{id}';
   var MAX_TEXT = 5000;
   var FLUSH_MS = 2000;
+  // Timed flushes that wait for the intent's token: up to ten seconds.
+  var TOKEN_WAITS = 5;
 
   function number(value, fallback) {
     var n = parseInt(value, 10);
@@ -84,6 +86,7 @@
     this.visitor = visitorId();
     this.intent = null;
     this.token = null;
+    this.waits = 0;
     this.queue = [];
     this.seq = 0;
     this.timer = null;
@@ -223,18 +226,27 @@
     this.queue.push(event);
     if (this.queue.length >= 100) return this.flush();
     var self = this;
-    if (!this.flushTimer) this.flushTimer = setTimeout(function () { self.flush(); }, FLUSH_MS);
+    if (!this.flushTimer) this.flushTimer = setTimeout(function () { self.flush(true); }, FLUSH_MS);
   };
 
   // Sends the queued events in one batch. keepalive lets the request
   // outlive the page, so a submit's events arrive while the form navigates.
-  Widget.prototype.flush = function () {
+  // A timed flush waits (a few times) for the server's token for the
+  // intent, without which its events do not count; a submit or the page
+  // going away sends what there is.
+  Widget.prototype.flush = function (timed) {
     clearTimeout(this.flushTimer);
     this.flushTimer = null;
     if (!this.queue.length) return;
+    var self = this;
+    if (timed && this.intent && !this.token && this.waits < TOKEN_WAITS) {
+      this.waits++;
+      this.flushTimer = setTimeout(function () { self.flush(true); }, FLUSH_MS);
+      return;
+    }
     var token = this.token;
     var events = this.queue.splice(0, 100).map(function (e) {
-      if (token && !e.intent_token) e.intent_token = token;
+      if (token && !e.intent_token && e.type.indexOf('contact_') === 0) e.intent_token = token;
       return e;
     });
     try {

@@ -3,7 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::extract::{AuthUser, JsonBody, MaybeUser, user_agent};
+use super::extract::{AuthUser, ClientIp, JsonBody, MaybeUser, user_agent};
 use crate::error::ApiResult;
 use crate::http::state::AppState;
 use crate::service::deflection::reports::{self, Filters, Granularity};
@@ -13,15 +13,16 @@ pub async fn ingest(
     state: web::Data<AppState>,
     req: HttpRequest,
     user: MaybeUser,
+    ip: ClientIp,
     body: JsonBody<EventBatch>,
 ) -> ApiResult<HttpResponse> {
     let caller = user.caller();
     let agent = user_agent(&req);
-    let now = state.ctx.clock.now();
+    let st = state.clone();
     let result = state
         .db(move |conn| {
-            let sender = Sender { caller: caller.as_ref(), user_agent: agent.as_deref() };
-            deflection::ingest(conn, now, &sender, body.0)
+            let sender = Sender { caller: caller.as_ref(), user_agent: agent.as_deref(), address: Some(&ip.0) };
+            deflection::ingest(conn, &st.ctx, &sender, body.0)
         })
         .await?;
     state.metrics.record_events(result.accepted, result.duplicates);

@@ -88,6 +88,10 @@ struct SimilarResponse {
     page: pagination::Page<search::SimilarQuestion>,
     #[serde(skip_serializing_if = "Option::is_none")]
     arm: Option<&'static str>,
+    /// The server's signature on the intent and its arm, for the contact
+    /// form's events (`deflection::intents`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    intent_token: Option<String>,
 }
 
 /// The same for every caller, so served from the read cache unless an
@@ -115,12 +119,15 @@ pub async fn similar(
         Some(n) if (1..=20).contains(&n) => n as usize,
         Some(_) => return Err(ApiError::validation("limit", "must be between 1 and 20")),
     };
-    let arm = match p.intent_id {
-        None => None,
+    let (arm, intent_token) = match p.intent_id {
+        None => (None, None),
         Some(intent) if deflection::valid_id(&intent) => {
             let percent = crate::http::state::current_rules(&state).await?.deflection.holdout_percent;
             let now = state.ctx.clock.now();
-            Some(state.db(move |conn| deflection::arm_for(conn, &intent, percent, now)).await?)
+            let bucket = deflection::arm_bucket(&state.ctx, &intent);
+            let assigned = intent.clone();
+            let arm = state.db(move |conn| deflection::arm_for(conn, &assigned, bucket, percent, now)).await?;
+            (Some(arm), Some(deflection::intents::issue(&state.ctx.cursors, &intent, arm, now)))
         }
         Some(_) => return Err(ApiError::validation("intent_id", "must be 1-128 visible ASCII characters")),
     };
@@ -131,5 +138,5 @@ pub async fn similar(
         let st = state.clone();
         web::block(move || search::similar(&st.search, &text, limit)).await??
     };
-    slot.respond(&state, &SimilarResponse { page, arm })
+    slot.respond(&state, &SimilarResponse { page, arm, intent_token })
 }

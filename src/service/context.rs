@@ -25,6 +25,8 @@ pub struct Context {
     pub cursors: CursorCodec,
     /// Replaces visitor ids that are kept past their retention.
     pub pseudonyms: KeyedHash,
+    /// Puts contact intents in the arms of the hold-out test.
+    pub arms: KeyedHash,
 }
 
 impl Context {
@@ -37,6 +39,7 @@ impl Context {
             tokens: TokenKeys::new(secret),
             cursors: CursorCodec::new(secret),
             pseudonyms: KeyedHash::new(secret, "agora visitor pseudonym v1"),
+            arms: KeyedHash::new(secret, "agora holdout arm v1"),
         }
     }
 

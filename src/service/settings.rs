@@ -102,6 +102,24 @@ pub struct DeflectionParameters {
     pub cost_source: String,
     pub cost_year: i32,
     pub holdout_percent: i32,
+    /// A visitor with more intents and surveyed questions than this in a
+    /// UTC day is implausible: all of that day's confirming events move to
+    /// `excluded.implausible`.
+    #[serde(default = "default_per_visitor_day")]
+    pub plausible_per_visitor_day: i32,
+    /// An address from which more visitors than this confirm or contact in
+    /// a UTC day is implausible, likewise (offices and libraries share
+    /// addresses: leave room for them).
+    #[serde(default = "default_visitors_per_address_day")]
+    pub plausible_visitors_per_address_day: i32,
+}
+
+fn default_per_visitor_day() -> i32 {
+    20
+}
+
+fn default_visitors_per_address_day() -> i32 {
+    50
 }
 
 impl Default for DeflectionParameters {
@@ -114,6 +132,8 @@ impl Default for DeflectionParameters {
             cost_source: "Median cost of a 311 call across 15 US cities".to_owned(),
             cost_year: 2009,
             holdout_percent: 0,
+            plausible_per_visitor_day: default_per_visitor_day(),
+            plausible_visitors_per_address_day: default_visitors_per_address_day(),
         }
     }
 }
@@ -312,6 +332,16 @@ impl SiteSettings {
         );
         check((1900..=2200).contains(&d.cost_year), "deflection.cost_year", "must be a year");
         check((0..=50).contains(&d.holdout_percent), "deflection.holdout_percent", "must be 0 to 50");
+        check(
+            (1..=10_000).contains(&d.plausible_per_visitor_day),
+            "deflection.plausible_per_visitor_day",
+            "must be 1 to 10000",
+        );
+        check(
+            (1..=1_000_000).contains(&d.plausible_visitors_per_address_day),
+            "deflection.plausible_visitors_per_address_day",
+            "must be 1 to 1000000",
+        );
         let c = &self.community;
         check((1..=10_000).contains(&c.daily_votes), "community.daily_votes", "must be 1 to 10000");
         check(

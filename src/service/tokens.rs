@@ -116,6 +116,17 @@ impl KeyedHash {
         KeyedHash { key: mac.finalize().into_bytes().to_vec() }
     }
 
+    /// The value's bucket in 0..n, uniform and unpredictable without the
+    /// secret.
+    pub fn bucket(&self, value: &[u8], n: u32) -> u32 {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(value);
+        let bytes = mac.finalize().into_bytes();
+        let head = u64::from_be_bytes(bytes[..8].try_into().expect("eight bytes"));
+        (head % u64::from(n.max(1))) as u32
+    }
+
     /// 128 bits of the HMAC of the parts (each length-prefixed, so parts
     /// cannot run into each other), base64url: 22 characters.
     pub fn digest(&self, parts: &[&[u8]]) -> String {

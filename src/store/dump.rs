@@ -385,6 +385,9 @@ dump_tables! {
         excluded: bool,
         exclusion_reason: Option<String>,
         area: Option<String>,
+        // Dumps from before the plausibility limits have none.
+        #[serde(default)]
+        address_key: Option<String>,
     }
     "experiment_arms" => experiment_arms as ExperimentArmsRow by [intent_id] {
         intent_id: String,

@@ -95,6 +95,13 @@ pub fn delete_search_text(conn: &mut DbConn, cutoff: NaiveDateTime, batch: i64) 
     Ok(deleted)
 }
 
+/// The keyed address of events only matters on its own day (plausibility).
+pub fn clear_address_keys_before(conn: &mut DbConn, cutoff_epoch: i64) -> QueryResult<usize> {
+    diesel::update(de::table.filter(de::address_key.is_not_null()).filter(de::occurred_epoch.lt(cutoff_epoch)))
+        .set(de::address_key.eq(None::<String>))
+        .execute(conn)
+}
+
 /// Per-day view keys only deduplicate views within their day.
 pub fn delete_view_keys_before(conn: &mut DbConn, day: &str) -> QueryResult<usize> {
     diesel::delete(question_views::table.filter(question_views::day.lt(day))).execute(conn)

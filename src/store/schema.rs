@@ -333,6 +333,7 @@ diesel::table! {
         excluded -> Bool,
         exclusion_reason -> Nullable<Text>,
         area -> Nullable<Text>,
+        address_key -> Nullable<Text>,
     }
 }
 

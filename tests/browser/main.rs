@@ -166,7 +166,7 @@ fn seed_front_door(app: &TestApp) -> FrontDoor {
     app.set_reputation(asker.id, 5000);
     app.create_category(&admin, "waste");
     app.create_category(&admin, FILTER_CATEGORY);
-    let at = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut events = Vec::new();
     for (category, title, confirmations) in FRONT_DOOR_QUESTIONS {
         let question = app.ask(&asker, category, title, &[])["id"].as_i64().unwrap();
@@ -176,10 +176,14 @@ fn seed_front_door(app: &TestApp) -> FrontDoor {
         app.post(&url, &json!({"answer_id": answer})).bearer(&asker.access_token).send().assert_status(200);
         for n in 0..confirmations {
             let (visitor, intent) = (format!("visitor-{question}-{n}"), format!("intent-{question}-{n}"));
+            // As the widget does: the server's token for the intent first.
+            let reply = app.get(&format!("/api/v1/questions/similar?text=bins&intent_id={intent}")).send();
+            let token = reply.json()["intent_token"].as_str().expect("intent token").to_owned();
             for kind in ["contact_intent_started", "contact_intent_confirmed_resolved"] {
                 events.push(json!({
                     "event_id": uuid::Uuid::new_v4(), "type": kind, "occurred_at": at,
                     "visitor_id": visitor, "intent_id": intent, "question_id": question,
+                    "intent_token": token,
                 }));
             }
         }

@@ -38,3 +38,11 @@ CREATE TABLE rate_limit_buckets (
     updated_at TIMESTAMP NOT NULL
 );
 CREATE INDEX rate_limit_buckets_updated_idx ON rate_limit_buckets (updated_at);
+
+-- Signed intents and plausibility: a keyed hash of the sender's address
+-- and the day (it cannot be followed across days; retention clears it
+-- after two), to count how many visitors one address confirms for.
+ALTER TABLE deflection_events ADD COLUMN address_key TEXT;
+CREATE INDEX deflection_events_address_idx ON deflection_events (address_key) WHERE address_key IS NOT NULL;
+-- The summary reports excluded events by reason: only they are indexed.
+CREATE INDEX deflection_events_excluded_idx ON deflection_events (occurred_epoch) WHERE excluded = TRUE;

@@ -6,6 +6,8 @@
 pub mod derive;
 pub mod formulas;
 pub mod gaps;
+pub mod intents;
+pub mod plausibility;
 pub mod reports;
 pub mod rollup;
 
@@ -92,6 +94,9 @@ pub struct EventInput {
     /// A ward or neighbourhood: contact-form events and searches only (the
     /// others take their question's).
     pub area: Option<String>,
+    /// `contact_*` events: the token `GET /questions/similar` gave for the
+    /// intent (`intents`); without a valid one the event does not count.
+    pub intent_token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +210,12 @@ fn check_type_fields(kind: &str, e: &EventInput, fail: &mut impl FnMut(&str, &st
     if kind.starts_with("contact_") && e.intent_id.is_none() {
         fail("intent_id", "is required for contact events");
     }
+    if e.intent_token.is_some() && !kind.starts_with("contact_") {
+        fail("intent_token", "is only for contact_* events");
+    }
+    if e.intent_token.as_ref().is_some_and(|t| t.len() > intents::MAX_TOKEN_CHARS) {
+        fail("intent_token", "must be at most 512 characters");
+    }
     if kind == "search_performed" && e.query.is_none() {
         fail("query", "is required for search_performed");
     }
@@ -231,6 +242,16 @@ fn check_type_fields(kind: &str, e: &EventInput, fail: &mut impl FnMut(&str, &st
 pub struct Sender<'a> {
     pub caller: Option<&'a Caller>,
     pub user_agent: Option<&'a str>,
+    /// The client's address (never stored: only a keyed hash of it and the
+    /// day, for the plausibility limits).
+    pub address: Option<&'a str>,
+}
+
+/// A keyed hash of an address and a UTC day: the same for a day's events
+/// from one address, unrelated from one day to the next.
+fn address_key(ctx: &crate::service::Context, address: &str, at: NaiveDateTime) -> String {
+    let day = at.and_utc().timestamp().div_euclid(86_400);
+    ctx.pseudonyms.digest(&[b"address", address.as_bytes(), &day.to_be_bytes()])
 }
 
 fn is_staff(caller: &Caller) -> bool {
@@ -249,10 +270,11 @@ pub fn counts_in_reports(caller: Option<&Caller>, user_agent: Option<&str>) -> b
 /// within the batch) are counted and skipped.
 pub fn ingest(
     conn: &mut DbConn,
-    now: NaiveDateTime,
+    ctx: &crate::service::Context,
     sender: &Sender<'_>,
     batch: EventBatch,
 ) -> ApiResult<IngestResult> {
+    let now = ctx.clock.now();
     if batch.events.is_empty() || batch.events.len() > MAX_BATCH {
         return Err(ApiError::validation("events", &format!("must hold 1 to {MAX_BATCH} events")));
     }
@@ -269,13 +291,31 @@ pub fn ingest(
         return Err(ApiError::Validation(errors));
     }
     let bot = is_bot(sender.user_agent);
+    let parameters = ctx.rules(conn)?.deflection.clone();
+    let limits = plausibility::Limits {
+        per_visitor_day: parameters.plausible_per_visitor_day.max(1) as usize,
+        visitors_per_address_day: parameters.plausible_visitors_per_address_day.max(1) as usize,
+    };
     write_transaction(conn, |conn| {
+        // Batches from one address are counted one after another, so two
+        // arriving together cannot both stay under its limit.
+        if let Some(address) = sender.address {
+            lock_visitor(conn, &format!("address {address}"))?;
+        }
         let mut facts = FactsCache::default();
-        let rows = valid
-            .into_iter()
-            .map(|event| classify(conn, &mut facts, sender, bot, event, now))
-            .collect::<ApiResult<Vec<_>>>()?;
-        Ok(store_events(conn, rows)?)
+        let mut groups = plausibility::Groups::default();
+        let mut rows = Vec::with_capacity(valid.len());
+        for event in valid {
+            let mut row = classify(conn, ctx, &mut facts, sender, bot, event, now)?;
+            if !row.excluded && !groups.admit(conn, limits, &row)? {
+                row.excluded = true;
+                row.exclusion_reason = Some("implausible".to_owned());
+            }
+            rows.push(row);
+        }
+        let result = store_events(conn, rows)?;
+        groups.settle(conn, limits)?;
+        Ok(result)
     })
 }
 
@@ -324,6 +364,7 @@ impl FactsCache {
 /// question was solved.
 fn classify(
     conn: &mut DbConn,
+    ctx: &crate::service::Context,
     facts: &mut FactsCache,
     sender: &Sender<'_>,
     bot: bool,
@@ -331,6 +372,13 @@ fn classify(
     now: NaiveDateTime,
 ) -> ApiResult<StoredEvent> {
     let e = event.input;
+    // A contact form's event counts only with the server's token for its
+    // intent (`intents`).
+    let unverified = event.kind.starts_with("contact_")
+        && !match (&e.intent_token, &e.intent_id) {
+            (Some(token), Some(intent)) => intents::verifies(&ctx.cursors, token, intent, event.occurred_at),
+            _ => false,
+        };
     let question = match e.question_id {
         Some(id) => facts.get(conn, id)?,
         None => None,
@@ -340,8 +388,10 @@ fn classify(
         (None, Some(q)) => Some(q.author_id),
         _ => None,
     };
-    let exclusion_reason = if bot { Some("bot") } else { exclusion_for(sender.caller, author) };
+    let exclusion_reason = if bot { Some("bot") } else { exclusion_for(sender.caller, author) }
+        .or(unverified.then_some("unverified_intent"));
     Ok(StoredEvent {
+        address_key: sender.address.map(|a| address_key(ctx, a, event.occurred_at)),
         received_at: now,
         session_id: e.session_id,
         user_id: sender.caller.map(|c| c.id),
@@ -457,16 +507,17 @@ pub fn record_view(
     })
 }
 
-/// The hold-out arm of an intent: assigned once, by a stable hash of the
-/// intent id, `holdout_percent` in a hundred to the hold-out.
+/// The hold-out arm of an intent: assigned once, by its bucket
+/// (`arm_bucket`), `holdout_percent` in a hundred to the hold-out.
 pub fn arm_for(
     conn: &mut DbConn,
     intent_id: &str,
+    bucket: u32,
     holdout_percent: i32,
     now: NaiveDateTime,
 ) -> ApiResult<&'static str> {
     write_transaction(conn, |conn| {
-        let proposed = if (stable_bucket(intent_id) as i32) < holdout_percent { "holdout" } else { "treatment" };
+        let proposed = if (bucket as i32) < holdout_percent { "holdout" } else { "treatment" };
         let arm =
             if events::assign_arm(conn, intent_id, proposed, now)? == "holdout" { "holdout" } else { "treatment" };
         if let Some(owner) = events::load_intent(conn, intent_id)?.map(|i| i.visitor_id) {
@@ -563,7 +614,7 @@ pub fn lock_visitor(conn: &mut DbConn, visitor: &str) -> QueryResult<()> {
     events::lock_visitors(conn, &[lock_key(visitor)])
 }
 
-fn lock_key(visitor: &str) -> i64 {
+pub(crate) fn lock_key(visitor: &str) -> i64 {
     fnv1a(visitor) as i64
 }
 
@@ -576,9 +627,12 @@ fn fnv1a(id: &str) -> u64 {
     hash
 }
 
-/// FNV-1a of the id, in 0..100: the same on every node and every run.
-fn stable_bucket(id: &str) -> u64 {
-    fnv1a(id) % 100
+/// The hold-out bucket of an intent, in 0..100: a keyed hash of its id
+/// under the server's secret, the same on every node and every run but
+/// not computable by a client, who could otherwise pick ids that land in
+/// the arm it wants.
+pub fn arm_bucket(ctx: &crate::service::Context, intent_id: &str) -> u32 {
+    ctx.arms.bucket(intent_id.as_bytes(), 100)
 }
 
 #[cfg(test)]
@@ -596,9 +650,16 @@ mod tests {
     }
 
     #[test]
-    fn arms_are_stable_and_spread() {
-        assert_eq!(stable_bucket("intent-1"), stable_bucket("intent-1"));
-        let in_first_half = (0..1000).filter(|i| stable_bucket(&format!("intent-{i}")) < 50).count();
+    fn arms_are_stable_spread_and_keyed() {
+        let keys = crate::service::tokens::KeyedHash::new(b"secret", "agora holdout arm v1");
+        assert_eq!(keys.bucket(b"intent-1", 100), keys.bucket(b"intent-1", 100));
+        let in_first_half = (0..1000).filter(|i| keys.bucket(format!("intent-{i}").as_bytes(), 100) < 50).count();
         assert!((400..600).contains(&in_first_half), "{in_first_half}");
+        let other = crate::service::tokens::KeyedHash::new(b"another secret", "agora holdout arm v1");
+        let differ = (0..100).filter(|i| {
+            let id = format!("intent-{i}");
+            keys.bucket(id.as_bytes(), 100) != other.bucket(id.as_bytes(), 100)
+        });
+        assert!(differ.count() > 80, "the bucket depends on the secret");
     }
 }

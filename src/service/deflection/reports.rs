@@ -223,6 +223,45 @@ pub struct Summary {
     pub tried_self_service_first: Rate,
     pub sessions_ending_helpful: Rate,
     pub cost_avoided: CostAvoided,
+    pub excluded: Exclusions,
+}
+
+/// Events stored but counted nowhere in the period (and cell), by reason.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Exclusions {
+    /// Crawlers and automated clients (by User-Agent).
+    pub bot: u64,
+    /// Council staff, moderators, admins and analysts.
+    pub staff: u64,
+    /// People acting on their own question or answer.
+    pub author: u64,
+    /// `contact_*` events without the server's token for their intent.
+    pub unverified_intent: u64,
+    /// Beyond what one visitor or one address can plausibly send in a day.
+    pub implausible: u64,
+}
+
+fn exclusions(conn: &mut DbConn, scope: &Scope) -> ApiResult<Exclusions> {
+    let rows = crate::store::deflection::exclusions_in(
+        conn,
+        scope.from_day * 86_400,
+        scope.to_day * 86_400,
+        scope.category.as_deref(),
+        scope.area.as_deref(),
+    )?;
+    let mut e = Exclusions::default();
+    for (reason, n) in rows {
+        let n = n.max(0) as u64;
+        match reason.as_str() {
+            "bot" => e.bot += n,
+            "staff" => e.staff += n,
+            "author" => e.author += n,
+            "unverified_intent" => e.unverified_intent += n,
+            "implausible" => e.implausible += n,
+            _ => {}
+        }
+    }
+    Ok(e)
 }
 
 fn totals_of(rows: &[MetricSums]) -> Totals {
@@ -284,6 +323,7 @@ pub fn summary(conn: &mut DbConn, ctx: Context) -> ApiResult<Summary> {
             cost_source: p.cost_source.clone(),
             cost_year: p.cost_year,
         },
+        excluded: exclusions(conn, &ctx.scope)?,
         period: ctx.period,
     })
 }

@@ -58,8 +58,11 @@ pub fn run(conn: &mut DbConn, ctx: &Context) -> ApiResult<RetentionReport> {
         Ok(store::delete_search_text(conn, text_cutoff, TEXT_BATCH)?)
     })?;
     let yesterday = (now - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
-    report.view_keys_deleted =
-        write_transaction(conn, |conn| -> ApiResult<usize> { Ok(store::delete_view_keys_before(conn, &yesterday)?) })?;
+    report.view_keys_deleted = write_transaction(conn, |conn| -> ApiResult<usize> {
+        // Events' keyed addresses only serve their own day's limits.
+        store::clear_address_keys_before(conn, (now - chrono::Duration::days(2)).and_utc().timestamp())?;
+        Ok(store::delete_view_keys_before(conn, &yesterday)?)
+    })?;
     report.expired_logins_deleted = write_transaction(conn, |conn| -> ApiResult<usize> {
         let sessions = crate::store::refresh_tokens::delete_expired_before(conn, now - chrono::Duration::days(30))?;
         let failures = crate::store::login_failures::delete_before(conn, now - chrono::Duration::days(1))?;

@@ -7,6 +7,7 @@
 mod areas;
 mod gaps;
 mod script;
+mod signed;
 mod wards;
 
 use chrono::{DateTime, Duration, Utc};
@@ -55,18 +56,19 @@ fn every_report_figure_matches_the_hand_computed_scenario() {
     // Hold-out arms: assigned once, by the id's hash; the hold-out gets no
     // suggestions. Intent exp-7 is assigned after its events arrive.
     for i in 1..=6 {
-        let reply = similar(&app, &format!("exp-{i}"));
+        let reply = similar(&app, &script::exp_id(&app, i));
         let arm = if i <= 3 { "holdout" } else { "treatment" };
         assert_eq!(reply["arm"], arm, "exp-{i}");
+        assert!(reply["intent_token"].is_string(), "{reply}");
         if arm == "holdout" {
             assert_eq!(reply["items"], json!([]));
         }
     }
-    assert_eq!(similar(&app, "exp-1")["arm"], "holdout", "an intent keeps its arm");
+    assert_eq!(similar(&app, &script::exp_id(&app, 1))["arm"], "holdout", "an intent keeps its arm");
     assert!(app.get("/api/v1/questions/similar?text=bins").send().json().get("arm").is_none());
 
     play(&app, &c, d0, false);
-    assert_eq!(similar(&app, "exp-7")["arm"], "treatment");
+    assert_eq!(similar(&app, &script::exp_id(&app, 7))["arm"], "treatment");
 
     // Resending a batch changes nothing.
     let again = scenario(&c, d0).into_iter().next().unwrap();

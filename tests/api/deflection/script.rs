@@ -77,8 +77,35 @@ pub(super) struct Batch {
     pub(super) events: Vec<Value>,
 }
 
+/// Gives each contact event the token the server's `/questions/similar`
+/// would have given its intent, signed with the server's key (the scripted
+/// visitors did not type into a form; `signed_intents` tests the real
+/// round trip and what happens without a token).
+pub(super) fn signed(app: &TestApp, events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .cloned()
+        .map(|mut e| {
+            let contact = e["type"].as_str().is_some_and(|t| t.starts_with("contact_"));
+            if contact && e.get("intent_token").is_none() {
+                let (Some(intent), Some(at)) = (e["intent_id"].as_str(), e["occurred_at"].as_str()) else { return e };
+                let at = DateTime::parse_from_rfc3339(at).expect("occurred_at").naive_utc();
+                let token = agora::service::deflection::intents::issue(
+                    &app.state.ctx.cursors,
+                    intent,
+                    "treatment",
+                    at - Duration::minutes(1),
+                );
+                e["intent_token"] = json!(token);
+            }
+            e
+        })
+        .collect()
+}
+
 pub(super) fn send(app: &TestApp, batch: &Batch) -> Value {
-    let mut call = app.post("/api/v1/events", &json!({"events": batch.events})).header("user-agent", batch.user_agent);
+    let events = signed(app, &batch.events);
+    let mut call = app.post("/api/v1/events", &json!({"events": events})).header("user-agent", batch.user_agent);
     if let Some(token) = &batch.token {
         call = call.bearer(token);
     }
@@ -224,13 +251,23 @@ pub(super) fn scenario(c: &Community, d0: DateTime<Utc>) -> Vec<Batch> {
     ]
 }
 
-/// The hold-out intents: exp-1..3 hash to the hold-out at 50 %, exp-4..7 to
-/// treatment (FNV-1a of the id mod 100: 26, 15, 4 | 93, 82, 71, 60).
-/// Hold-out: 2 of 3 submit; treatment: 1 of 4.
-pub(super) fn experiment_events(d0: DateTime<Utc>) -> Batch {
+/// The id of hold-out intent `i`: 1..3 land in the hold-out at 50 %, 4..7
+/// in treatment. The server's bucket is a keyed hash of the id (a client
+/// cannot choose its arm), so the test asks the server's own function for
+/// ids that land where the scenario needs them.
+pub(super) fn exp_id(app: &TestApp, i: i64) -> String {
+    let holdout = i <= 3;
+    (0..)
+        .map(|k| format!("exp-{i}-{k}"))
+        .find(|id| (agora::service::deflection::arm_bucket(&app.state.ctx, id) < 50) == holdout)
+        .expect("an id in the arm")
+}
+
+/// The hold-out intents. Hold-out: 2 of 3 submit; treatment: 1 of 4.
+pub(super) fn experiment_events(app: &TestApp, d0: DateTime<Utc>) -> Batch {
     let mut events = Vec::new();
     for (i, submits) in [(1, true), (2, true), (3, false), (4, true), (5, false), (6, false), (7, false)] {
-        let id = format!("exp-{i}");
+        let id = exp_id(app, i);
         let visitor = format!("exp-visitor-{i}");
         events.push(event("contact_intent_started", &at(d0, 9, 12, i), &visitor, json!({"intent_id": id})));
         if submits {
@@ -244,7 +281,7 @@ pub(super) fn experiment_events(d0: DateTime<Utc>) -> Batch {
 /// page views, hold-out assignments. Returns day 0.
 pub(super) fn play(app: &TestApp, c: &Community, d0: DateTime<Utc>, reverse: bool) {
     let mut batches = scenario(c, d0);
-    batches.push(experiment_events(d0));
+    batches.push(experiment_events(app, d0));
     if reverse {
         batches.reverse();
         for b in &mut batches {

@@ -21,6 +21,8 @@ pub(super) struct Wards {
     pub(super) qd: i64,
     pub(super) analyst: TestUser,
     pub(super) admin: TestUser,
+    /// The hold-out intents' ids by number (1, 2 hold-out; 4, 5 treatment).
+    pub(super) exp: std::collections::BTreeMap<i64, String>,
 }
 
 fn ask(app: &TestApp, asker: &TestUser, category: &str, title: &str, area: Option<&str>) -> i64 {
@@ -61,10 +63,12 @@ pub(super) fn wards(app: &TestApp) -> Wards {
             .assert_status(200);
     }
     app.change_settings(&admin, |s| s["deflection"]["holdout_percent"] = json!(50));
-    for (intent, arm) in [("exp-1", "holdout"), ("exp-2", "holdout"), ("exp-4", "treatment"), ("exp-5", "treatment")] {
-        assert_eq!(super::similar(app, intent)["arm"], arm, "{intent}");
+    let exp: std::collections::BTreeMap<i64, String> =
+        [1, 2, 4, 5].into_iter().map(|i| (i, super::script::exp_id(app, i))).collect();
+    for (i, arm) in [(1, "holdout"), (2, "holdout"), (4, "treatment"), (5, "treatment")] {
+        assert_eq!(super::similar(app, &exp[&i])["arm"], arm, "exp-{i}");
     }
-    Wards { qa, qb, qc, qd, analyst, admin }
+    Wards { qa, qb, qc, qd, analyst, admin, exp }
 }
 
 /// `extra` with a session id.
@@ -107,8 +111,8 @@ pub(super) fn visits(w: &Wards, d0: DateTime<Utc>) -> Vec<Batch> {
             event("question_viewed", &t(2, 9, 30), "a2", on(qa)),
             event("helpful_vote", &t(2, 9, 31), "a2", answer(qa, "yes")),
             event("would_have_contacted", &t(2, 9, 32), "a2", answer(qa, "yes")),
-            event("contact_intent_started", &t(2, 12, 0), "a2", intent("exp-1", waste_northfield.clone())),
-            event("contact_submitted", &t(2, 12, 5), "a2", intent("exp-1", waste_northfield)),
+            event("contact_intent_started", &t(2, 12, 0), "a2", intent(&w.exp[&1], waste_northfield.clone())),
+            event("contact_submitted", &t(2, 12, 5), "a2", intent(&w.exp[&1], waste_northfield)),
         ]),
         // A3, day 3: searches in Riverside, views QB, still needs help, opens
         // the form in Riverside, clicks QB and leaves.
@@ -121,9 +125,9 @@ pub(super) fn visits(w: &Wards, d0: DateTime<Utc>) -> Vec<Batch> {
             ),
             event("question_viewed", &t(3, 10, 1), "a3", on(qb)),
             event("still_need_help_clicked", &t(3, 10, 5), "a3", on(qb)),
-            event("contact_intent_started", &t(3, 10, 10), "a3", intent("exp-4", riverside.clone())),
-            event("contact_suggestions_shown", &t(3, 10, 11), "a3", intent("exp-4", json!({}))),
-            event("contact_suggestion_clicked", &t(3, 10, 12), "a3", intent("exp-4", on(qb))),
+            event("contact_intent_started", &t(3, 10, 10), "a3", intent(&w.exp[&4], riverside.clone())),
+            event("contact_suggestions_shown", &t(3, 10, 11), "a3", intent(&w.exp[&4], json!({}))),
+            event("contact_suggestion_clicked", &t(3, 10, 12), "a3", intent(&w.exp[&4], on(qb))),
         ]),
         // A4, day 4: views QA (Northfield) in one session, and QD (parking,
         // no area) in another, where they say it did not help, are unsure
@@ -143,11 +147,11 @@ pub(super) fn visits(w: &Wards, d0: DateTime<Utc>) -> Vec<Batch> {
                 "contact_intent_started",
                 &t(6, 14, 0),
                 "a5",
-                intent("exp-2", json!({"category": "parking", "area": NORTHFIELD})),
+                intent(&w.exp[&2], json!({"category": "parking", "area": NORTHFIELD})),
             ),
-            event("contact_suggestions_shown", &t(6, 14, 1), "a5", intent("exp-2", json!({}))),
-            event("contact_suggestion_clicked", &t(6, 14, 2), "a5", intent("exp-2", on(qb))),
-            event("contact_intent_confirmed_resolved", &t(6, 14, 3), "a5", intent("exp-2", on(qb))),
+            event("contact_suggestions_shown", &t(6, 14, 1), "a5", intent(&w.exp[&2], json!({}))),
+            event("contact_suggestion_clicked", &t(6, 14, 2), "a5", intent(&w.exp[&2], on(qb))),
+            event("contact_intent_confirmed_resolved", &t(6, 14, 3), "a5", intent(&w.exp[&2], on(qb))),
         ]),
         // A6, day 7: searches in Northfield (no category); the first finds
         // nothing.
@@ -167,8 +171,8 @@ pub(super) fn visits(w: &Wards, d0: DateTime<Utc>) -> Vec<Batch> {
         ]),
         // A7, day 8: contacts through the form, no category, no area.
         resident(vec![
-            event("contact_intent_started", &t(8, 10, 0), "a7", intent("exp-5", json!({}))),
-            event("contact_submitted", &t(8, 10, 5), "a7", intent("exp-5", json!({}))),
+            event("contact_intent_started", &t(8, 10, 0), "a7", intent(&w.exp[&5], json!({}))),
+            event("contact_submitted", &t(8, 10, 5), "a7", intent(&w.exp[&5], json!({}))),
         ]),
     ]
 }
