@@ -297,9 +297,12 @@ pub fn ingest(
         visitors_per_address_day: parameters.plausible_visitors_per_address_day.max(1) as usize,
     };
     write_transaction(conn, |conn| {
-        // Batches from one address are counted one after another, so two
-        // arriving together cannot both stay under its limit.
-        if let Some(address) = sender.address {
+        // Batches from one address that can confirm anything are counted
+        // one after another, so two arriving together cannot both stay
+        // under its limit. Views and searches, most of the traffic, take no
+        // such lock.
+        let confirming = valid.iter().any(|v| events::CONFIRMING.contains(&v.kind));
+        if let (Some(address), true) = (sender.address, confirming) {
             lock_visitor(conn, &format!("address {address}"))?;
         }
         let mut facts = FactsCache::default();
@@ -391,7 +394,12 @@ fn classify(
     let exclusion_reason = if bot { Some("bot") } else { exclusion_for(sender.caller, author) }
         .or(unverified.then_some("unverified_intent"));
     Ok(StoredEvent {
-        address_key: sender.address.map(|a| address_key(ctx, a, event.occurred_at)),
+        // Only the plausibility limits read it, and only on confirming
+        // events: the others stay out of its index.
+        address_key: sender
+            .address
+            .filter(|_| events::CONFIRMING.contains(&event.kind))
+            .map(|a| address_key(ctx, a, event.occurred_at)),
         received_at: now,
         session_id: e.session_id,
         user_id: sender.caller.map(|c| c.id),
