@@ -103,8 +103,10 @@ impl RateLimiter {
         }
     }
 
-    /// A decision from a shared bucket's state after the take.
-    fn shared_decision(limit: Limit, allowed: bool, tokens: f64) -> Decision {
+    /// What a bucket's state after a take means: remaining tokens and when
+    /// the bucket is full again, or, refused, when one more is allowed.
+    /// The same for buckets in memory and in the shared database.
+    fn decide(limit: Limit, allowed: bool, tokens: f64) -> Decision {
         let capacity = f64::from(limit.burst.max(1));
         let rate = f64::from(limit.per_minute.max(1)) / 60.0;
         if allowed {
@@ -132,14 +134,11 @@ impl RateLimiter {
         let bucket = buckets.entry((class, key.to_owned())).or_insert(Bucket { tokens: capacity, updated: now });
         bucket.tokens = (bucket.tokens + now.duration_since(bucket.updated).as_secs_f64() * rate).min(capacity);
         bucket.updated = now;
-        if bucket.tokens >= 1.0 {
+        let allowed = bucket.tokens >= 1.0;
+        if allowed {
             bucket.tokens -= 1.0;
-            let reset = ((capacity - bucket.tokens) / rate).ceil() as u64;
-            Decision { allowed: true, limit: limit.burst, remaining: bucket.tokens.floor() as u32, reset_secs: reset }
-        } else {
-            let wait = ((1.0 - bucket.tokens) / rate).ceil().max(1.0) as u64;
-            Decision { allowed: false, limit: limit.burst, remaining: 0, reset_secs: wait }
         }
+        Self::decide(limit, allowed, bucket.tokens)
     }
 }
 
@@ -258,7 +257,7 @@ async fn shared_decisions(
                     let capacity = f64::from(limit.burst.max(1));
                     let rate = f64::from(limit.per_minute.max(1)) / 60.0;
                     let (allowed, tokens) = rate_limits::take_shared(conn, &bucket, capacity, rate)?;
-                    Ok(RateLimiter::shared_decision(limit, allowed, tokens))
+                    Ok(RateLimiter::decide(limit, allowed, tokens))
                 })
                 .collect::<Result<Vec<_>, ApiError>>()
         })

@@ -194,11 +194,7 @@ pub fn scrub_account(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> Que
     // Registration refuses the prefix; an imported account could still hold
     // the name, and then the id is not enough.
     let mut anonymous = format!("former-resident-{user_id}");
-    let taken = |conn: &mut DbConn, name: &str| -> QueryResult<bool> {
-        diesel::select(diesel::dsl::exists(users::table.filter(users::username.eq(name)).filter(users::id.ne(user_id))))
-            .get_result(conn)
-    };
-    if taken(conn, &anonymous)? {
+    if super::users::username_taken(conn, &anonymous)? {
         anonymous = format!("former-resident-{user_id}-{}", uuid::Uuid::new_v4().simple());
     }
     diesel::update(users::table.find(user_id))
@@ -230,11 +226,7 @@ pub fn forget_private_state(
     old_logins: &[String],
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::update(
-        refresh_tokens::table.filter(refresh_tokens::user_id.eq(user_id)).filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(now))
-    .execute(conn)?;
+    super::refresh_tokens::revoke_all_for_user(conn, user_id, None, now)?;
     diesel::delete(mail_outbox::table.filter(mail_outbox::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(email_tokens::table.filter(email_tokens::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(mail_preferences::table.filter(mail_preferences::user_id.eq(user_id))).execute(conn)?;

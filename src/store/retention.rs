@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Text};
 
 use super::schema::{
     deflection_events as de, deflection_intents as di, deflection_pairs as dp, deflection_search_gaps as dg,
-    deflection_sessions as ds, deflection_visitor_days as dv, question_views, search_gaps,
+    deflection_sessions as ds, deflection_visitor_days as dv, search_gaps,
 };
 use super::{DbConn, MultiBackend, portable_sql};
 
@@ -100,9 +100,4 @@ pub fn clear_address_keys_before(conn: &mut DbConn, cutoff_epoch: i64) -> QueryR
     diesel::update(de::table.filter(de::address_key.is_not_null()).filter(de::occurred_epoch.lt(cutoff_epoch)))
         .set(de::address_key.eq(None::<String>))
         .execute(conn)
-}
-
-/// Per-day view keys only deduplicate views within their day.
-pub fn delete_view_keys_before(conn: &mut DbConn, day: &str) -> QueryResult<usize> {
-    diesel::delete(question_views::table.filter(question_views::day.lt(day))).execute(conn)
 }

@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::rfc3339;
@@ -186,18 +185,13 @@ pub fn create(conn: &mut DbConn, ctx: &Context, caller: &Caller, new: NewKey) ->
     })
 }
 
-/// A fresh key and the hash it is stored under.
+/// A fresh key (256 random bits, made as a refresh token is) and the
+/// hash it is stored under (the refresh tokens' SHA-256, of the whole key).
 fn new_key() -> ApiResult<(String, String)> {
-    use base64::Engine;
-    let key =
-        format!("{PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tokens::random_bytes::<32>()?));
-    let hash = hash_key(&key);
+    let (secret, _) = tokens::new_refresh_token()?;
+    let key = format!("{PREFIX}{secret}");
+    let hash = tokens::hash_refresh_token(&key);
     Ok((key, hash))
-}
-
-fn hash_key(key: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(key.as_bytes()))
 }
 
 pub fn is_key(token: &str) -> bool {
@@ -254,7 +248,7 @@ pub fn revoke(conn: &mut DbConn, ctx: &Context, caller: &Caller, key_id: i64, as
 /// erased owner, is the same 401.
 pub fn authenticate(conn: &mut DbConn, presented: &str, now: NaiveDateTime) -> ApiResult<(Caller, i64, Vec<Scope>)> {
     let invalid = || ApiError::Unauthorized("the API key is invalid, expired or revoked".to_owned());
-    let hash = hash_key(presented);
+    let hash = tokens::hash_refresh_token(presented);
     let key = keys::find_by_hash(conn, &hash)?.ok_or_else(invalid)?;
     if !bool::from(key.key_hash.as_bytes().ct_eq(hash.as_bytes())) {
         return Err(invalid());

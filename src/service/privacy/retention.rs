@@ -61,7 +61,7 @@ pub fn run(conn: &mut DbConn, ctx: &Context) -> ApiResult<RetentionReport> {
     report.view_keys_deleted = write_transaction(conn, |conn| -> ApiResult<usize> {
         // Events' keyed addresses only serve their own day's limits.
         store::clear_address_keys_before(conn, (now - chrono::Duration::days(2)).and_utc().timestamp())?;
-        Ok(store::delete_view_keys_before(conn, &yesterday)?)
+        Ok(crate::store::views::delete_before(conn, &yesterday)?)
     })?;
     report.expired_logins_deleted = write_transaction(conn, |conn| -> ApiResult<usize> {
         let sessions = crate::store::refresh_tokens::delete_expired_before(conn, now - chrono::Duration::days(30))?;
