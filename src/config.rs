@@ -112,6 +112,62 @@ pub struct Settings {
     pub read_cache_ms: u64,
     pub rate_limits: RateLimits,
     pub mail: MailSettings,
+    pub webhooks: WebhookSettings,
+}
+
+/// Webhook deliveries (docs/architecture.md, "Outbound deliveries").
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Lets endpoints be on loopback, private and link-local addresses and
+    /// use plain `http` (`AGORA_WEBHOOK_ALLOW_PRIVATE=true`): for a
+    /// council's internal network, and the tests. Off, those are refused
+    /// when the endpoint is saved and again at every connection.
+    pub allow_private: bool,
+    /// How often the sender looks for due deliveries, in ms
+    /// (`AGORA_WEBHOOK_POLL_MS`).
+    pub poll_ms: u64,
+    /// The wait before each retry, in ms (`AGORA_WEBHOOK_RETRY_MS`, comma
+    /// separated); when it runs out the delivery is abandoned.
+    pub retry_schedule_ms: Vec<u64>,
+    /// How long one attempt may take, in ms.
+    pub timeout_ms: u64,
+    /// An endpoint failing for this long without a success is disabled and
+    /// the admins are told, in seconds.
+    pub disable_after_secs: u64,
+    /// How long deliveries and their attempts are kept, in days.
+    pub log_days: u32,
+    /// How long the previous secret keeps signing after a rotation, in
+    /// seconds.
+    pub rotation_overlap_secs: u64,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        const MINUTE: u64 = 60_000;
+        const HOUR: u64 = 60 * MINUTE;
+        WebhookSettings {
+            allow_private: false,
+            poll_ms: 1000,
+            // About three days in all: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+            // 14 h, 20 h, 24 h.
+            retry_schedule_ms: vec![
+                5_000,
+                5 * MINUTE,
+                30 * MINUTE,
+                2 * HOUR,
+                5 * HOUR,
+                10 * HOUR,
+                14 * HOUR,
+                20 * HOUR,
+                24 * HOUR,
+            ],
+            timeout_ms: 10_000,
+            disable_after_secs: 3 * 24 * 3600,
+            log_days: 30,
+            rotation_overlap_secs: 24 * 3600,
+        }
+    }
 }
 
 /// Outbound mail (docs/architecture.md, "Outbound deliveries").
@@ -182,6 +238,7 @@ impl Default for Settings {
             read_cache_ms: 2000,
             rate_limits: RateLimits::default(),
             mail: MailSettings::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -198,6 +255,7 @@ impl fmt::Debug for Settings {
             .field("workers", &self.workers)
             .field("db_pool_size", &self.db_pool_size)
             .field("mail", &self.mail)
+            .field("webhooks", &self.webhooks)
             .finish_non_exhaustive()
     }
 }
@@ -284,6 +342,7 @@ impl Settings {
             };
         }
         self.apply_mail_env(&env)?;
+        self.apply_webhook_env(&env)?;
         if let Some(v) = env("AGORA_TRUST_FORWARDED_FOR") {
             self.trust_forwarded_for = matches!(v.as_str(), "1" | "true" | "yes");
         }
@@ -305,6 +364,26 @@ impl Settings {
         }
         if let Some(v) = env("AGORA_MAIL_RETRY_MS") {
             self.mail.retry_ms = parse_number("AGORA_MAIL_RETRY_MS", &v)?;
+        }
+        Ok(())
+    }
+
+    fn apply_webhook_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(v) = env("AGORA_WEBHOOK_ALLOW_PRIVATE") {
+            self.webhooks.allow_private = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(invalid("AGORA_WEBHOOK_ALLOW_PRIVATE", "expected true or false")),
+            };
+        }
+        if let Some(v) = env("AGORA_WEBHOOK_POLL_MS") {
+            self.webhooks.poll_ms = parse_number("AGORA_WEBHOOK_POLL_MS", &v)?;
+        }
+        if let Some(v) = env("AGORA_WEBHOOK_RETRY_MS") {
+            self.webhooks.retry_schedule_ms = v
+                .split(',')
+                .map(|step| parse_number("AGORA_WEBHOOK_RETRY_MS", step.trim()))
+                .collect::<Result<_, _>>()?;
         }
         Ok(())
     }

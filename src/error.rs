@@ -62,6 +62,7 @@ pub enum ErrorCode {
     Merged,
     AlreadyFlagged,
     AlreadyResolved,
+    EndpointDisabled,
     // 413, 415, 422, 429
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -73,7 +74,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::MalformedJson,
         ErrorCode::MalformedBody,
         ErrorCode::InvalidQuery,
@@ -105,6 +106,7 @@ impl ErrorCode {
         ErrorCode::Merged,
         ErrorCode::AlreadyFlagged,
         ErrorCode::AlreadyResolved,
+        ErrorCode::EndpointDisabled,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ValidationFailed,
@@ -147,6 +149,7 @@ impl ErrorCode {
             ErrorCode::Merged => "merged",
             ErrorCode::AlreadyFlagged => "already_flagged",
             ErrorCode::AlreadyResolved => "already_resolved",
+            ErrorCode::EndpointDisabled => "endpoint_disabled",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ValidationFailed => "validation_failed",

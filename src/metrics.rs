@@ -65,6 +65,24 @@ pub struct MailState {
     pub dropped: u64,
 }
 
+/// The webhook queue as the scrape found it (all nodes), and what this
+/// node's sender did since it started.
+#[derive(Default)]
+pub struct WebhookState {
+    /// Waiting or being attempted, and the oldest's age in seconds; `None`
+    /// when the database did not answer.
+    pub queue: Option<(i64, f64)>,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub abandoned: u64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// `succeeded`, `failed` (to be retried) or `abandoned`.
+    pub outcome: &'static str,
+}
+
 /// A snapshot of the pool and indexer taken by the handler.
 pub struct ScrapeState {
     pub pool_max: u32,
@@ -77,6 +95,7 @@ pub struct ScrapeState {
     pub read_cache_bytes: u64,
     pub read_cache_entries: usize,
     pub mail: MailState,
+    pub webhooks: WebhookState,
 }
 
 pub struct Metrics {
@@ -104,6 +123,9 @@ pub struct Metrics {
     mail_sent: Counter,
     mail_failed: Counter,
     mail_dropped: Counter,
+    webhook_deliveries: Family<DeliveryLabels, Counter>,
+    webhook_queue_length: Gauge,
+    webhook_oldest_pending_seconds: Gauge<f64, AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -177,6 +199,24 @@ impl Metrics {
             "Mails this node did not send: their post was hidden or deleted, or the address unverified",
             mail_dropped.clone(),
         );
+        let webhook_deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook attempts and decisions of this node, by outcome (failed: to be retried)",
+            webhook_deliveries.clone(),
+        );
+        let webhook_queue_length = Gauge::default();
+        registry.register(
+            "webhook_queue_length",
+            "Webhook deliveries waiting or being attempted (all nodes)",
+            webhook_queue_length.clone(),
+        );
+        let webhook_oldest_pending_seconds = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "webhook_oldest_pending_seconds",
+            "Age of the oldest webhook delivery still waiting (0 when none)",
+            webhook_oldest_pending_seconds.clone(),
+        );
         let heap_allocated = Gauge::default();
         registry.register(
             "heap_allocated_bytes",
@@ -230,6 +270,9 @@ impl Metrics {
             mail_sent,
             mail_failed,
             mail_dropped,
+            webhook_deliveries,
+            webhook_queue_length,
+            webhook_oldest_pending_seconds,
         }
     }
 
@@ -269,6 +312,7 @@ impl Metrics {
         self.read_cache_bytes.set(i64::try_from(scrape.read_cache_bytes).unwrap_or(i64::MAX));
         self.read_cache_entries.set(i64::try_from(scrape.read_cache_entries).unwrap_or(i64::MAX));
         self.record_mail(&scrape.mail);
+        self.record_webhooks(&scrape.webhooks);
         if let Some(heap) = heap_stats() {
             self.heap_allocated.set(heap.allocated);
             self.heap_active.set(heap.active);
@@ -283,6 +327,19 @@ impl Metrics {
 }
 
 impl Metrics {
+    fn record_webhooks(&self, webhooks: &WebhookState) {
+        if let Some((waiting, oldest)) = webhooks.queue {
+            self.webhook_queue_length.set(waiting);
+            self.webhook_oldest_pending_seconds.set(oldest);
+        }
+        for (outcome, total) in
+            [("succeeded", webhooks.succeeded), ("failed", webhooks.failed), ("abandoned", webhooks.abandoned)]
+        {
+            let counter = self.webhook_deliveries.get_or_create(&DeliveryLabels { outcome });
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
+    }
+
     fn record_mail(&self, mail: &MailState) {
         if let Some((queued, oldest)) = mail.queue {
             self.mail_queued.set(queued);
@@ -339,6 +396,7 @@ mod tests {
             read_cache_bytes: 2048,
             read_cache_entries: 3,
             mail: MailState { queue: Some((4, 12.5)), sent: 9, failed: 1, dropped: 2 },
+            webhooks: WebhookState { queue: Some((2, 3.5)), succeeded: 7, failed: 1, abandoned: 0 },
         }
     }
 

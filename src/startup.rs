@@ -27,6 +27,7 @@ use crate::service::mail::transport::Transport;
 use crate::service::privacy::retention::Keeper;
 use crate::service::search::Search;
 use crate::service::tokens;
+use crate::service::webhooks::sender::WebhookSender;
 use crate::store::{self, DbPool, PoolOptions, QueryCounter};
 
 pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
@@ -125,6 +126,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let settings = Arc::new(settings);
     let mail = start_mail(&settings, clock.clone(), &secret)?;
     let retention = start_retention(&settings, clock.clone(), &secret)?;
+    let webhooks = start_webhooks(&settings, clock.clone(), &secret)?;
     Ok(AppState {
         reads,
         search,
@@ -135,6 +137,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
         ctx: Context::new(settings, clock, &secret),
         metrics: crate::metrics::Metrics::new(),
         mail,
+        webhooks,
         retention,
         landing: Default::default(),
     })
@@ -147,6 +150,13 @@ fn start_mail(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<M
     let options = PoolOptions { max_size: 2, ..settings.pool_options() };
     let (pool, _) = store::connect(&settings.database_url(), &options)?;
     Ok(MailSender::start(pool, Context::new(settings.clone(), clock, secret), transport))
+}
+
+/// The webhook sender, with a connection per endpoint it serves at once.
+fn start_webhooks(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<WebhookSender, StartupError> {
+    let options = PoolOptions { max_size: 5, ..settings.pool_options() };
+    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    Ok(WebhookSender::start(pool, Context::new(settings.clone(), clock, secret)))
 }
 
 /// The daily retention pass, with its own connection.
@@ -192,6 +202,7 @@ impl Application {
         let state = self.state.clone();
         let _ = web::block(move || {
             state.mail.stop();
+            state.webhooks.stop();
             state.retention.stop();
             state.search.stop()
         })

@@ -26,6 +26,7 @@ pub mod read_cache;
 pub mod search;
 pub mod state;
 pub mod users;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 
@@ -132,6 +133,16 @@ pub fn route_table() -> Vec<ApiRoute> {
         get("/api/v1/admin/api-keys", api_keys::list_all),
         delete("/api/v1/admin/api-keys/{id}", api_keys::revoke_any),
         post("/api/v1/admin/users/{id}/erase", personal_data::erase_user),
+        post("/api/v1/admin/webhooks", webhooks::create),
+        get("/api/v1/admin/webhooks", webhooks::list),
+        get("/api/v1/admin/webhooks/{id}", webhooks::show),
+        patch("/api/v1/admin/webhooks/{id}", webhooks::update),
+        delete("/api/v1/admin/webhooks/{id}", webhooks::delete),
+        post("/api/v1/admin/webhooks/{id}/rotate-secret", webhooks::rotate_secret),
+        post("/api/v1/admin/webhooks/{id}/test", webhooks::ping),
+        get("/api/v1/admin/webhooks/{id}/deliveries", webhooks::deliveries),
+        get("/api/v1/admin/webhooks/{id}/deliveries/{delivery_id}", webhooks::delivery),
+        post("/api/v1/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver", webhooks::redeliver),
         put("/api/v1/me/email", mail::change_email),
         post("/api/v1/me/verify-email/resend", mail::resend_verification),
         get("/api/v1/me/notification-settings", mail::show_settings),

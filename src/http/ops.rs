@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use crate::metrics::{IndexLag, MailState, ScrapeState};
+use crate::metrics::{IndexLag, MailState, ScrapeState, WebhookState};
 use crate::service::health;
 
 /// The spec, compiled in so the served document always matches the build.
@@ -51,6 +51,14 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         failed: stats.failed.load(Ordering::Relaxed),
         dropped: stats.dropped.load(Ordering::Relaxed),
     };
+    let webhook_queue = state.db(move |conn| crate::service::webhooks::queue(conn, now)).await.ok();
+    let stats = &state.webhooks.stats;
+    let webhooks = WebhookState {
+        queue: webhook_queue,
+        succeeded: stats.succeeded.load(Ordering::Relaxed),
+        failed: stats.failed.load(Ordering::Relaxed),
+        abandoned: stats.abandoned.load(Ordering::Relaxed),
+    };
     let pool = state.pool.state();
     let (read_cache_bytes, read_cache_entries) = state.reads.size();
     let scrape = ScrapeState {
@@ -63,6 +71,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         read_cache_bytes,
         read_cache_entries,
         mail,
+        webhooks,
     };
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

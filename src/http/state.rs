@@ -28,6 +28,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// This node's mail sender.
     pub mail: MailSender,
+    /// This node's webhook sender.
+    pub webhooks: crate::service::webhooks::sender::WebhookSender,
     /// This node's daily retention pass.
     pub retention: crate::service::privacy::retention::Keeper,
     /// GET /, rendered at start (with the demo logins in demo mode).

@@ -35,6 +35,14 @@ impl Caller {
         Err(ApiError::forbidden("this needs a moderator"))
     }
 
+    /// 403 unless the caller is an admin.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.has_role(Role::Admin) {
+            return Ok(());
+        }
+        Err(ApiError::forbidden("this needs an admin"))
+    }
+
     pub fn has(&self, thresholds: &Thresholds, privilege: Privilege) -> bool {
         privileges::has(thresholds, privilege, self.reputation, &self.roles)
     }

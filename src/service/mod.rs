@@ -23,6 +23,7 @@
 //! - `search/`: the index, its indexer, searches and the gap log.
 //! - `import_export/`: the JSONL dump and the Stack Exchange importer.
 //! - `privacy/`: retention of what visitors leave behind.
+//! - `webhooks/`: endpoints, the events they hear and their delivery.
 //!
 //! Support: `context` (what every service is given), `caller` (who is
 //! asking), `privileges`, `settings` (the community's rules document),
@@ -54,6 +55,7 @@ pub mod reputation;
 pub mod search;
 pub mod settings;
 pub mod tokens;
+pub mod webhooks;
 
 pub use caller::Caller;
 pub use context::Context;

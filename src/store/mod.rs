@@ -36,6 +36,7 @@ pub mod tags;
 pub mod users;
 pub mod views;
 pub mod votes;
+pub mod webhooks;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

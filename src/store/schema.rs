@@ -526,6 +526,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        enabled -> Bool,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        message_id -> Text,
+        event_type -> Text,
+        subject -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        response_status -> Nullable<Integer>,
+        duration_ms -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        attempted_at -> Timestamp,
+        succeeded -> Bool,
+        response_status -> Nullable<Integer>,
+        duration_ms -> Integer,
+        response_body -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(mail_outbox -> users (user_id));
@@ -582,4 +633,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     digests_sent,
     api_keys,
     rate_limit_buckets,
+    webhook_endpoints,
+    webhook_deliveries,
+    webhook_attempts,
 );

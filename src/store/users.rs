@@ -89,6 +89,15 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
 
+/// The ids and addresses of the accounts holding `role`.
+pub fn with_role(conn: &mut DbConn, role: Role) -> QueryResult<Vec<(i64, String)>> {
+    user_roles::table
+        .inner_join(users::table)
+        .filter(user_roles::role.eq(role.as_str()))
+        .select((users::id, users::email))
+        .load(conn)
+}
+
 /// Accounts holding `role` (erased ones hold none).
 pub fn count_with_role(conn: &mut DbConn, role: Role) -> QueryResult<i64> {
     user_roles::table.filter(user_roles::role.eq(role.as_str())).count().get_result(conn)

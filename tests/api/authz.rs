@@ -95,6 +95,50 @@ impl World {
         created.json()["id"].as_i64().unwrap()
     }
 
+    /// A fresh session of the setup admin (for fixtures only admins make).
+    fn setup_token(&self) -> String {
+        self.app.login("setup_admin", PASSWORD).json()["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A new webhook endpoint. The default settings take only public
+    /// addresses, so it is made on one, then pointed at a private one in
+    /// the database: the sender checks the address again when it connects
+    /// and refuses, so nothing leaves the test. It hears only of
+    /// escalations (nothing sends them yet) and test pings.
+    fn fresh_webhook(&self, description: &str) -> i64 {
+        use agora::store::schema::webhook_endpoints;
+        use diesel::prelude::*;
+        let body =
+            json!({"url": "https://93.184.215.14/hook", "events": ["question.escalated"], "description": description});
+        let created = self.app.post("/api/v1/admin/webhooks", &body).bearer(&self.setup_token()).send();
+        let id = created.json()["id"].as_i64().unwrap();
+        self.app.with_conn(|conn| {
+            diesel::update(webhook_endpoints::table.find(id))
+                .set(webhook_endpoints::url.eq("https://127.0.0.1:9/hook"))
+                .execute(conn)
+                .unwrap()
+        });
+        id
+    }
+
+    /// The matrix's shared webhook endpoint (at most 50 may exist).
+    fn webhook(&self) -> i64 {
+        let list = self.app.get("/api/v1/admin/webhooks").bearer(&self.setup_token()).send().json();
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        match items.iter().find(|e| e["description"] == "authz fixture") {
+            Some(existing) => existing["id"].as_i64().unwrap(),
+            None => self.fresh_webhook("authz fixture"),
+        }
+    }
+
+    /// The shared endpoint and one of its deliveries (a test ping).
+    fn webhook_delivery(&self) -> (i64, i64) {
+        let id = self.webhook();
+        let ping =
+            self.app.call("POST", &format!("/api/v1/admin/webhooks/{id}/test")).bearer(&self.setup_token()).send();
+        (id, ping.json()["id"].as_i64().unwrap())
+    }
+
     fn verified_answer(&self) -> i64 {
         let answer = self.answer(self.question());
         self.app.call("POST", &format!("/api/v1/answers/{answer}/verify")).bearer(&self.staff.access_token).send();
@@ -205,6 +249,42 @@ fn cases() -> Vec<(&'static str, &'static str, [u16; 7], Build)> {
         ("GET", "/api/v1/admin/api-keys", [A, F, F, F, 200, F, A], |_| ("GET", "/api/v1/admin/api-keys".into(), None)),
         ("DELETE", "/api/v1/admin/api-keys/{id}", [A, F, F, F, 204, F, A], |w| {
             ("DELETE", format!("/api/v1/admin/api-keys/{}", w.owner_key()), None)
+        }),
+        ("GET", "/api/v1/admin/webhooks", [A, F, F, F, 200, F, A], |_| ("GET", "/api/v1/admin/webhooks".into(), None)),
+        // Escalations only: nothing the matrix does is sent to it.
+        ("POST", "/api/v1/admin/webhooks", [A, F, F, F, 201, F, A], |w| {
+            let body = json!({
+                "url": "https://93.184.215.14/hook",
+                "events": ["question.escalated"],
+                "description": w.unique("hook"),
+            });
+            ("POST", "/api/v1/admin/webhooks".into(), Some(body))
+        }),
+        ("GET", "/api/v1/admin/webhooks/{id}", [A, F, F, F, 200, F, A], |w| {
+            ("GET", format!("/api/v1/admin/webhooks/{}", w.webhook()), None)
+        }),
+        ("PATCH", "/api/v1/admin/webhooks/{id}", [A, F, F, F, 200, F, A], |w| {
+            ("PATCH", format!("/api/v1/admin/webhooks/{}", w.webhook()), Some(json!({"description": "authz fixture"})))
+        }),
+        ("DELETE", "/api/v1/admin/webhooks/{id}", [A, F, F, F, 204, F, A], |w| {
+            ("DELETE", format!("/api/v1/admin/webhooks/{}", w.fresh_webhook("authz delete")), None)
+        }),
+        ("POST", "/api/v1/admin/webhooks/{id}/rotate-secret", [A, F, F, F, 200, F, A], |w| {
+            ("POST", format!("/api/v1/admin/webhooks/{}/rotate-secret", w.webhook()), None)
+        }),
+        ("POST", "/api/v1/admin/webhooks/{id}/test", [A, F, F, F, 202, F, A], |w| {
+            ("POST", format!("/api/v1/admin/webhooks/{}/test", w.webhook()), None)
+        }),
+        ("GET", "/api/v1/admin/webhooks/{id}/deliveries", [A, F, F, F, 200, F, A], |w| {
+            ("GET", format!("/api/v1/admin/webhooks/{}/deliveries", w.webhook()), None)
+        }),
+        ("GET", "/api/v1/admin/webhooks/{id}/deliveries/{delivery_id}", [A, F, F, F, 200, F, A], |w| {
+            let (id, delivery) = w.webhook_delivery();
+            ("GET", format!("/api/v1/admin/webhooks/{id}/deliveries/{delivery}"), None)
+        }),
+        ("POST", "/api/v1/admin/webhooks/{id}/deliveries/{delivery_id}/redeliver", [A, F, F, F, 202, F, A], |w| {
+            let (id, delivery) = w.webhook_delivery();
+            ("POST", format!("/api/v1/admin/webhooks/{id}/deliveries/{delivery}/redeliver"), None)
         }),
         ("POST", "/api/v1/admin/users/{id}/erase", [A, F, F, F, 204, F, A], |w| {
             ("POST", format!("/api/v1/admin/users/{}/erase", w.victim()), None)

@@ -30,4 +30,5 @@ mod reputation_random;
 mod retention;
 mod schema_parity;
 mod search;
+mod webhooks;
 mod widget;

@@ -22,6 +22,7 @@ use crate::service::reputation;
 use crate::service::reputation::badges;
 use crate::service::reputation::experts;
 use crate::service::settings::ReputationPoints;
+use crate::service::webhooks;
 use crate::store::answers::{Answer, AnswerInsertForm, AnswerRow};
 use crate::store::questions::Question;
 use crate::store::revisions::NewRevision;
@@ -134,6 +135,7 @@ pub fn create(conn: &mut DbConn, ctx: &Context, caller: &Caller, question_id: i6
         require_open(&question)?;
         let id = insert(conn, &question, caller.id, body.as_str(), &body_html, now)?;
         deflection::record_action(conn, "answer_posted", caller, question_id, Some(id), now)?;
+        webhooks::events::answer_created(conn, question_id, id, now)?;
         posts::personal_info::guard(conn, Target::Answer(id), body.as_str(), now)?;
         Ok(id)
     })
@@ -308,6 +310,7 @@ pub fn accept(
         let rules = ctx.rules(conn)?;
         set_accepted(conn, &rules.reputation, question, &answer, caller.id, now)?;
         deflection::record_action(conn, "answer_accepted", caller, question_id, Some(answer_id), now)?;
+        webhooks::events::question_solved(conn, question_id, answer_id, now)?;
         acceptance(conn, question_id)
     })
 }

@@ -10,7 +10,7 @@ use lettre::message::{Mailbox, MultiPart};
 
 use super::digest::{self, DigestContent};
 use super::preferences::{self, Mode, Topic, Unsubscribe};
-use super::{DigestPayload, MailKind, NotificationPayload, TokenPayload, reachable};
+use super::{DigestPayload, MailKind, NotificationPayload, TokenPayload, WebhookDisabledPayload, reachable};
 use crate::error::{ApiError, ApiResult};
 use crate::service::Context;
 use crate::service::posts;
@@ -64,6 +64,7 @@ pub fn prepare(conn: &mut DbConn, ctx: &Context, mail: &OutboxMail) -> ApiResult
         MailKind::PasswordReset => Some(reset_password(conn, ctx, &payload::<TokenPayload>(mail)?.token)?),
         MailKind::Notification => notification(conn, ctx, mail, &recipient)?,
         MailKind::Digest => digest_mail(conn, ctx, &recipient, &payload::<DigestPayload>(mail)?)?,
+        MailKind::WebhookDisabled => Some(webhook_disabled(ctx, &payload::<WebhookDisabledPayload>(mail)?)),
     };
     let Some(draft) = draft else {
         return Ok(Prepared::Drop("nothing left to tell (hidden, deleted, read or turned off)".into()));
@@ -92,6 +93,26 @@ fn verify_email(conn: &mut DbConn, ctx: &Context, token: &str) -> ApiResult<Draf
         ],
         unsubscribe: None,
     })
+}
+
+fn webhook_disabled(ctx: &Context, alert: &WebhookDisabledPayload) -> Draft {
+    Draft {
+        subject: "A webhook endpoint was disabled".into(),
+        paragraphs: vec![
+            Paragraph::Text(format!(
+                "Agora stopped sending events to webhook endpoint {} ({}): {}.",
+                alert.endpoint_id, alert.url, alert.reason
+            )),
+            Paragraph::Text(
+                "Events since then were not queued for it. Fix the receiver, enable the endpoint again \
+                 (PATCH /api/v1/admin/webhooks/{id} with enabled: true) and redeliver what it missed \
+                 from its delivery log."
+                    .into(),
+            ),
+            Paragraph::Link { label: "The API reference".into(), url: format!("{}/docs", public_url(ctx)) },
+        ],
+        unsubscribe: None,
+    }
 }
 
 fn reset_password(conn: &mut DbConn, ctx: &Context, token: &str) -> ApiResult<Draft> {

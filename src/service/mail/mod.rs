@@ -36,6 +36,8 @@ pub enum MailKind {
     PasswordReset,
     Notification,
     Digest,
+    /// Operations: a webhook endpoint was disabled (to admins).
+    WebhookDisabled,
 }
 
 impl MailKind {
@@ -45,13 +47,20 @@ impl MailKind {
             MailKind::PasswordReset => "password_reset",
             MailKind::Notification => "notification",
             MailKind::Digest => "digest",
+            MailKind::WebhookDisabled => "webhook_disabled",
         }
     }
 
     pub fn parse(s: &str) -> Option<MailKind> {
-        [MailKind::VerifyEmail, MailKind::PasswordReset, MailKind::Notification, MailKind::Digest]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            MailKind::VerifyEmail,
+            MailKind::PasswordReset,
+            MailKind::Notification,
+            MailKind::Digest,
+            MailKind::WebhookDisabled,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -73,6 +82,14 @@ pub struct NotificationPayload {
 pub struct DigestPayload {
     pub since: NaiveDateTime,
     pub until: NaiveDateTime,
+}
+
+/// The payload of an operations alert: which endpoint, and why.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WebhookDisabledPayload {
+    pub endpoint_id: i64,
+    pub url: String,
+    pub reason: String,
 }
 
 /// Adds a mail to the outbox (inside the caller's transaction).

@@ -6,9 +6,8 @@
 //! record sends that mail again when its lease lapses, under the same
 //! `Message-ID`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
@@ -18,7 +17,7 @@ use super::digest;
 use super::transport::Transport;
 use crate::error::ApiResult;
 use crate::service::Context;
-use crate::service::delivery::{self, Outcome};
+use crate::service::delivery::{self, Outcome, Runner, Signal};
 use crate::store::mail::OutboxMail;
 use crate::store::{self, DbPool, write_transaction};
 
@@ -38,32 +37,9 @@ pub struct SenderStats {
     pub retried: AtomicU64,
 }
 
-#[derive(Default)]
-struct Signal {
-    wake: Mutex<bool>,
-    condvar: Condvar,
-    stop: AtomicBool,
-}
-
-impl Signal {
-    fn wait(&self, timeout: Duration) {
-        let Ok(guard) = self.wake.lock() else { return };
-        let Ok((mut woken, _)) = self.condvar.wait_timeout_while(guard, timeout, |w| !*w) else { return };
-        *woken = false;
-    }
-
-    fn notify(&self) {
-        if let Ok(mut woken) = self.wake.lock() {
-            *woken = true;
-            self.condvar.notify_all();
-        }
-    }
-}
-
 /// The running sender of this node.
 pub struct MailSender {
-    signal: Arc<Signal>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    runner: Runner,
     pub stats: Arc<SenderStats>,
 }
 
@@ -71,48 +47,18 @@ impl MailSender {
     /// Starts the thread. `pool` should be the sender's own (it holds a
     /// connection only between hand-overs, never during one).
     pub fn start(pool: DbPool, ctx: Context, transport: Transport) -> MailSender {
-        let signal = Arc::new(Signal::default());
         let stats = Arc::new(SenderStats::default());
         tracing::info!(to = %transport.describe(), "mail sender started");
-        let worker = Worker { pool, ctx, transport, signal: signal.clone(), stats: stats.clone() };
-        let thread = std::thread::Builder::new().name("mail-sender".into()).spawn(move || worker.run()).ok();
-        MailSender { signal, thread: Mutex::new(thread), stats }
-    }
-
-    /// Looks for due mail now rather than at the next poll.
-    pub fn wake(&self) {
-        self.signal.notify();
-    }
-
-    /// Stops after the mail in hand; what is left stays queued.
-    pub fn stop(&self) {
-        self.signal.stop.store(true, Ordering::SeqCst);
-        self.signal.notify();
-        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = thread.join();
-        }
-    }
-}
-
-struct Worker {
-    pool: DbPool,
-    ctx: Context,
-    transport: Transport,
-    signal: Arc<Signal>,
-    stats: Arc<SenderStats>,
-}
-
-impl Worker {
-    fn run(self) {
-        let poll = Duration::from_millis(self.ctx.config.mail.poll_ms.max(5));
-        let housekeeping_every = match self.ctx.config.mail.housekeeping_secs {
+        let poll = Duration::from_millis(ctx.config.mail.poll_ms.max(5));
+        let housekeeping_every = match ctx.config.mail.housekeeping_secs {
             Some(0) => None,
             Some(secs) => Some(Duration::from_secs(secs)),
             None => Some(HOUSEKEEPING_EVERY),
         };
+        let worker = Worker { pool, ctx, transport, stats: stats.clone() };
         let mut last_housekeeping = Instant::now();
-        while !self.signal.stop.load(Ordering::SeqCst) {
-            let claimed = self.pass().unwrap_or_else(|e| {
+        let runner = Runner::start("mail-sender", poll, move |signal| {
+            let claimed = worker.pass(signal).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "mail sender pass failed; retrying");
                 0
             });
@@ -120,25 +66,45 @@ impl Worker {
                 && last_housekeeping.elapsed() >= every
             {
                 last_housekeeping = Instant::now();
-                if let Err(e) = self.housekeeping() {
-                    tracing::warn!(error = %e, "mail housekeeping failed");
+                match worker.housekeeping() {
+                    Ok(true) => signal.notify(),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "mail housekeeping failed"),
                 }
             }
-            if claimed < BATCH as usize {
-                self.signal.wait(poll);
-            }
-        }
+            claimed >= BATCH as usize
+        });
+        MailSender { runner, stats }
     }
 
+    /// Looks for due mail now rather than at the next poll.
+    pub fn wake(&self) {
+        self.runner.wake();
+    }
+
+    /// Stops after the mail in hand; what is left stays queued.
+    pub fn stop(&self) {
+        self.runner.stop();
+    }
+}
+
+struct Worker {
+    pool: DbPool,
+    ctx: Context,
+    transport: Transport,
+    stats: Arc<SenderStats>,
+}
+
+impl Worker {
     /// Claims a batch of due mail and delivers it; returns how many.
-    fn pass(&self) -> ApiResult<usize> {
+    fn pass(&self, signal: &Signal) -> ApiResult<usize> {
         let now = self.ctx.now();
         let claimed = {
             let mut conn = self.pool.get()?;
             write_transaction(&mut conn, |conn| store::mail::claim_due(conn, now, now + delivery::LEASE, BATCH))?
         };
         for mail in &claimed {
-            if self.signal.stop.load(Ordering::SeqCst) {
+            if signal.stopping() {
                 // Left claimed: its lease lapses and a sender takes it again.
                 break;
             }
@@ -212,18 +178,19 @@ impl Worker {
         Ok(())
     }
 
-    fn housekeeping(&self) -> ApiResult<()> {
+    /// Enqueues due digests and prunes; true when digests were enqueued.
+    fn housekeeping(&self) -> ApiResult<bool> {
         let mut conn = self.pool.get()?;
         let digests = digest::run(&mut conn, &self.ctx)?;
         if digests > 0 {
             tracing::info!(digests, "digests enqueued");
-            self.signal.notify();
         }
         let now = self.ctx.now();
         write_transaction(&mut conn, |conn| -> ApiResult<()> {
             store::mail::prune_finished(conn, now - chrono::Duration::days(RETENTION_DAYS))?;
             store::mail::delete_tokens_before(conn, now - chrono::Duration::days(1))?;
             Ok(())
-        })
+        })?;
+        Ok(digests > 0)
     }
 }

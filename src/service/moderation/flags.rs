@@ -11,6 +11,7 @@ use crate::service::Caller;
 use crate::service::Context;
 use crate::service::audit::{self, Action};
 use crate::service::privileges::Privilege;
+use crate::service::webhooks;
 use crate::store::flags::{Flag, FlagInsertForm};
 use crate::store::{self, DbConn, write_transaction};
 
@@ -101,6 +102,7 @@ pub fn flag(
                 created_at: now,
             },
         )?;
+        webhooks::events::flag_created(conn, flag.id, reason, target, post.question_id, now)?;
         if matches!(reason, "spam" | "abusive") && post.hidden_at.is_none() {
             auto_hide_if_flagged(conn, &post, rules.moderation.auto_hide_flags, now)?;
         }

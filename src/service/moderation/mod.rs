@@ -13,6 +13,7 @@ use crate::service::audit::{self, Action};
 use crate::service::notifications::{self, Event, Kind};
 use crate::service::posts::{self, PostState, Target};
 use crate::service::reputation::experts;
+use crate::service::webhooks;
 use crate::store::{self, DbConn, write_transaction};
 
 pub mod close_votes;
@@ -60,6 +61,9 @@ pub(super) fn set_hidden(conn: &mut DbConn, post: &PostState, hidden: bool, now:
         Target::Comment(id) => store::moderation::set_comment_hidden(conn, id, at)?,
     }
     store::outbox::enqueue(conn, post.question_id, if hidden { "hidden" } else { "unhidden" }, now)?;
+    if hidden {
+        webhooks::events::post_hidden(conn, post.target, post.question_id, now)?;
+    }
     Ok(())
 }
 

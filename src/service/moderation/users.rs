@@ -9,6 +9,7 @@ use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::service::Caller;
 use crate::service::Context;
 use crate::service::audit::{self, Action};
+use crate::service::webhooks;
 use crate::store::{self, DbConn, write_transaction};
 
 /// Longest a suspension may run.
@@ -38,6 +39,7 @@ pub fn suspend(
         guard_user_action(conn, caller, user_id)?;
         store::users::set_suspension(conn, user_id, Some(until), Some(reason), now)?;
         store::refresh_tokens::revoke_all_for_user(conn, user_id, None, now)?;
+        webhooks::events::user_suspended(conn, user_id, Some(until), now)?;
         audit::record(
             conn,
             Action {

@@ -18,6 +18,7 @@ use crate::service::posts::{self, PostType, UserView, UserViews};
 use crate::service::reputation::badges;
 use crate::service::reputation::experts;
 use crate::service::reputation::{self, PostRef, Reason, Source};
+use crate::service::webhooks;
 use crate::store::{self, DbConn, write_transaction};
 
 fn require_staff(caller: &Caller) -> ApiResult<()> {
@@ -67,6 +68,7 @@ pub fn verify(
         reputation::award(conn, &rules.reputation, answer.author_id, Reason::AnswerVerified, source, post, now)?;
         after_change(conn, &question, answer.author_id, now)?;
         badges::after_verification(conn, answer.author_id, now)?;
+        webhooks::events::answer_verified(conn, question.id, answer_id, caller.id, now)?;
         let event = Event {
             kind: Kind::AnswerVerified,
             question_id: question.id,

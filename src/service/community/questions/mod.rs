@@ -21,6 +21,7 @@ use crate::service::notifications::{self, Event, Kind};
 use crate::service::posts::{self, CommentView, PostType, Target, UserView, UserViews};
 use crate::service::privileges::Privilege;
 use crate::service::reputation::experts;
+use crate::service::webhooks;
 use crate::store::questions::{Question, QuestionInsertForm, QuestionRow};
 use crate::store::revisions::NewRevision;
 use crate::store::{self, DbConn, write_transaction};
@@ -134,6 +135,7 @@ pub fn create(conn: &mut DbConn, ctx: &Context, caller: &Caller, new: NewQuestio
         };
         let id = insert(conn, &record)?;
         deflection::record_action(conn, "question_posted", caller, id, None, now)?;
+        webhooks::events::question_created(conn, id, now)?;
         let text = format!("{}\n{}", new.title.as_str(), new.body.as_str());
         posts::personal_info::guard(conn, Target::Question(id), &text, now)?;
         let experts = experts::opted_in(conn, &rules.experts, category.id)?;
