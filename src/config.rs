@@ -113,6 +113,30 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     pub mail: MailSettings,
     pub webhooks: WebhookSettings,
+    pub open311: Open311Worker,
+}
+
+/// How this node's Open311 worker runs (the endpoint itself is in the
+/// community's settings document, `open311`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Open311Worker {
+    /// How often the worker looks for due work, in ms
+    /// (`AGORA_OPEN311_POLL_MS`).
+    pub poll_ms: u64,
+    /// The first retry's wait after a failed submission, in ms, doubling
+    /// up to six hours (`AGORA_OPEN311_RETRY_MS`).
+    pub retry_ms: u64,
+    /// How long one call to the endpoint may take, in ms.
+    pub timeout_ms: u64,
+    /// Overrides the settings' `poll_minutes` between status polls (tests).
+    pub status_poll_ms: Option<u64>,
+}
+
+impl Default for Open311Worker {
+    fn default() -> Self {
+        Open311Worker { poll_ms: 1000, retry_ms: 60_000, timeout_ms: 10_000, status_poll_ms: None }
+    }
 }
 
 /// Webhook deliveries (docs/architecture.md, "Outbound deliveries").
@@ -239,6 +263,7 @@ impl Default for Settings {
             rate_limits: RateLimits::default(),
             mail: MailSettings::default(),
             webhooks: WebhookSettings::default(),
+            open311: Open311Worker::default(),
         }
     }
 }
@@ -256,6 +281,7 @@ impl fmt::Debug for Settings {
             .field("db_pool_size", &self.db_pool_size)
             .field("mail", &self.mail)
             .field("webhooks", &self.webhooks)
+            .field("open311", &self.open311)
             .finish_non_exhaustive()
     }
 }
@@ -378,6 +404,12 @@ impl Settings {
         }
         if let Some(v) = env("AGORA_WEBHOOK_POLL_MS") {
             self.webhooks.poll_ms = parse_number("AGORA_WEBHOOK_POLL_MS", &v)?;
+        }
+        if let Some(v) = env("AGORA_OPEN311_POLL_MS") {
+            self.open311.poll_ms = parse_number("AGORA_OPEN311_POLL_MS", &v)?;
+        }
+        if let Some(v) = env("AGORA_OPEN311_RETRY_MS") {
+            self.open311.retry_ms = parse_number("AGORA_OPEN311_RETRY_MS", &v)?;
         }
         if let Some(v) = env("AGORA_WEBHOOK_RETRY_MS") {
             self.webhooks.retry_schedule_ms = v

@@ -63,6 +63,10 @@ pub enum ErrorCode {
     AlreadyFlagged,
     AlreadyResolved,
     EndpointDisabled,
+    AlreadyEscalated,
+    CategoryNotMapped,
+    Open311NotConfigured,
+    Open311Unavailable,
     // 413, 415, 422, 429
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -74,7 +78,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 38] = [
+    pub const ALL: [ErrorCode; 42] = [
         ErrorCode::MalformedJson,
         ErrorCode::MalformedBody,
         ErrorCode::InvalidQuery,
@@ -107,6 +111,10 @@ impl ErrorCode {
         ErrorCode::AlreadyFlagged,
         ErrorCode::AlreadyResolved,
         ErrorCode::EndpointDisabled,
+        ErrorCode::AlreadyEscalated,
+        ErrorCode::CategoryNotMapped,
+        ErrorCode::Open311NotConfigured,
+        ErrorCode::Open311Unavailable,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::ValidationFailed,
@@ -150,6 +158,10 @@ impl ErrorCode {
             ErrorCode::AlreadyFlagged => "already_flagged",
             ErrorCode::AlreadyResolved => "already_resolved",
             ErrorCode::EndpointDisabled => "endpoint_disabled",
+            ErrorCode::AlreadyEscalated => "already_escalated",
+            ErrorCode::CategoryNotMapped => "category_not_mapped",
+            ErrorCode::Open311NotConfigured => "open311_not_configured",
+            ErrorCode::Open311Unavailable => "open311_unavailable",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
             ErrorCode::ValidationFailed => "validation_failed",
@@ -188,6 +200,9 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64, detail: String },
     #[error("{0}")]
     Unavailable(String),
+    /// A system Agora depends on (the council's Open311 endpoint) failed.
+    #[error("{detail}")]
+    Upstream { code: ErrorCode, detail: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -240,6 +255,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::Upstream { code, .. } => *code,
             ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -257,6 +273,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::RateLimited { .. } => 429,
             ApiError::Unavailable(_) => 503,
+            ApiError::Upstream { .. } => 502,
             ApiError::Internal(_) => 500,
         }
     }

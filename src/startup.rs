@@ -22,6 +22,7 @@ use crate::http::ratelimit::RateLimiter;
 use crate::http::read_cache::ReadCache;
 use crate::http::state::AppState;
 use crate::service::Context;
+use crate::service::escalation::worker::EscalationWorker;
 use crate::service::mail::sender::MailSender;
 use crate::service::mail::transport::Transport;
 use crate::service::privacy::retention::Keeper;
@@ -127,6 +128,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let mail = start_mail(&settings, clock.clone(), &secret)?;
     let retention = start_retention(&settings, clock.clone(), &secret)?;
     let webhooks = start_webhooks(&settings, clock.clone(), &secret)?;
+    let escalations = start_escalations(&settings, clock.clone(), &secret)?;
     Ok(AppState {
         reads,
         search,
@@ -138,6 +140,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
         metrics: crate::metrics::Metrics::new(),
         mail,
         webhooks,
+        escalations,
         retention,
         landing: Default::default(),
     })
@@ -157,6 +160,13 @@ fn start_webhooks(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Resu
     let options = PoolOptions { max_size: 5, ..settings.pool_options() };
     let (pool, _) = store::connect(&settings.database_url(), &options)?;
     Ok(WebhookSender::start(pool, Context::new(settings.clone(), clock, secret)))
+}
+
+/// The Open311 worker, with its own connection.
+fn start_escalations(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<EscalationWorker, StartupError> {
+    let options = PoolOptions { max_size: 2, ..settings.pool_options() };
+    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    Ok(EscalationWorker::start(pool, Context::new(settings.clone(), clock, secret)))
 }
 
 /// The daily retention pass, with its own connection.
@@ -203,6 +213,7 @@ impl Application {
         let _ = web::block(move || {
             state.mail.stop();
             state.webhooks.stop();
+            state.escalations.stop();
             state.retention.stop();
             state.search.stop()
         })

@@ -10,6 +10,7 @@ pub mod cached;
 pub mod categories;
 pub mod close_votes;
 pub mod deflection;
+pub mod escalation;
 pub mod extract;
 pub mod mail;
 pub mod me;
@@ -133,6 +134,10 @@ pub fn route_table() -> Vec<ApiRoute> {
         get("/api/v1/admin/api-keys", api_keys::list_all),
         delete("/api/v1/admin/api-keys/{id}", api_keys::revoke_any),
         post("/api/v1/admin/users/{id}/erase", personal_data::erase_user),
+        get("/api/v1/admin/open311/services", escalation::show_services),
+        put("/api/v1/admin/open311/services", escalation::set_mapping),
+        post("/api/v1/questions/{id}/escalate", escalation::escalate),
+        get("/api/v1/questions/{id}/escalation", escalation::show),
         post("/api/v1/admin/webhooks", webhooks::create),
         get("/api/v1/admin/webhooks", webhooks::list),
         get("/api/v1/admin/webhooks/{id}", webhooks::show),

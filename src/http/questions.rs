@@ -16,6 +16,7 @@ use crate::service::community::questions::{self, ListQuery, NewQuestion, Questio
 use crate::service::community::revisions;
 use crate::service::community::votes;
 use crate::service::deflection;
+use crate::service::escalation::{AutoEscalation, Location};
 use crate::service::pagination;
 use crate::service::posts::{self, PostType};
 
@@ -95,6 +96,12 @@ pub struct AskRequest {
     tags: Vec<String>,
     #[serde(default, deserialize_with = "non_null")]
     area: Option<String>,
+    #[serde(default)]
+    escalate_if_unanswered: bool,
+    #[serde(default, deserialize_with = "non_null")]
+    location: Option<Location>,
+    #[serde(default)]
+    share_email_with_council: bool,
 }
 
 impl AskRequest {
@@ -107,10 +114,23 @@ impl AskRequest {
         if self.category.trim().is_empty() {
             errors.add("category", "is required");
         }
+        let location = self.location.unwrap_or_default();
+        if self.escalate_if_unanswered
+            && let Err(problems) = location.check("location")
+        {
+            for problem in problems {
+                errors.add(&problem.field, problem.message);
+            }
+        }
+        let escalation = (self.escalate_if_unanswered || self.share_email_with_council).then(|| AutoEscalation {
+            escalate_if_unanswered: self.escalate_if_unanswered,
+            location,
+            share_email: self.share_email_with_council,
+        });
         errors.into_result()?;
         match (title, body, tags) {
             (Some(title), Some(body), Some(tags)) => {
-                Ok(NewQuestion { title, body, category: self.category.trim().to_owned(), tags, area })
+                Ok(NewQuestion { title, body, category: self.category.trim().to_owned(), tags, area, escalation })
             }
             _ => Err(ApiError::internal("validation passed without values")),
         }

@@ -3,7 +3,7 @@
 //! sign tokens and cursors. The HTTP layer's `AppState` holds one; the CLI
 //! builds one too.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDateTime;
 
@@ -27,7 +27,12 @@ pub struct Context {
     pub pseudonyms: KeyedHash,
     /// Puts contact intents in the arms of the hold-out test.
     pub arms: KeyedHash,
+    /// The last `services.json` the Open311 endpoint gave this node, for
+    /// when it does not answer: (endpoint, when, the list as JSON).
+    pub open311_services: Mutex<Option<CachedServices>>,
 }
+
+pub type CachedServices = (String, NaiveDateTime, serde_json::Value);
 
 impl Context {
     /// A context whose tokens and cursors are signed with `secret`.
@@ -40,6 +45,7 @@ impl Context {
             cursors: CursorCodec::new(secret),
             pseudonyms: KeyedHash::new(secret, "agora visitor pseudonym v1"),
             arms: KeyedHash::new(secret, "agora holdout arm v1"),
+            open311_services: Mutex::new(None),
         }
     }
 

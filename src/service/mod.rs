@@ -24,6 +24,8 @@
 //! - `import_export/`: the JSONL dump and the Stack Exchange importer.
 //! - `privacy/`: retention of what visitors leave behind.
 //! - `webhooks/`: endpoints, the events they hear and their delivery.
+//! - `escalation/`: Open311 cases for questions the community cannot
+//!   answer.
 //!
 //! Support: `context` (what every service is given), `caller` (who is
 //! asking), `privileges`, `settings` (the community's rules document),
@@ -39,6 +41,7 @@ pub mod community;
 pub mod context;
 pub mod deflection;
 pub mod delivery;
+pub mod escalation;
 pub mod health;
 pub mod import_export;
 pub mod mail;

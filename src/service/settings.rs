@@ -237,6 +237,36 @@ impl Default for RetentionSettings {
     }
 }
 
+/// The council's Open311 GeoReport v2 endpoint (`service::escalation`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Open311Settings {
+    /// The base URL (`…/open311/v2`); unset: escalation is off.
+    pub endpoint: Option<String>,
+    pub api_key: Option<String>,
+    pub jurisdiction_id: Option<String>,
+    /// Questions asked with `escalate_if_unanswered` are escalated when
+    /// still unanswered this many hours after they were asked.
+    pub auto_escalate_after_hours: i32,
+    /// How often open cases are polled for their status.
+    pub poll_minutes: i32,
+    /// Whether the asker's email goes with a case (only when they agreed).
+    pub share_email: bool,
+}
+
+impl Default for Open311Settings {
+    fn default() -> Self {
+        Open311Settings {
+            endpoint: None,
+            api_key: None,
+            jurisdiction_id: None,
+            auto_escalate_after_hours: 48,
+            poll_minutes: 15,
+            share_email: false,
+        }
+    }
+}
+
 /// The whole settings document (GET/PUT /admin/settings).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +286,8 @@ pub struct SiteSettings {
     pub links: LinkTemplates,
     #[serde(default)]
     pub retention: RetentionSettings,
+    #[serde(default)]
+    pub open311: Open311Settings,
 }
 
 impl SiteSettings {
@@ -312,6 +344,24 @@ impl SiteSettings {
         check((1..=1000).contains(&n.questions_per_hour), "new_accounts.questions_per_hour", "must be 1 to 1000");
         check((1..=1000).contains(&n.answers_per_hour), "new_accounts.answers_per_hour", "must be 1 to 1000");
         check((0..=100).contains(&n.links_per_post), "new_accounts.links_per_post", "must be 0 to 100");
+        let o = &self.open311;
+        check(
+            (1..=720).contains(&o.auto_escalate_after_hours),
+            "open311.auto_escalate_after_hours",
+            "must be 1 to 720",
+        );
+        check((1..=1440).contains(&o.poll_minutes), "open311.poll_minutes", "must be 1 to 1440");
+        if let Some(endpoint) = &o.endpoint {
+            let web = endpoint.starts_with("https://") || endpoint.starts_with("http://");
+            check(
+                web && endpoint.len() <= 2048,
+                "open311.endpoint",
+                "must be an http(s) URL of at most 2048 characters",
+            );
+        }
+        for (field, value) in [("open311.api_key", &o.api_key), ("open311.jurisdiction_id", &o.jurisdiction_id)] {
+            check(value.as_ref().is_none_or(|v| v.len() <= 500), field, "must be at most 500 characters");
+        }
         let d = &self.deflection;
         check((1..=90).contains(&d.window_days), "deflection.window_days", "must be 1 to 90");
         check(d.confidence > 0.5 && d.confidence < 1.0, "deflection.confidence", "must be between 0.5 and 1");

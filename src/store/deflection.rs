@@ -30,8 +30,10 @@ pub const SELF_SERVICE: [&str; 7] = [
 ];
 
 /// Event types that are an attempt to contact the council.
-pub const CONTACT_ATTEMPTS: [&str; 2] = ["contact_intent_started", "contact_submitted"];
-pub const CONTACT_SUBMISSIONS: [&str; 1] = ["contact_submitted"];
+/// A question escalated to the council is a contact as much as a
+/// submitted contact form.
+pub const CONTACT_ATTEMPTS: [&str; 3] = ["contact_intent_started", "contact_submitted", "question_escalated"];
+pub const CONTACT_SUBMISSIONS: [&str; 2] = ["contact_submitted", "question_escalated"];
 
 /// An event as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -14,6 +14,7 @@ pub mod comments;
 pub mod deflection;
 pub mod deflection_reports;
 pub mod dump;
+pub mod escalations;
 pub mod flags;
 pub mod follows;
 pub mod imports;

@@ -12,9 +12,9 @@ use super::dump::{
     NotificationsRow, QuestionsRow, ReputationEventsRow, RevisionsRow, UserCategoryStatsRow, VotesRow,
 };
 use super::schema::{
-    answers, audit_log, badges, close_votes, comments, deflection_events, email_tokens, flags, follows, login_failures,
-    mail_outbox, mail_preferences, notifications, questions, refresh_tokens, reputation_events, revisions,
-    user_category_stats, users, votes,
+    answers, audit_log, badges, close_votes, comments, deflection_events, email_tokens, escalation_requests,
+    escalations, flags, follows, login_failures, mail_outbox, mail_preferences, notifications, questions,
+    refresh_tokens, reputation_events, revisions, user_category_stats, users, votes,
 };
 
 /// Most rows of one kind an export carries; beyond that the export says it
@@ -39,6 +39,23 @@ pub struct Held {
     pub sessions: Vec<SessionRow>,
     pub moderation_of_account: Vec<ModerationRow>,
     pub deflection_events: Vec<DeflectionEventsRow>,
+    /// What the user chose when asking (escalate if unanswered, where,
+    /// whether their email may go), and the council cases of their
+    /// questions with the location sent.
+    pub escalations: Vec<EscalationRow>,
+}
+
+/// A question of the user's as far as the council is concerned.
+#[derive(Debug, Serialize)]
+pub struct EscalationRow {
+    pub question_id: i64,
+    pub status: Option<String>,
+    pub service_request_id: Option<String>,
+    pub address_string: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub share_email: bool,
+    pub escalate_if_unanswered: bool,
 }
 
 /// A login (refresh-token family): when it began, when it was last renewed,
@@ -151,7 +168,67 @@ pub fn held(conn: &mut DbConn, user_id: i64) -> QueryResult<Held> {
             .limit(MAX_ROWS)
             .select(DeflectionEventsRow::as_select())
             .load(conn)?,
+        escalations: escalations_of(conn, user_id)?,
     })
+}
+
+/// The user's escalation choices and cases, by question.
+fn escalations_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<EscalationRow>> {
+    let theirs = questions::table.filter(questions::author_id.eq(user_id)).select(questions::id);
+    let chosen: Vec<(i64, Option<String>, Option<f64>, Option<f64>, bool, bool)> = escalation_requests::table
+        .filter(escalation_requests::question_id.eq_any(theirs))
+        .order(escalation_requests::question_id)
+        .limit(MAX_ROWS)
+        .select((
+            escalation_requests::question_id,
+            escalation_requests::address_string,
+            escalation_requests::latitude,
+            escalation_requests::longitude,
+            escalation_requests::share_email,
+            escalation_requests::auto_escalate,
+        ))
+        .load(conn)?;
+    let theirs = questions::table.filter(questions::author_id.eq(user_id)).select(questions::id);
+    let cases: Vec<(i64, String, Option<String>, Option<String>, Option<f64>, Option<f64>, bool)> = escalations::table
+        .filter(escalations::question_id.eq_any(theirs))
+        .order(escalations::question_id)
+        .limit(MAX_ROWS)
+        .select((
+            escalations::question_id,
+            escalations::status,
+            escalations::service_request_id,
+            escalations::address_string,
+            escalations::latitude,
+            escalations::longitude,
+            escalations::share_email,
+        ))
+        .load(conn)?;
+    let mut rows: Vec<EscalationRow> = chosen
+        .into_iter()
+        .map(|(question_id, address_string, latitude, longitude, share_email, auto)| EscalationRow {
+            question_id,
+            status: None,
+            service_request_id: None,
+            address_string,
+            latitude,
+            longitude,
+            share_email,
+            escalate_if_unanswered: auto,
+        })
+        .collect();
+    for (question_id, status, service_request_id, address_string, latitude, longitude, share_email) in cases {
+        rows.push(EscalationRow {
+            question_id,
+            status: Some(status),
+            service_request_id,
+            address_string,
+            latitude,
+            longitude,
+            share_email,
+            escalate_if_unanswered: false,
+        });
+    }
+    Ok(rows)
 }
 
 /// Refresh-token families, oldest first.
@@ -219,7 +296,7 @@ pub fn scrub_account(conn: &mut DbConn, user_id: i64, now: NaiveDateTime) -> Que
 
 /// Everything of the account that only serves the person: logins, mail
 /// waiting or preferred, account tokens, notifications, follows, failed
-/// logins under their name.
+/// logins under their name, the locations they gave for escalation.
 pub fn forget_private_state(
     conn: &mut DbConn,
     user_id: i64,
@@ -232,6 +309,19 @@ pub fn forget_private_state(
     diesel::delete(mail_preferences::table.filter(mail_preferences::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(notifications::table.filter(notifications::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(follows::table.filter(follows::user_id.eq(user_id))).execute(conn)?;
+    // Where they live and whether their email may go: the council's case
+    // keeps its own copy; ours goes.
+    let theirs = questions::table.filter(questions::author_id.eq(user_id)).select(questions::id);
+    diesel::delete(escalation_requests::table.filter(escalation_requests::question_id.eq_any(theirs))).execute(conn)?;
+    let theirs = questions::table.filter(questions::author_id.eq(user_id)).select(questions::id);
+    diesel::update(escalations::table.filter(escalations::question_id.eq_any(theirs)))
+        .set((
+            escalations::address_string.eq(None::<String>),
+            escalations::latitude.eq(None::<f64>),
+            escalations::longitude.eq(None::<f64>),
+            escalations::share_email.eq(false),
+        ))
+        .execute(conn)?;
     diesel::delete(login_failures::table.filter(login_failures::account_key.eq_any(old_logins))).execute(conn)?;
     Ok(())
 }

@@ -575,6 +575,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    open311_services (category_id) {
+        category_id -> BigInt,
+        service_code -> Text,
+    }
+}
+
+diesel::table! {
+    escalations (id) {
+        id -> BigInt,
+        question_id -> BigInt,
+        requested_by -> Nullable<BigInt>,
+        service_code -> Text,
+        address_string -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        attributes -> Text,
+        share_email -> Bool,
+        status -> Text,
+        service_request_id -> Nullable<Text>,
+        token -> Nullable<Text>,
+        status_notes -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        submitted_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    escalation_requests (question_id) {
+        question_id -> BigInt,
+        address_string -> Nullable<Text>,
+        latitude -> Nullable<Double>,
+        longitude -> Nullable<Double>,
+        share_email -> Bool,
+        auto_escalate -> Bool,
+        due_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(open311_services -> categories (category_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(api_keys -> users (user_id));
@@ -636,4 +681,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     webhook_deliveries,
     webhook_attempts,
+    open311_services,
+    escalations,
+    escalation_requests,
 );

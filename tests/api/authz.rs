@@ -286,6 +286,23 @@ fn cases() -> Vec<(&'static str, &'static str, [u16; 7], Build)> {
             let (id, delivery) = w.webhook_delivery();
             ("POST", format!("/api/v1/admin/webhooks/{id}/deliveries/{delivery}/redeliver"), None)
         }),
+        // Nothing is configured in the matrix: admins reach the mapping and
+        // learn so (409 open311_not_configured).
+        ("GET", "/api/v1/admin/open311/services", [A, F, F, F, 409, F, A], |_| {
+            ("GET", "/api/v1/admin/open311/services".into(), None)
+        }),
+        ("PUT", "/api/v1/admin/open311/services", [A, F, F, F, 409, F, A], |_| {
+            ("PUT", "/api/v1/admin/open311/services".into(), Some(json!({"mapping": {}})))
+        }),
+        // Council roles reach the escalation and learn that no endpoint is set.
+        ("POST", "/api/v1/questions/{id}/escalate", [A, F, 409, 409, 409, F, A], |w| {
+            let body = json!({"address_string": "1 Town Hall Square"});
+            ("POST", format!("/api/v1/questions/{}/escalate", w.question()), Some(body))
+        }),
+        // Not the asker: residents and analysts 403; the council 404 (not escalated).
+        ("GET", "/api/v1/questions/{id}/escalation", [A, F, 404, 404, 404, F, A], |w| {
+            ("GET", format!("/api/v1/questions/{}/escalation", w.question()), None)
+        }),
         ("POST", "/api/v1/admin/users/{id}/erase", [A, F, F, F, 204, F, A], |w| {
             ("POST", format!("/api/v1/admin/users/{}/erase", w.victim()), None)
         }),

@@ -288,11 +288,17 @@ impl<'a> Call<'a> {
 }
 
 /// What every response must satisfy, whatever the test: a request id, no
-/// 500, problem+json for errors, and the documented schema.
+/// 500 (a 503 is the database busy, a 502 the council's Open311 endpoint
+/// failing: neither is a fault of ours), problem+json for errors, and the
+/// documented schema.
 #[track_caller]
 fn check_response(method: &str, path: &str, response: &TestResponse) {
     assert!(response.header("x-request-id").is_some(), "{method} {path}: no X-Request-Id");
-    assert!(response.status < 500 || response.status == 503, "{method} {path}: server error {}", response.text);
+    assert!(
+        response.status < 500 || response.status == 502 || response.status == 503,
+        "{method} {path}: server error {}",
+        response.text
+    );
     if response.status >= 400 {
         let content_type = response.header("content-type").unwrap_or_default();
         assert!(content_type.starts_with("application/problem+json"), "{method} {path}: error as {content_type}");

@@ -19,6 +19,7 @@ mod experts;
 mod import;
 mod mail;
 mod moderation;
+mod open311;
 mod operations;
 mod personal_data;
 mod process;

@@ -129,6 +129,7 @@ fn ten_thousand_random_actions_leave_the_ledger_and_cache_in_agreement() {
                         category: ["waste", "parking"][rng.below(2)].to_owned(),
                         tags: Vec::new(),
                         area: None,
+                        escalation: None,
                     };
                     agora::service::community::questions::create(&mut conn, &state.ctx, &who, new)
                         .map(|id| questions.push((id, author)))

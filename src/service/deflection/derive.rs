@@ -61,6 +61,10 @@ pub fn apply(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent) -> QueryRe
         ("contact_intent_confirmed_resolved", q, Some(id)) => {
             intent_step(conn, deltas, id, visitor, labels, Step::Confirmed(at, q))
         }
+        ("question_escalated", _, _) => {
+            contact(conn, deltas, visitor, at, Contact::Submission)?;
+            mark_day(conn, deltas, visitor, labels, "submitted")
+        }
         ("contact_submitted", _, id) => {
             if let Some(id) = id {
                 intent_step(conn, deltas, id, visitor, labels, Step::Submitted(at))?;

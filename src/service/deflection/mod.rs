@@ -48,8 +48,8 @@ pub const CLIENT_TYPES: [&str; 12] = [
 ];
 
 /// Event types only the server records.
-pub const SERVER_TYPES: [&str; 5] =
-    ["question_posted", "answer_posted", "answer_accepted", "answer_verified", "question_viewed"];
+pub const SERVER_TYPES: [&str; 6] =
+    ["question_posted", "answer_posted", "answer_accepted", "answer_verified", "question_viewed", "question_escalated"];
 
 const CHANNELS: [&str; 4] = ["phone", "online_form", "in_person", "email"];
 
@@ -488,6 +488,23 @@ pub fn record_action(
 ) -> ApiResult<()> {
     let visitor_id = format!("user:{}", caller.id);
     let event = ServerEvent { kind, visitor_id, caller: Some(caller), user_agent: None, question_id, answer_id, at };
+    record_server_event(conn, event)
+}
+
+/// Records that the asker's question became a council case (inside the
+/// escalation's transaction): a contact the community did not deflect.
+pub fn record_escalation(conn: &mut DbConn, question_id: i64, at: NaiveDateTime) -> ApiResult<()> {
+    let Some(question) = crate::store::questions::find(conn, question_id)? else { return Ok(()) };
+    let visitor_id = format!("user:{}", question.author_id);
+    let event = ServerEvent {
+        kind: "question_escalated",
+        visitor_id,
+        caller: None,
+        user_agent: None,
+        question_id,
+        answer_id: None,
+        at,
+    };
     record_server_event(conn, event)
 }
 

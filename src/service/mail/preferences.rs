@@ -74,6 +74,7 @@ impl Topic {
             "answer_verified" => Some(Topic::AnswerVerified),
             "expert_question" => Some(Topic::ExpertNewQuestion),
             "moderator_action" => Some(Topic::ModeratorAction),
+            "escalation_updated" => Some(Topic::EscalationUpdate),
             _ => None,
         }
     }

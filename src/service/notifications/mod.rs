@@ -25,6 +25,8 @@ pub enum Kind {
     ExpertQuestion,
     /// A moderator (or the flag threshold) acted on the user's post.
     ModeratorAction,
+    /// The council's case for the question moved (Open311).
+    EscalationUpdated,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Kind::AnswerVerified => "answer_verified",
             Kind::ExpertQuestion => "expert_question",
             Kind::ModeratorAction => "moderator_action",
+            Kind::EscalationUpdated => "escalation_updated",
         }
     }
 }

@@ -133,6 +133,14 @@ pub fn post_hidden(conn: &mut DbConn, target: Target, question_id: i64, at: Naiv
     emit(conn, "post.hidden", &subject, at)
 }
 
+pub fn question_escalated(conn: &mut DbConn, question_id: i64, at: NaiveDateTime) -> ApiResult<()> {
+    emit(conn, "question.escalated", &Subject { question_id: Some(question_id), ..Subject::default() }, at)
+}
+
+pub fn escalation_updated(conn: &mut DbConn, question_id: i64, at: NaiveDateTime) -> ApiResult<()> {
+    emit(conn, "escalation.updated", &Subject { question_id: Some(question_id), ..Subject::default() }, at)
+}
+
 pub fn user_suspended(
     conn: &mut DbConn,
     user_id: i64,
@@ -179,6 +187,10 @@ fn data(conn: &mut DbConn, ctx: &Context, event_type: &str, s: &Subject) -> ApiR
             (Ok(q), Ok(a)) => Ok(json!({"question": q, "answer": a, "verified_by": person(conn, s.user_id)?})),
             (Err(reason), _) | (_, Err(reason)) => Err(reason),
         },
+        "question.escalated" | "escalation.updated" => match question(conn)? {
+            Ok(q) => Ok(json!({"question": q, "escalation": escalation(conn, s.question_id)?})),
+            Err(reason) => Err(reason),
+        },
         "flag.created" => Ok(json!({
             "flag": {"id": s.flag_id, "reason": s.flag_reason},
             "post": post(s),
@@ -191,6 +203,21 @@ fn data(conn: &mut DbConn, ctx: &Context, event_type: &str, s: &Subject) -> ApiR
         PING => Ok(json!({"endpoint_id": s.endpoint_id, "message": "ping"})),
         _ => Err("unknown event type"),
     })
+}
+
+/// The council case as it stands: its state, never its location or the
+/// asker's details.
+fn escalation(conn: &mut DbConn, question_id: Option<i64>) -> ApiResult<Value> {
+    let Some(e) = question_id.map(|id| store::escalations::of_question(conn, id)).transpose()?.flatten() else {
+        return Ok(Value::Null);
+    };
+    Ok(json!({
+        "status": e.status,
+        "service_code": e.service_code,
+        "service_request_id": e.service_request_id,
+        "status_notes": e.status_notes,
+        "updated_at": rfc3339(&e.updated_at),
+    }))
 }
 
 /// A post by reference only: what was flagged or hidden is not repeated.

@@ -102,7 +102,7 @@ impl Worker {
     /// Claims a batch of due deliveries and attempts them; returns how many.
     fn pass(&self, signal: &Signal) -> ApiResult<usize> {
         let now = self.ctx.now();
-        let (claimed, endpoints) = {
+        let (claimed, endpoints, bodies) = {
             let mut conn = self.pool.get()?;
             let claimed = write_transaction(&mut conn, |conn| {
                 store::webhooks::claim_due(conn, now, now + delivery::LEASE, BATCH)
@@ -110,7 +110,9 @@ impl Worker {
             let mut ids: Vec<i64> = claimed.iter().map(|d| d.endpoint_id).collect();
             ids.sort_unstable();
             ids.dedup();
-            (claimed, store::webhooks::endpoints_by_id(&mut conn, &ids)?)
+            let endpoints = store::webhooks::endpoints_by_id(&mut conn, &ids)?;
+            let bodies = self.bodies(&mut conn, &claimed);
+            (claimed, endpoints, bodies)
         };
         let mut by_endpoint: Vec<(Endpoint, Vec<Delivery>)> = Vec::new();
         let index: HashMap<i64, usize> = endpoints.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
@@ -127,34 +129,98 @@ impl Worker {
         for chunk in by_endpoint.chunks(PARALLEL_ENDPOINTS) {
             std::thread::scope(|scope| {
                 for (endpoint, deliveries) in chunk {
-                    scope.spawn(move || self.serve(endpoint, deliveries, signal));
+                    let bodies = &bodies;
+                    scope.spawn(move || self.serve(endpoint, deliveries, bodies, signal));
                 }
             });
         }
         Ok(claimed.len())
     }
 
-    /// One endpoint's deliveries, in order.
-    fn serve(&self, endpoint: &Endpoint, deliveries: &[Delivery], signal: &Signal) {
-        for (i, d) in deliveries.iter().enumerate() {
-            let rest: Vec<i64> = deliveries[i..].iter().map(|d| d.id).collect();
-            if signal.stopping() {
-                // Back in the queue now, rather than when the lease lapses.
-                self.release(&rest, self.ctx.now());
-                return;
+    /// Each event's body, built once however many endpoints hear it (they
+    /// share the `webhook-id`, so the same event reads the same to all).
+    fn bodies(&self, conn: &mut DbConn, claimed: &[Delivery]) -> HashMap<String, Body> {
+        let mut bodies = HashMap::new();
+        for d in claimed {
+            if bodies.contains_key(&d.message_id) {
+                continue;
             }
-            match self.deliver(endpoint, d) {
-                Ok(Next::Continue) => {}
-                Ok(Next::Defer(at)) => {
-                    self.release(&rest[1..], at);
-                    return;
+            match events::body(conn, &self.ctx, d) {
+                Ok(body) => {
+                    bodies.insert(d.message_id.clone(), body);
                 }
-                Ok(Next::Stop) => return,
                 Err(e) => {
-                    tracing::warn!(delivery_id = d.id, error = %e, "webhook delivery failed to record; its lease will lapse");
+                    tracing::warn!(delivery_id = d.id, error = %e, "webhook body failed to build; its lease will lapse")
                 }
             }
         }
+        bodies
+    }
+
+    /// One endpoint's deliveries, in order. Outcomes are recorded together
+    /// at the end (one write for the batch, not one per attempt: the
+    /// sender must not queue the residents' writes behind its own), except
+    /// when an answer changes what happens to the rest.
+    fn serve(&self, endpoint: &Endpoint, deliveries: &[Delivery], bodies: &HashMap<String, Body>, signal: &Signal) {
+        let mut answered: Vec<(&Delivery, Response)> = Vec::new();
+        for (i, d) in deliveries.iter().enumerate() {
+            if signal.stopping() {
+                self.record_all(endpoint, &answered);
+                // Back in the queue now, rather than when the lease lapses.
+                let rest: Vec<i64> = deliveries[i..].iter().map(|d| d.id).collect();
+                self.release(&rest, self.ctx.now());
+                return;
+            }
+            let Some(body) = bodies.get(&d.message_id) else { continue };
+            let response = match self.send(endpoint, d, body) {
+                Ok(Some(response)) => response,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(delivery_id = d.id, error = %e, "webhook delivery failed; its lease will lapse");
+                    continue;
+                }
+            };
+            let decisive = response.status.is_none() || response.status == Some(410);
+            answered.push((d, response));
+            if !decisive {
+                continue;
+            }
+            match self.record_all(endpoint, &answered) {
+                Next::Continue => answered.clear(),
+                Next::Defer(at) => {
+                    let rest: Vec<i64> = deliveries[i + 1..].iter().map(|d| d.id).collect();
+                    self.release(&rest, at);
+                    return;
+                }
+                Next::Stop => return,
+            }
+        }
+        self.record_all(endpoint, &answered);
+    }
+
+    /// Records a batch of attempts in one transaction; says what the rest
+    /// of the endpoint's batch should do.
+    fn record_all(&self, endpoint: &Endpoint, answered: &[(&Delivery, Response)]) -> Next {
+        if answered.is_empty() {
+            return Next::Continue;
+        }
+        let recorded = self.pool.get().map_err(Into::into).and_then(|mut conn| {
+            write_transaction(&mut conn, |conn| -> ApiResult<Next> {
+                let mut next = Next::Continue;
+                for (d, response) in answered {
+                    next = match (self.record(conn, endpoint, d, response)?, next) {
+                        (_, Next::Stop) | (Next::Stop, _) => Next::Stop,
+                        (Next::Defer(at), _) => Next::Defer(at),
+                        (Next::Continue, kept) => kept,
+                    };
+                }
+                Ok(next)
+            })
+        });
+        recorded.unwrap_or_else(|e| {
+            tracing::warn!(endpoint_id = endpoint.id, error = %e, "webhook outcomes failed to record; their leases will lapse");
+            Next::Continue
+        })
     }
 
     fn release(&self, ids: &[i64], at: NaiveDateTime) {
@@ -169,32 +235,29 @@ impl Worker {
         }
     }
 
-    fn deliver(&self, endpoint: &Endpoint, d: &Delivery) -> ApiResult<Next> {
+    /// Builds, signs and POSTs a delivery; `None` when it was not sent (and
+    /// that is recorded already).
+    fn send(&self, endpoint: &Endpoint, d: &Delivery, body: &Body) -> ApiResult<Option<Response>> {
         let now = self.ctx.now();
         if !endpoint.enabled {
             self.finish_unsent(d, "abandoned: the endpoint is disabled", now)?;
-            return Ok(Next::Continue);
+            return Ok(None);
         }
-        let body = {
-            let mut conn = self.pool.get()?;
-            events::body(&mut conn, &self.ctx, d)?
-        };
         let body = match body {
             Body::Send(body) => body,
             Body::NotSent(reason) => {
                 tracing::info!(delivery_id = d.id, event = %d.event_type, reason = %reason, "webhook not sent");
-                self.finish_unsent(d, &reason, now)?;
-                return Ok(Next::Continue);
+                self.finish_unsent(d, reason, now)?;
+                return Ok(None);
             }
         };
         let timestamp = now.and_utc().timestamp();
         let headers = [
             ("webhook-id", d.message_id.clone()),
             ("webhook-timestamp", timestamp.to_string()),
-            ("webhook-signature", signatures(endpoint, &d.message_id, timestamp, &body, now)),
+            ("webhook-signature", signatures(endpoint, &d.message_id, timestamp, body, now)),
         ];
-        let response = self.client.post(&endpoint.url, &headers, &body);
-        self.record(endpoint, d, &response)
+        Ok(Some(self.client.post(&endpoint.url, &headers, body)))
     }
 
     fn finish_unsent(&self, d: &Delivery, reason: &str, now: NaiveDateTime) -> ApiResult<()> {
@@ -212,8 +275,9 @@ impl Worker {
         write_transaction(&mut conn, |conn| Ok(store::webhooks::record_outcome(conn, d.id, &outcome)?))
     }
 
-    /// Records the attempt and what follows from it.
-    fn record(&self, endpoint: &Endpoint, d: &Delivery, response: &Response) -> ApiResult<Next> {
+    /// Records the attempt and what follows from it (inside the batch's
+    /// transaction).
+    fn record(&self, conn: &mut DbConn, endpoint: &Endpoint, d: &Delivery, response: &Response) -> ApiResult<Next> {
         let now = self.ctx.now();
         let settings = &self.ctx.config.webhooks;
         let attempts = d.attempts + 1;
@@ -224,66 +288,63 @@ impl Worker {
             (Some(status), None) if !succeeded => Some(format!("the receiver answered {status}")),
             _ => None,
         };
-        let mut conn = self.pool.get()?;
-        write_transaction(&mut conn, |conn| -> ApiResult<Next> {
-            store::webhooks::insert_attempt(
-                conn,
-                &AttemptInsertForm {
-                    delivery_id: d.id,
-                    attempted_at: now,
-                    succeeded,
-                    response_status: response.status.map(i32::from),
-                    duration_ms: response.duration_ms,
-                    response_body: response.excerpt.as_deref(),
-                    error: error.as_deref(),
-                },
-            )?;
-            let mut outcome = DeliveryOutcome {
-                status: "succeeded",
-                attempts,
-                next_attempt_at: now,
+        store::webhooks::insert_attempt(
+            conn,
+            &AttemptInsertForm {
+                delivery_id: d.id,
+                attempted_at: now,
+                succeeded,
                 response_status: response.status.map(i32::from),
-                duration_ms: Some(response.duration_ms),
-                last_error: error.as_deref(),
-                at: now,
-            };
-            if succeeded {
-                self.stats.succeeded.fetch_add(1, Ordering::Relaxed);
-                store::webhooks::record_outcome(conn, d.id, &outcome)?;
-                store::webhooks::note_success(conn, endpoint.id)?;
-                return Ok(Next::Continue);
+                duration_ms: response.duration_ms,
+                response_body: response.excerpt.as_deref(),
+                error: error.as_deref(),
+            },
+        )?;
+        let mut outcome = DeliveryOutcome {
+            status: "succeeded",
+            attempts,
+            next_attempt_at: now,
+            response_status: response.status.map(i32::from),
+            duration_ms: Some(response.duration_ms),
+            last_error: error.as_deref(),
+            at: now,
+        };
+        if succeeded {
+            self.stats.succeeded.fetch_add(1, Ordering::Relaxed);
+            store::webhooks::record_outcome(conn, d.id, &outcome)?;
+            store::webhooks::note_success(conn, endpoint.id)?;
+            return Ok(Next::Continue);
+        }
+        if gone {
+            self.stats.abandoned.fetch_add(1, Ordering::Relaxed);
+            outcome.status = "abandoned";
+            store::webhooks::record_outcome(conn, d.id, &outcome)?;
+            self.disable(conn, endpoint, "the receiver answered 410 Gone", now)?;
+            return Ok(Next::Stop);
+        }
+        let next = delivery::next_scheduled(now, attempts, &settings.retry_schedule_ms);
+        match next {
+            Some(at) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                outcome.status = "failed";
+                outcome.next_attempt_at = at;
             }
-            if gone {
+            None => {
                 self.stats.abandoned.fetch_add(1, Ordering::Relaxed);
                 outcome.status = "abandoned";
-                store::webhooks::record_outcome(conn, d.id, &outcome)?;
-                self.disable(conn, endpoint, "the receiver answered 410 Gone", now)?;
-                return Ok(Next::Stop);
             }
-            let next = delivery::next_scheduled(now, attempts, &settings.retry_schedule_ms);
-            match next {
-                Some(at) => {
-                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
-                    outcome.status = "failed";
-                    outcome.next_attempt_at = at;
-                }
-                None => {
-                    self.stats.abandoned.fetch_add(1, Ordering::Relaxed);
-                    outcome.status = "abandoned";
-                }
-            }
-            store::webhooks::record_outcome(conn, d.id, &outcome)?;
-            let failing_since = store::webhooks::note_failure(conn, endpoint.id, now)?.unwrap_or(now);
-            let disable_after = chrono::Duration::seconds(settings.disable_after_secs as i64);
-            if now - failing_since >= disable_after {
-                let since = crate::clock::rfc3339::format(&failing_since);
-                self.disable(conn, endpoint, &format!("every attempt failed since {since}"), now)?;
-                return Ok(Next::Stop);
-            }
-            Ok(match (response.status, next) {
-                (None, Some(at)) => Next::Defer(at),
-                _ => Next::Continue,
-            })
+        }
+        store::webhooks::record_outcome(conn, d.id, &outcome)?;
+        let failing_since = store::webhooks::note_failure(conn, endpoint.id, now)?.unwrap_or(now);
+        let disable_after = chrono::Duration::seconds(settings.disable_after_secs as i64);
+        if now - failing_since >= disable_after {
+            let since = crate::clock::rfc3339::format(&failing_since);
+            self.disable(conn, endpoint, &format!("every attempt failed since {since}"), now)?;
+            return Ok(Next::Stop);
+        }
+        Ok(match (response.status, next) {
+            (None, Some(at)) => Next::Defer(at),
+            _ => Next::Continue,
         })
     }
 

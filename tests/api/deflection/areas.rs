@@ -459,8 +459,9 @@ fn a_database_of_the_previous_release_keeps_its_figures_and_gains_its_questions_
     let options = agora::store::PoolOptions { max_size: 1, connection_timeout: std::time::Duration::from_secs(10) };
     let (pool, _) = agora::store::connect(db.url(), &options).unwrap();
     let mut conn = pool.get().unwrap();
-    // The webhook, trust and mail migrations came after the areas: revert
-    // them first.
+    // The Open311, webhook, trust and mail migrations came after the
+    // areas: revert them first.
+    agora::store::revert_last_migration(&mut conn).unwrap();
     agora::store::revert_last_migration(&mut conn).unwrap();
     agora::store::revert_last_migration(&mut conn).unwrap();
     agora::store::revert_last_migration(&mut conn).unwrap();

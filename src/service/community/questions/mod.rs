@@ -16,6 +16,7 @@ use crate::service::community::answers::{self, AnswerView};
 use crate::service::community::categories;
 use crate::service::community::revisions;
 use crate::service::deflection;
+use crate::service::escalation::{self, AutoEscalation, EscalationSummary};
 use crate::service::markdown;
 use crate::service::notifications::{self, Event, Kind};
 use crate::service::posts::{self, CommentView, PostType, Target, UserView, UserViews};
@@ -92,6 +93,8 @@ pub struct QuestionDetail {
     pub deleted: bool,
     pub my_vote: Option<i32>,
     pub following: Option<bool>,
+    /// The council case, when the question was escalated (Open311).
+    pub escalation: Option<EscalationSummary>,
     pub comments: Vec<CommentView>,
     pub answers: Vec<AnswerView>,
     #[serde(with = "rfc3339")]
@@ -108,6 +111,9 @@ pub struct NewQuestion {
     pub category: String,
     pub tags: Vec<TagName>,
     pub area: Option<String>,
+    /// Escalate to the council if unanswered, and/or share the asker's
+    /// email with a case (Open311).
+    pub escalation: Option<AutoEscalation>,
 }
 
 /// Asks a question: stores it with its first revision, tags and category
@@ -148,6 +154,9 @@ pub fn create(conn: &mut DbConn, ctx: &Context, caller: &Caller, new: NewQuestio
             at: now,
         };
         notifications::notify(conn, &experts, event)?;
+        if let Some(auto) = &new.escalation {
+            escalation::schedule(conn, ctx, id, auto, now)?;
+        }
         Ok(id)
     })
 }
@@ -264,18 +273,27 @@ fn load_detail(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult
         .collect();
     answers::sort_for_reading(&mut answer_views);
     let question_comments = comments_by_answer.remove(&None).unwrap_or_default();
-    Ok(detail_view(row, &users, tags, votes.question, following, question_comments, answer_views))
+    let escalation = escalation::summary(conn, id)?;
+    let extras = Extras { my_vote: votes.question, following, escalation };
+    Ok(detail_view(row, &users, tags, extras, question_comments, answer_views))
+}
+
+/// What the question page adds about the viewer and the council.
+struct Extras {
+    my_vote: Option<i32>,
+    following: Option<bool>,
+    escalation: Option<EscalationSummary>,
 }
 
 fn detail_view(
     row: QuestionRow,
     users: &UserViews,
     tags: Vec<String>,
-    my_vote: Option<i32>,
-    following: Option<bool>,
+    extras: Extras,
     comments: Vec<CommentView>,
     answers: Vec<AnswerView>,
 ) -> QuestionDetail {
+    let Extras { my_vote, following, escalation } = extras;
     let q = row.question;
     let closed = q.closed_at.map(|closed_at| ClosedInfo {
         reason: q.close_reason.clone(),
@@ -302,6 +320,7 @@ fn detail_view(
         deleted: q.deleted_at.is_some(),
         my_vote,
         following,
+        escalation,
         comments,
         answers,
         created_at: q.created_at,

@@ -1,0 +1,3 @@
+DROP TABLE escalation_requests;
+DROP TABLE escalations;
+DROP TABLE open311_services;
