@@ -122,7 +122,7 @@ impl AskRequest {
                 errors.add(&problem.field, problem.message);
             }
         }
-        let escalation = (self.escalate_if_unanswered || self.share_email_with_council).then(|| AutoEscalation {
+        let escalation = (self.escalate_if_unanswered || self.share_email_with_council).then_some(AutoEscalation {
             escalate_if_unanswered: self.escalate_if_unanswered,
             location,
             share_email: self.share_email_with_council,

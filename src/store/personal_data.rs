@@ -11,6 +11,7 @@ use super::dump::{
     AnswersRow, BadgesRow, CloseVotesRow, CommentsRow, DeflectionEventsRow, FlagsRow, FollowsRow, MailPreferencesRow,
     NotificationsRow, QuestionsRow, ReputationEventsRow, RevisionsRow, UserCategoryStatsRow, VotesRow,
 };
+use super::escalations::{AutoRequest, Escalation};
 use super::schema::{
     answers, audit_log, badges, close_votes, comments, deflection_events, email_tokens, escalation_requests,
     escalations, flags, follows, login_failures, mail_outbox, mail_preferences, notifications, questions,
@@ -175,60 +176,40 @@ pub fn held(conn: &mut DbConn, user_id: i64) -> QueryResult<Held> {
 /// The user's escalation choices and cases, by question.
 fn escalations_of(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<EscalationRow>> {
     let theirs = questions::table.filter(questions::author_id.eq(user_id)).select(questions::id);
-    let chosen: Vec<(i64, Option<String>, Option<f64>, Option<f64>, bool, bool)> = escalation_requests::table
+    let chosen: Vec<AutoRequest> = escalation_requests::table
         .filter(escalation_requests::question_id.eq_any(theirs))
         .order(escalation_requests::question_id)
         .limit(MAX_ROWS)
-        .select((
-            escalation_requests::question_id,
-            escalation_requests::address_string,
-            escalation_requests::latitude,
-            escalation_requests::longitude,
-            escalation_requests::share_email,
-            escalation_requests::auto_escalate,
-        ))
+        .select(AutoRequest::as_select())
         .load(conn)?;
     let theirs = questions::table.filter(questions::author_id.eq(user_id)).select(questions::id);
-    let cases: Vec<(i64, String, Option<String>, Option<String>, Option<f64>, Option<f64>, bool)> = escalations::table
+    let cases: Vec<Escalation> = escalations::table
         .filter(escalations::question_id.eq_any(theirs))
         .order(escalations::question_id)
         .limit(MAX_ROWS)
-        .select((
-            escalations::question_id,
-            escalations::status,
-            escalations::service_request_id,
-            escalations::address_string,
-            escalations::latitude,
-            escalations::longitude,
-            escalations::share_email,
-        ))
+        .select(Escalation::as_select())
         .load(conn)?;
-    let mut rows: Vec<EscalationRow> = chosen
-        .into_iter()
-        .map(|(question_id, address_string, latitude, longitude, share_email, auto)| EscalationRow {
-            question_id,
-            status: None,
-            service_request_id: None,
-            address_string,
-            latitude,
-            longitude,
-            share_email,
-            escalate_if_unanswered: auto,
-        })
-        .collect();
-    for (question_id, status, service_request_id, address_string, latitude, longitude, share_email) in cases {
-        rows.push(EscalationRow {
-            question_id,
-            status: Some(status),
-            service_request_id,
-            address_string,
-            latitude,
-            longitude,
-            share_email,
-            escalate_if_unanswered: false,
-        });
-    }
-    Ok(rows)
+    let choices = chosen.into_iter().map(|r| EscalationRow {
+        question_id: r.question_id,
+        status: None,
+        service_request_id: None,
+        address_string: r.address_string,
+        latitude: r.latitude,
+        longitude: r.longitude,
+        share_email: r.share_email,
+        escalate_if_unanswered: r.auto_escalate,
+    });
+    let cases = cases.into_iter().map(|e| EscalationRow {
+        question_id: e.question_id,
+        status: Some(e.status),
+        service_request_id: e.service_request_id,
+        address_string: e.address_string,
+        latitude: e.latitude,
+        longitude: e.longitude,
+        share_email: e.share_email,
+        escalate_if_unanswered: false,
+    });
+    Ok(choices.chain(cases).collect())
 }
 
 /// Refresh-token families, oldest first.

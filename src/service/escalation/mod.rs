@@ -51,17 +51,17 @@ impl Location {
         if let Some(a) = address
             && a.chars().count() > 500
         {
-            errors.push(FieldError::new(&field("address_string"), "must be at most 500 characters"));
+            errors.push(FieldError::new(field("address_string"), "must be at most 500 characters"));
         }
         match (self.lat, self.long) {
             (Some(lat), _) if !(-90.0..=90.0).contains(&lat) || !lat.is_finite() => {
-                errors.push(FieldError::new(&field("lat"), "must be between -90 and 90"));
+                errors.push(FieldError::new(field("lat"), "must be between -90 and 90"));
             }
             (_, Some(long)) if !(-180.0..=180.0).contains(&long) || !long.is_finite() => {
-                errors.push(FieldError::new(&field("long"), "must be between -180 and 180"));
+                errors.push(FieldError::new(field("long"), "must be between -180 and 180"));
             }
-            (Some(_), None) => errors.push(FieldError::new(&field("long"), "is needed with lat")),
-            (None, Some(_)) => errors.push(FieldError::new(&field("lat"), "is needed with long")),
+            (Some(_), None) => errors.push(FieldError::new(field("long"), "is needed with lat")),
+            (None, Some(_)) => errors.push(FieldError::new(field("lat"), "is needed with long")),
             (None, None) if address.is_none() => {
                 let name = if prefix.is_empty() { "location".to_owned() } else { prefix.to_owned() };
                 errors.push(FieldError::new(&name, "needs an address_string or lat and long"));
@@ -218,7 +218,7 @@ pub fn set_mapping(
             continue;
         };
         if !services.iter().any(|s| &s.service_code == code) {
-            errors.push(FieldError::new(&field, &format!("the endpoint lists no service {code}")));
+            errors.push(FieldError::new(&field, format!("the endpoint lists no service {code}")));
             continue;
         }
         rows.push((category.id, code.clone()));
@@ -265,7 +265,7 @@ fn check_attributes(attributes: &[Attribute], given: &BTreeMap<String, Attribute
         }
         let listed = matches!(attribute.datatype.as_deref(), Some("singlevaluelist" | "multivaluelist"));
         if listed && let Some(bad) = values.iter().find(|v| !attribute.values.iter().any(|k| k.key == **v)) {
-            errors.push(FieldError::new(&field, &format!("{bad} is not one of the service's values")));
+            errors.push(FieldError::new(&field, format!("{bad} is not one of the service's values")));
         }
     }
     for (code, value) in given {
@@ -274,7 +274,7 @@ fn check_attributes(attributes: &[Attribute], given: &BTreeMap<String, Attribute
             AttributeInput::Many(vs) => vs.len() > 50 || vs.iter().any(|v| v.chars().count() > 1000),
         };
         if too_long || code.len() > 100 {
-            errors.push(FieldError::new(&format!("attributes.{code}"), "is too long"));
+            errors.push(FieldError::new(format!("attributes.{code}"), "is too long"));
         }
     }
     errors

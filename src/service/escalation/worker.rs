@@ -26,6 +26,9 @@ use crate::store::escalations::{self as store, Escalation, EscalationChanges};
 use crate::store::{self as db, DbConn, DbPool, write_transaction};
 
 const BATCH: i64 = 20;
+
+/// A request's form fields, in order.
+type Form = Vec<(String, String)>;
 /// The longest description the standard's servers are asked to take.
 pub const MAX_DESCRIPTION: usize = 4000;
 
@@ -164,12 +167,7 @@ impl Worker {
 
     /// The standard's form fields for the case, and the question's link
     /// (its mark in the description); `None` when the question is gone.
-    fn form(
-        &self,
-        conn: &mut DbConn,
-        settings: &Open311Settings,
-        e: &Escalation,
-    ) -> ApiResult<Option<(Vec<(String, String)>, String)>> {
+    fn form(&self, conn: &mut DbConn, settings: &Open311Settings, e: &Escalation) -> ApiResult<Option<(Form, String)>> {
         let Some(question) = db::questions::find(conn, e.question_id)? else { return Ok(None) };
         if question.deleted_at.is_some() {
             return Ok(None);

@@ -125,10 +125,10 @@ impl State {
         }
         for (code, value) in &attributes {
             let listed = service.attributes.iter().find(|a| &a.code == code);
-            if let Some(attribute) = listed.filter(|a| a.datatype.ends_with("valuelist")) {
-                if !attribute.values.iter().any(|(key, _)| key == value) {
-                    return Err(self.error(format, 400, &format!("attribute[{code}] has no value {value}")));
-                }
+            if let Some(attribute) = listed.filter(|a| a.datatype.ends_with("valuelist"))
+                && !attribute.values.iter().any(|(key, _)| key == value)
+            {
+                return Err(self.error(format, 400, &format!("attribute[{code}] has no value {value}")));
             }
         }
         for code in &service.undeclared_required {
