@@ -2,6 +2,7 @@
 //! a question (staff) and reading its case (`service::escalation`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -38,14 +39,21 @@ pub async fn set_mapping(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// Checked against the database, then against the endpoint's service
+/// definition (no connection held meanwhile), then written.
 pub async fn escalate(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<i64>,
     body: JsonBody<EscalationInput>,
 ) -> ApiResult<HttpResponse> {
-    let (caller, st, id, input) = (user.caller(), state.clone(), path.into_inner(), body.0);
-    let view = state.db(move |conn| escalation::escalate(conn, &st.ctx, &caller, id, input)).await?;
+    let (caller, id, input) = (user.caller(), path.into_inner(), Arc::new(body.0));
+    let (st, who, given) = (state.clone(), caller.clone(), input.clone());
+    let checked = Arc::new(state.db(move |conn| escalation::check(conn, &st.ctx, &who, id, &given)).await?);
+    let (st, given, case) = (state.clone(), input.clone(), checked.clone());
+    web::block(move || escalation::check_attributes_online(&st.ctx, &case, &given)).await??;
+    let st = state.clone();
+    let view = state.db(move |conn| escalation::open(conn, &st.ctx, &caller, &checked, &input)).await?;
     state.escalations.wake();
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "escalation": view })))
 }

@@ -355,14 +355,26 @@ fn service_code(conn: &mut DbConn, category_id: i64) -> ApiResult<String> {
     ))
 }
 
-/// Staff, moderators and admins hand a question to the council.
-pub fn escalate(
+/// An escalation checked against the database, before the endpoint is
+/// asked about the service's attributes.
+pub struct Checked {
+    question_id: i64,
+    service_code: String,
+    endpoint: String,
+    jurisdiction_id: Option<String>,
+}
+
+/// Staff, moderators and admins hand a question to the council, in three
+/// steps so that no database connection waits on the council's endpoint:
+/// [`check`] (database), [`check_attributes_online`] (the endpoint), then
+/// [`open`] (database).
+pub fn check(
     conn: &mut DbConn,
     ctx: &Context,
     caller: &Caller,
     question_id: i64,
-    input: EscalationInput,
-) -> ApiResult<EscalationView> {
+    input: &EscalationInput,
+) -> ApiResult<Checked> {
     if !(caller.has_role(Role::Staff) || caller.is_moderator()) {
         return Err(ApiError::forbidden("escalating needs council staff, a moderator or an admin"));
     }
@@ -372,30 +384,46 @@ pub fn escalate(
     if store::of_question(conn, question_id)?.is_some() {
         return Err(already_escalated());
     }
-    let code = service_code(conn, question.category_id)?;
+    let service_code = service_code(conn, question.category_id)?;
     if let Err(errors) = input.location.check("") {
         return Err(ApiError::Validation(errors));
     }
-    // The service's own rules, when the endpoint answers; when it does not,
-    // the case waits and the endpoint judges it then.
-    let client = client(ctx, &endpoint);
-    let jurisdiction = settings.jurisdiction_id.as_deref();
-    let needs_metadata =
-        client.services(jurisdiction).ok().and_then(|l| l.into_iter().find(|s| s.service_code == code));
-    if needs_metadata.is_some_and(|s| s.metadata)
-        && let Ok(attributes) = client.attributes(&code, jurisdiction)
+    Ok(Checked { question_id, service_code, endpoint, jurisdiction_id: settings.jurisdiction_id })
+}
+
+/// The service's own rules, when the endpoint answers; when it does not,
+/// the case waits and the endpoint judges it then.
+pub fn check_attributes_online(ctx: &Context, checked: &Checked, input: &EscalationInput) -> ApiResult<()> {
+    let client = client(ctx, &checked.endpoint);
+    let jurisdiction = checked.jurisdiction_id.as_deref();
+    let code = &checked.service_code;
+    let service = client.services(jurisdiction).ok().and_then(|l| l.into_iter().find(|s| &s.service_code == code));
+    if service.is_some_and(|s| s.metadata)
+        && let Ok(attributes) = client.attributes(code, jurisdiction)
     {
         let errors = check_attributes(&attributes, &input.attributes);
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
     }
+    Ok(())
+}
+
+/// Writes the case for the worker to submit.
+pub fn open(
+    conn: &mut DbConn,
+    ctx: &Context,
+    caller: &Caller,
+    checked: &Checked,
+    input: &EscalationInput,
+) -> ApiResult<EscalationView> {
+    let question_id = checked.question_id;
     let consent = store::request_of(conn, question_id)?.is_some_and(|r| r.share_email);
     let now = ctx.now();
     let case = NewCase {
         question_id,
         requested_by: Some(caller.id),
-        service_code: &code,
+        service_code: &checked.service_code,
         location: &input.location,
         attributes: &input.attributes,
         share_email: consent,
