@@ -24,6 +24,7 @@ pub mod moderation;
 pub mod notifications;
 pub mod outbox;
 pub mod personal_data;
+pub mod plausibility;
 pub mod questions;
 pub mod rate_limits;
 pub mod refresh_tokens;

@@ -13,7 +13,8 @@ use diesel::QueryResult;
 use super::derive;
 use super::rollup::{self, Deltas};
 use crate::store::DbConn;
-use crate::store::deflection::{self as events, CONFIRMING, StoredEvent};
+use crate::store::deflection::StoredEvent;
+use crate::store::plausibility::{self as events, CONFIRMING};
 
 const DAY_SECS: i64 = 86_400;
 
@@ -87,7 +88,7 @@ impl Groups {
             return Ok(());
         }
         let keys: Vec<i64> = visitors.iter().map(|v| super::lock_key(v)).collect();
-        events::lock_visitors(conn, &keys)?;
+        crate::store::deflection::lock_visitors(conn, &keys)?;
         let mut deltas = Deltas::default();
         for visitor in &visitors {
             rebuild_visitor(conn, &mut deltas, visitor)?;
