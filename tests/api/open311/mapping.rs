@@ -91,7 +91,7 @@ fn an_endpoint_that_does_not_answer_is_reported_until_it_does() {
     let app = spawn_app_with(fast_settings);
     let admin = app.admin();
     app.create_category(&admin, "roads");
-    configure(&app, &admin, &format!("http://127.0.0.1:{port}/open311/v2"), API_KEY);
+    configure(&app, &admin, &format!("http://{}:{port}/open311/v2", super::server::HOST), API_KEY);
     // 502 is outside what the harness's checked calls accept: read raw.
     let (status, problem) = raw_get(&app, SERVICES, &admin.access_token);
     assert_eq!((status, problem["code"].as_str()), (502, Some("open311_unavailable")), "{problem}");

@@ -59,6 +59,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The server's own loopback address: the other tests listen on
+/// 127.0.0.1, so while the server is down (or a port is reserved) none of
+/// them can take its port.
+pub const HOST: &str = "127.0.0.3";
+
 /// The server; it stops listening when dropped.
 pub struct Open311Server {
     pub port: u16,
@@ -70,17 +75,17 @@ impl Open311Server {
     /// Listens on a random loopback port, with no services and no API key
     /// until told.
     pub fn start() -> Open311Server {
-        Open311Server::serve(TcpListener::bind("127.0.0.1:0").expect("bind the Open311 server"))
+        Open311Server::serve(TcpListener::bind((HOST, 0)).expect("bind the Open311 server"))
     }
 
     /// A port nothing listens on yet (connections are refused until
     /// [`Open311Server::start_on`]).
     pub fn reserve_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+        TcpListener::bind((HOST, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
     }
 
     pub fn start_on(port: u16) -> Open311Server {
-        Open311Server::serve(TcpListener::bind(("127.0.0.1", port)).expect("bind the Open311 server"))
+        Open311Server::serve(TcpListener::bind((HOST, port)).expect("bind the Open311 server"))
     }
 
     fn serve(listener: TcpListener) -> Open311Server {
@@ -106,9 +111,9 @@ impl Open311Server {
     }
 
     /// The base URL a council would configure:
-    /// `http://127.0.0.1:<port>/open311/v2`.
+    /// `http://127.0.0.3:<port>/open311/v2`.
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}{BASE}", self.port)
+        format!("http://{HOST}:{}{BASE}", self.port)
     }
 
     pub fn set_services(&self, services: Vec<Service>) {
@@ -178,7 +183,7 @@ impl Open311Server {
         let Some(accept) = lock(&self.accept).take() else { return };
         self.shared.down.store(true, Ordering::SeqCst);
         // Wakes the accept loop so it sees the flag and drops the listener.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = TcpStream::connect((HOST, self.port));
         let _ = accept.join();
     }
 
@@ -188,7 +193,7 @@ impl Open311Server {
         if accept.is_some() {
             return;
         }
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("bind the Open311 server again");
+        let listener = TcpListener::bind((HOST, self.port)).expect("bind the Open311 server again");
         self.shared.down.store(false, Ordering::SeqCst);
         *accept = Some(listen(listener, self.shared.clone()));
     }

@@ -117,7 +117,7 @@ fn an_event_about_a_post_hidden_before_it_is_sent_is_not_sent() {
     let s = scene_with(|s| s.webhooks.retry_schedule_ms = vec![200; 50]);
     let (app, admin) = (&s.app, &s.admin);
     let port = Receiver::reserve_port();
-    let endpoint = create_endpoint(app, admin, &format!("http://127.0.0.1:{port}/hook"), &["question.created"]);
+    let endpoint = create_endpoint(app, admin, &Receiver::reserved_url(port), &["question.created"]);
     let asker = app.register("asker");
     let moderator = app.user_with_roles("mod_mia", &[Role::Moderator]);
     let question = app.ask(&asker, "waste", "Why was my recycling box left behind?", &[])["id"].as_i64().unwrap();

@@ -38,7 +38,7 @@ fn deliveries_pending_when_the_process_is_killed_are_sent_after_the_restart() {
     let category = json!({"slug": "bins", "name": "Bins", "description": "Collections"});
     let (status, body) = node.post("/api/v1/categories", &category, &token);
     assert_eq!(status, 201, "{body}");
-    let hook = json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["question.created"]});
+    let hook = json!({"url": Receiver::reserved_url(port), "events": ["question.created"]});
     let (status, endpoint) = node.post(WEBHOOKS, &hook, &token);
     assert_eq!(status, 201, "{endpoint}");
     let secret = endpoint["secret"].as_str().unwrap().to_owned();

@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{IpAddr, Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -139,8 +139,14 @@ impl Shared {
 /// The receiver; it stops listening when dropped.
 pub struct Receiver {
     pub port: u16,
+    host: IpAddr,
     shared: Arc<Shared>,
 }
+
+/// Where reserved ports live: a loopback address of their own, so that no
+/// other test's listener (all on 127.0.0.1) can take a reserved port before
+/// its receiver starts.
+const RESERVED_HOST: &str = "127.0.0.2";
 
 impl Receiver {
     /// Listens on a random loopback port; answers 200 until told otherwise.
@@ -148,18 +154,24 @@ impl Receiver {
         Receiver::serve(TcpListener::bind("127.0.0.1:0").expect("bind the webhook receiver"))
     }
 
-    /// A port nothing listens on yet (connections are refused until
-    /// [`Receiver::start_on`]).
+    /// A port nothing listens on yet on [`RESERVED_HOST`] (connections are
+    /// refused until [`Receiver::start_on`]).
     pub fn reserve_port() -> u16 {
-        TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+        TcpListener::bind((RESERVED_HOST, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    }
+
+    /// The URL a receiver on a reserved port will have.
+    pub fn reserved_url(port: u16) -> String {
+        format!("http://{RESERVED_HOST}:{port}/hook")
     }
 
     pub fn start_on(port: u16) -> Receiver {
-        Receiver::serve(TcpListener::bind(("127.0.0.1", port)).expect("bind the webhook receiver"))
+        Receiver::serve(TcpListener::bind((RESERVED_HOST, port)).expect("bind the webhook receiver"))
     }
 
     fn serve(listener: TcpListener) -> Receiver {
-        let port = listener.local_addr().expect("address").port();
+        let address = listener.local_addr().expect("address");
+        let (port, host) = (address.port(), address.ip());
         let shared = Arc::new(Shared {
             requests: Mutex::new(Vec::new()),
             script: Mutex::new(Script {
@@ -184,12 +196,12 @@ impl Receiver {
                 std::thread::spawn(move || serve_connection(stream, &state));
             }
         });
-        Receiver { port, shared }
+        Receiver { port, host, shared }
     }
 
-    /// The URL to register: `http://127.0.0.1:<port>/hook`.
+    /// The URL to register: `http://<host>:<port>/hook`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/hook", self.port)
+        format!("http://{}:{}/hook", self.host, self.port)
     }
 
     /// The status answered once the statuses of [`Receiver::answer_first`]
@@ -253,7 +265,7 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::SeqCst);
         // Wakes the accept loop so it sees the flag and lets the port go.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = TcpStream::connect((self.host, self.port));
     }
 }
 
