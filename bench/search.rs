@@ -256,7 +256,7 @@ fn main() {
             index.search(&SearchRequest { text: q.to_owned(), limit: 20, ..Default::default() }, &synonyms).unwrap();
         });
         let similar = time_each(&drafts, |d| {
-            index.similar(&SimilarRequest { text: d.to_owned(), limit: 5, restrict_to: None }).unwrap();
+            index.similar(&SimilarRequest { text: d.to_owned(), limit: 5, restrict_to: None }, &synonyms).unwrap();
         });
         eprintln!(
             "search p50 {} p99 {} ms; similar p50 {} p99 {} ms",

@@ -22,6 +22,7 @@ mod stemming;
 mod synonyms;
 
 pub use index::{IndexWriterHandle, OpenOutcome, SearchIndex};
+pub use similar::{FEATURES, Features, WEIGHTS, blend};
 pub use synonyms::Synonyms;
 
 use std::collections::BTreeMap;

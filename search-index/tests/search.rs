@@ -239,26 +239,43 @@ fn similar_questions_prefer_solved_and_skip_duplicates() {
     });
     let (_dir, index) = index_with(&docs);
     let hits = index
-        .similar(&SimilarRequest { text: "my green bin was not collected".into(), limit: 3, restrict_to: None })
+        .similar(
+            &SimilarRequest { text: "my green bin was not collected".into(), limit: 3, restrict_to: None },
+            &Synonyms::default(),
+        )
         .unwrap();
     let ids: Vec<i64> = hits.iter().map(|h| h.question_id).collect();
     assert_eq!(ids[0], 1);
     assert!(!ids.contains(&7), "the duplicate is replaced by its target: {ids:?}");
     assert_eq!(ids.iter().filter(|&&i| i == 1).count(), 1);
     let typo = index
-        .similar(&SimilarRequest { text: "a potholle is damaging my car".into(), limit: 3, restrict_to: None })
+        .similar(
+            &SimilarRequest { text: "a potholle is damaging my car".into(), limit: 3, restrict_to: None },
+            &Synonyms::default(),
+        )
         .unwrap();
     assert_eq!(typo[0].question_id, 3);
     // In a young community every word is "common"; a body-only match is
     // still found (large indexes match common words in titles only).
-    let lorry =
-        index.similar(&SimilarRequest { text: "the lorry skipped us".into(), limit: 3, restrict_to: None }).unwrap();
+    let lorry = index
+        .similar(
+            &SimilarRequest { text: "the lorry skipped us".into(), limit: 3, restrict_to: None },
+            &Synonyms::default(),
+        )
+        .unwrap();
     assert_eq!(lorry.first().map(|h| h.question_id), Some(6));
-    let restricted =
-        index.similar(&SimilarRequest { text: "green bin".into(), limit: 3, restrict_to: Some(vec![6]) }).unwrap();
+    let restricted = index
+        .similar(
+            &SimilarRequest { text: "green bin".into(), limit: 3, restrict_to: Some(vec![6]) },
+            &Synonyms::default(),
+        )
+        .unwrap();
     assert!(restricted.iter().all(|h| h.question_id == 6));
     assert!(
-        index.similar(&SimilarRequest { text: "the and of".into(), limit: 3, restrict_to: None }).unwrap().is_empty()
+        index
+            .similar(&SimilarRequest { text: "the and of".into(), limit: 3, restrict_to: None }, &Synonyms::default())
+            .unwrap()
+            .is_empty()
     );
 }
 
@@ -527,4 +544,36 @@ fn is_entity(after_ampersand: &str) -> bool {
         Some(digits) => !digits.is_empty() && digits.chars().all(|c| c.is_ascii_hexdigit()),
         None => ["amp", "lt", "gt", "quot"].contains(&name),
     }
+}
+
+fn similar_ids(index: &SearchIndex, text: &str, synonyms: &Synonyms) -> Vec<i64> {
+    let request = SimilarRequest { text: text.into(), limit: 3, restrict_to: None };
+    index.similar(&request, synonyms).unwrap().iter().map(|h| h.question_id).collect()
+}
+
+#[test]
+fn similar_questions_read_drafts_as_residents_write_them() {
+    let mut docs = corpus();
+    // The community misspells too: "recyling" is in one question, while
+    // "recycling" is in five.
+    docs.push(doc(8, "Can I put pizza boxes in recyling", "Greasy ones?", "waste", &[], "answered", 0));
+    for (id, title) in [(9, "Recycling centre opening hours"), (10, "Recycling bags"), (11, "Recycling stickers")] {
+        docs.push(doc(id, title, "About recycling.", "waste", &[], "answered", 0));
+    }
+    let (_dir, index) = index_with(&docs);
+    let council = Synonyms::with_extra(&[]);
+
+    // Council synonyms apply to drafts: nobody wrote "rates".
+    assert_eq!(similar_ids(&index, "how do I pay my rates", &council).first(), Some(&4));
+    assert!(!similar_ids(&index, "how do I pay my rates", &Synonyms::default()).contains(&4));
+    // ...and the admins' own groups.
+    let extra = Synonyms::with_extra(&[vec!["refuse truck".into(), "lorry".into()]]);
+    assert_eq!(similar_ids(&index, "the refuse truck never came", &extra).first(), Some(&6));
+
+    // A word only the community's misspelling matches also asks for the
+    // common spelling: the recycling collections question is found.
+    let recycling = similar_ids(&index, "recyling collections", &council);
+    assert!(recycling.contains(&2), "{recycling:?}");
+    // Apostrophe-less contractions are stop words, not evidence.
+    assert!(similar_ids(&index, "wasnt isnt dont", &council).is_empty());
 }

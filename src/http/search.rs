@@ -119,10 +119,11 @@ pub async fn similar(
         Some(n) if (1..=20).contains(&n) => n as usize,
         Some(_) => return Err(ApiError::validation("limit", "must be between 1 and 20")),
     };
+    let rules = crate::http::state::current_rules(&state).await?;
     let (arm, intent_token) = match p.intent_id {
         None => (None, None),
         Some(intent) if deflection::valid_id(&intent) => {
-            let percent = crate::http::state::current_rules(&state).await?.deflection.holdout_percent;
+            let percent = rules.deflection.holdout_percent;
             let now = state.ctx.clock.now();
             let bucket = deflection::arm_bucket(&state.ctx, &intent);
             let assigned = intent.clone();
@@ -136,7 +137,7 @@ pub async fn similar(
         pagination::Page { items: Vec::new(), next_cursor: None, has_more: false }
     } else {
         let st = state.clone();
-        web::block(move || search::similar(&st.search, &text, limit)).await??
+        web::block(move || search::similar(&st.search, &rules, &text, limit)).await??
     };
     slot.respond(&state, &SimilarResponse { page, arm, intent_token })
 }

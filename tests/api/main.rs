@@ -31,5 +31,6 @@ mod reputation_random;
 mod retention;
 mod schema_parity;
 mod search;
+mod similar;
 mod webhooks;
 mod widget;

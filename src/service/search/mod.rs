@@ -241,11 +241,12 @@ pub struct SimilarQuestion {
 }
 
 /// The questions most like a draft, solved ones first among equals.
-pub fn similar(search: &Search, text: &str, limit: usize) -> ApiResult<Page<SimilarQuestion>> {
+/// The council's synonyms apply to drafts as they do to searches.
+pub fn similar(search: &Search, rules: &SiteSettings, text: &str, limit: usize) -> ApiResult<Page<SimilarQuestion>> {
     search.require_ready()?;
     let hits = search
         .index
-        .similar(&SimilarRequest { text: text.to_owned(), limit, restrict_to: None })
+        .similar(&SimilarRequest { text: text.to_owned(), limit, restrict_to: None }, &synonyms(rules))
         .map_err(search_error)?;
     let items = hits
         .into_iter()
