@@ -49,7 +49,13 @@ fn succeeds(command: &mut Command) -> bool {
     command.status().is_ok_and(|s| s.success())
 }
 
+/// Both browser tests set up at once on a fresh machine; two `apt-get`s
+/// (or `npm ci`s) at once fight over dpkg's lock and one fails. The first
+/// test sets up, the other waits for it.
+static SETUP: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn chromium() -> Option<PathBuf> {
+    let _one_at_a_time = SETUP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let path = std::env::var_os("AGORA_CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     if path.exists() {
         return Some(path);
@@ -63,6 +69,7 @@ fn chromium() -> Option<PathBuf> {
 
 /// playwright-core and axe-core, pinned by package-lock.json.
 fn node_packages(dir: &Path) -> bool {
+    let _one_at_a_time = SETUP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if !succeeds(Command::new("node").arg("--version").stdout(std::process::Stdio::null())) {
         return false;
     }

@@ -9,8 +9,8 @@
 //!    (at most a dozen), matching titles more strongly.
 //! 3. Re-ranking of the few candidates (`features`) by a learned blend of
 //!    measures: BM25, word, trigram and word-pair cosines over title and
-//!    body, the title alone and the answers, and how much of the draft
-//!    they cover.
+//!    body, and how much of the draft they cover (more measures are
+//!    computed for learning; those weighted 0 are not computed in use).
 //! 4. Solved questions rank higher; closed duplicates give way to the
 //!    question they duplicate.
 

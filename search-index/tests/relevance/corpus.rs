@@ -178,11 +178,30 @@ struct Paraphrase {
     paraphrase: String,
 }
 
+/// A resident's phrasing of a demo question.
+pub struct Paraphrased {
+    pub text: String,
+    /// The intended question's id.
+    pub wanted: i64,
+    /// That question's position in the demo file.
+    pub position: usize,
+    /// It shares no word with the question's title (words compared by
+    /// their first five letters, stop words left out): the hard cases.
+    pub no_title_word: bool,
+}
+
 pub struct Municipal {
     pub index: TempIndex,
-    /// (paraphrase, the intended question's id, that question's position
-    /// in the demo file)
-    pub paraphrases: Vec<(String, i64, usize)>,
+    pub paraphrases: Vec<Paraphrased>,
+}
+
+fn word_starts(text: &str) -> std::collections::HashSet<String> {
+    let stop: std::collections::HashSet<&str> = include_str!("../../src/stopwords.txt").split_whitespace().collect();
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1 && !stop.contains(w))
+        .map(|w| w.chars().take(5).collect())
+        .collect()
 }
 
 /// The demo community indexed as the demo loads it (questions numbered
@@ -224,7 +243,8 @@ pub fn municipal() -> Municipal {
         .into_iter()
         .map(|p| {
             let position = *ids.get(p.title.as_str()).unwrap_or_else(|| panic!("no demo question {:?}", p.title));
-            (p.paraphrase, position as i64 + 1, position)
+            let no_title_word = word_starts(&p.paraphrase).is_disjoint(&word_starts(&p.title));
+            Paraphrased { text: p.paraphrase, wanted: position as i64 + 1, position, no_title_word }
         })
         .collect();
     Municipal { index: TempIndex::of("municipal", &docs), paraphrases }

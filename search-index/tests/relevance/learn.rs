@@ -97,14 +97,14 @@ fn learn_similar_weights() {
 
     let municipal = corpus::municipal();
     let (mut m_train, mut m_dev) = (Vec::new(), Vec::new());
-    for (text, wanted, position) in &municipal.paraphrases {
-        let request = SimilarRequest { text: text.clone(), limit: 20, restrict_to: None };
+    for p in &municipal.paraphrases {
+        let request = SimilarRequest { text: p.text.clone(), limit: 20, restrict_to: None };
         let found = municipal.index.index.similar_features(&request, &crate::SYNONYMS).unwrap();
         let candidates: Vec<(Features, String, bool)> =
-            found.into_iter().map(|(hit, f)| (f, hit.status, hit.question_id == *wanted)).collect();
+            found.into_iter().map(|(hit, f)| (f, hit.status, hit.question_id == p.wanted)).collect();
         // A question retrieval missed cannot be ranked in: a miss.
         let judged = Judged { candidates, unfound: 0 };
-        if position % 2 == 0 { m_train.push(judged) } else { m_dev.push(judged) }
+        if p.position % 2 == 0 { m_train.push(judged) } else { m_dev.push(judged) }
     }
 
     let report = |name: &str, w: &Features| {

@@ -4,33 +4,55 @@
 use crate::corpus;
 use crate::similar;
 
-/// (R@1, R@5) in percent, and the paraphrases whose question is not in the
-/// top five.
-pub fn recall(set: &corpus::Municipal) -> (f64, f64, Vec<String>) {
-    let (mut first, mut top_5, mut missed) = (0, 0, Vec::new());
-    for (text, wanted, _) in &set.paraphrases {
-        let ids = similar(&set.index.index, text, 5, None);
-        match ids.iter().position(|id| id == wanted) {
+/// Recall of the intended question, in percent.
+pub struct Recall {
+    pub at_1: f64,
+    pub at_5: f64,
+    /// R@5 over the paraphrases sharing no word with the title.
+    pub hard_at_5: f64,
+    pub hard: usize,
+    /// Paraphrases whose question is not in the top five.
+    pub missed: Vec<String>,
+}
+
+pub fn recall(set: &corpus::Municipal) -> Recall {
+    let (mut first, mut top_5, mut hard_top_5, mut hard, mut missed) = (0, 0, 0, 0, Vec::new());
+    for p in &set.paraphrases {
+        let ids = similar(&set.index.index, &p.text, 5, None);
+        let found = ids.iter().position(|id| *id == p.wanted);
+        match found {
             Some(0) => (first, top_5) = (first + 1, top_5 + 1),
             Some(_) => top_5 += 1,
-            None => missed.push(text.clone()),
+            None => missed.push(p.text.clone()),
+        }
+        if p.no_title_word {
+            hard += 1;
+            hard_top_5 += usize::from(found.is_some());
         }
     }
-    let n = set.paraphrases.len().max(1) as f64;
-    (100.0 * first as f64 / n, 100.0 * top_5 as f64 / n, missed)
+    let percent = |k: usize, n: usize| 100.0 * k as f64 / n.max(1) as f64;
+    let n = set.paraphrases.len();
+    Recall { at_1: percent(first, n), at_5: percent(top_5, n), hard_at_5: percent(hard_top_5, hard), hard, missed }
 }
 
 #[test]
 fn residents_paraphrases_find_the_demo_question() {
     let set = corpus::municipal();
-    let (r1, r5, missed) = recall(&set);
-    println!("Municipal paraphrases: R@1 {r1:.2}  R@5 {r5:.2}  ({} paraphrases)", set.paraphrases.len());
-    for text in missed.iter().take(40) {
+    let r = recall(&set);
+    println!(
+        "Municipal paraphrases: R@1 {:.2}  R@5 {:.2}  ({} paraphrases); sharing no title word: R@5 {:.2} ({})",
+        r.at_1,
+        r.at_5,
+        set.paraphrases.len(),
+        r.hard_at_5,
+        r.hard
+    );
+    for text in r.missed.iter().take(40) {
         println!("  missed: {text}");
     }
-    // Measured 89.10 and 95.41 (the figures before this set's first use:
+    // Measured 88.92 and 95.23 (the figures before this set's first use:
     // 87.84 and 95.05); a fall of more than two points is a regression.
-    assert!(r1 >= 87.0 && r5 >= 93.0, "R@1 {r1:.2}, R@5 {r5:.2}");
+    assert!(r.at_1 >= 87.0 && r.at_5 >= 93.0, "R@1 {:.2}, R@5 {:.2}", r.at_1, r.at_5);
 }
 
 /// R@5 by the paraphrase's style (the set has three a question, in this
@@ -43,7 +65,7 @@ fn by_style() {
     let index = &set.index.index;
     for style in 0..3 {
         let subset: Vec<_> = set.paraphrases.iter().skip(style).step_by(3).collect();
-        let found = subset.iter().filter(|(text, wanted, _)| similar(index, text, 5, None).contains(wanted)).count();
+        let found = subset.iter().filter(|p| similar(index, &p.text, 5, None).contains(&p.wanted)).count();
         println!("style {style}: R@5 {:.2} of {}", 100.0 * found as f64 / subset.len() as f64, subset.len());
     }
     for text in std::env::var("AGORA_PROBE").unwrap_or_default().split('|').filter(|t| !t.is_empty()) {
