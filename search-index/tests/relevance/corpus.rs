@@ -192,7 +192,11 @@ pub struct Paraphrased {
 
 pub struct Municipal {
     pub index: TempIndex,
+    /// Three a question: short, everyday words, sloppy.
     pub paraphrases: Vec<Paraphrased>,
+    /// Two a question, short and sharing no word with the title: the way
+    /// residents ask who have never seen the question.
+    pub hard: Vec<Paraphrased>,
 }
 
 fn word_starts(text: &str) -> std::collections::HashSet<String> {
@@ -238,14 +242,17 @@ pub fn municipal() -> Municipal {
         })
         .collect();
     let ids: HashMap<&str, usize> = questions.iter().enumerate().map(|(i, q)| (q.title.as_str(), i)).collect();
-    let written: Vec<Paraphrase> = jsonl(&root.join("tests/fixtures/municipal-paraphrases.jsonl"));
-    let paraphrases = written
-        .into_iter()
-        .map(|p| {
-            let position = *ids.get(p.title.as_str()).unwrap_or_else(|| panic!("no demo question {:?}", p.title));
-            let no_title_word = word_starts(&p.paraphrase).is_disjoint(&word_starts(&p.title));
-            Paraphrased { text: p.paraphrase, wanted: position as i64 + 1, position, no_title_word }
-        })
-        .collect();
-    Municipal { index: TempIndex::of("municipal", &docs), paraphrases }
+    let read = |file: &str| -> Vec<Paraphrased> {
+        let written: Vec<Paraphrase> = jsonl(&root.join("tests/fixtures").join(file));
+        written
+            .into_iter()
+            .map(|p| {
+                let position = *ids.get(p.title.as_str()).unwrap_or_else(|| panic!("no demo question {:?}", p.title));
+                let no_title_word = word_starts(&p.paraphrase).is_disjoint(&word_starts(&p.title));
+                Paraphrased { text: p.paraphrase, wanted: position as i64 + 1, position, no_title_word }
+            })
+            .collect()
+    };
+    let (paraphrases, hard) = (read("municipal-paraphrases.jsonl"), read("municipal-hard-paraphrases.jsonl"));
+    Municipal { index: TempIndex::of("municipal", &docs), paraphrases, hard }
 }

@@ -8,8 +8,9 @@
 //!   corpus. Skipped, with a notice, when the data is not beside the
 //!   repository.
 //! - `municipal`: the demo community (`src/demo/community.jsonl`) asked
-//!   with residents' paraphrases kept in `tests/fixtures` (R@1, R@5).
-//!   Always runs.
+//!   with residents' paraphrases kept in `tests/fixtures` (R@1, R@5): three
+//!   a question of all kinds, and two hard ones sharing no word with the
+//!   title. Always runs.
 //! - `learn`: the re-ranking weights, learned on train and chosen on dev
 //!   (`cargo test -p search-index --release --test relevance -- --ignored
 //!   --nocapture learn`).

@@ -15,10 +15,10 @@ pub struct Recall {
     pub missed: Vec<String>,
 }
 
-pub fn recall(set: &corpus::Municipal) -> Recall {
+pub fn recall(index: &search_index::SearchIndex, paraphrases: &[corpus::Paraphrased]) -> Recall {
     let (mut first, mut top_5, mut hard_top_5, mut hard, mut missed) = (0, 0, 0, 0, Vec::new());
-    for p in &set.paraphrases {
-        let ids = similar(&set.index.index, &p.text, 5, None);
+    for p in paraphrases {
+        let ids = similar(index, &p.text, 5, None);
         let found = ids.iter().position(|id| *id == p.wanted);
         match found {
             Some(0) => (first, top_5) = (first + 1, top_5 + 1),
@@ -31,14 +31,14 @@ pub fn recall(set: &corpus::Municipal) -> Recall {
         }
     }
     let percent = |k: usize, n: usize| 100.0 * k as f64 / n.max(1) as f64;
-    let n = set.paraphrases.len();
+    let n = paraphrases.len();
     Recall { at_1: percent(first, n), at_5: percent(top_5, n), hard_at_5: percent(hard_top_5, hard), hard, missed }
 }
 
 #[test]
 fn residents_paraphrases_find_the_demo_question() {
     let set = corpus::municipal();
-    let r = recall(&set);
+    let r = recall(&set.index.index, &set.paraphrases);
     println!(
         "Municipal paraphrases: R@1 {:.2}  R@5 {:.2}  ({} paraphrases); sharing no title word: R@5 {:.2} ({})",
         r.at_1,
@@ -47,12 +47,17 @@ fn residents_paraphrases_find_the_demo_question() {
         r.hard_at_5,
         r.hard
     );
-    for text in r.missed.iter().take(40) {
+    let h = recall(&set.index.index, &set.hard);
+    println!("Municipal hard paraphrases: R@1 {:.2}  R@5 {:.2}  ({} paraphrases)", h.at_1, h.at_5, set.hard.len());
+    for text in h.missed.iter().chain(&r.missed).take(40) {
         println!("  missed: {text}");
     }
     // Measured 88.92 and 95.23 (the figures before this set's first use:
     // 87.84 and 95.05); a fall of more than two points is a regression.
     assert!(r.at_1 >= 87.0 && r.at_5 >= 93.0, "R@1 {:.2}, R@5 {:.2}", r.at_1, r.at_5);
+    // Measured 51.35 and 63.78 (before this session's changes: 45.54 and
+    // 62.57, close to the 63 % the issue reports on its held-out set).
+    assert!(h.at_1 >= 49.0 && h.at_5 >= 61.0, "hard R@1 {:.2}, R@5 {:.2}", h.at_1, h.at_5);
 }
 
 /// R@5 by the paraphrase's style (the set has three a question, in this
