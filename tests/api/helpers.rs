@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::web;
 use agora::clock::Clock;
@@ -23,6 +23,27 @@ use super::spec;
 pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The PostgreSQL server tests run against, when asked to.
+/// Polls until `check` holds, failing after `limit`.
+#[track_caller]
+pub fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Percent-encodes everything but unreserved characters, for a value in a
+/// query string.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn postgres_admin_url() -> Option<String> {
     std::env::var("AGORA_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
 }

@@ -2,11 +2,11 @@
 //! questions are served from memory, and never after a write that changes
 //! them (through this node, or any node's write once its index commits).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::helpers::{TestApp, TestUser, spawn_app, spawn_app_with, spawn_node};
+use super::helpers::{TestApp, TestUser, eventually, spawn_app, spawn_app_with, spawn_node};
 
 fn lookups(app: &TestApp, outcome: &str) -> f64 {
     let text = app.get("/metrics").send().assert_status(200).text.clone();
@@ -21,15 +21,6 @@ fn setup(app: &TestApp) -> (TestUser, i64) {
     app.set_reputation(rosa.id, 50);
     let id = app.ask(&rosa, "waste", "Which day is the garden waste collected", &[])["id"].as_i64().unwrap();
     (rosa, id)
-}
-
-#[track_caller]
-fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

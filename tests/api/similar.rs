@@ -4,21 +4,11 @@
 //! community's own misspellings too; and short drafts find the question
 //! they are about.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
-use super::helpers::{TestApp, TestUser, spawn_app};
-
-/// Polls until `check` holds, failing after `limit`.
-#[track_caller]
-fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use super::helpers::{TestApp, TestUser, eventually, percent_encode, spawn_app};
 
 /// How many questions GET /questions lists, paging through.
 fn question_count(app: &TestApp) -> u64 {
@@ -49,21 +39,14 @@ fn demo() -> (TestApp, TestUser) {
     (app, admin)
 }
 
-/// Percent-encodes a draft for the query string.
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// The questions suggested for a draft, best first, as (title, category).
 #[track_caller]
 fn similar(app: &TestApp, draft: &str) -> Vec<(String, String)> {
-    let page =
-        app.get(&format!("/api/v1/questions/similar?text={}&limit=5", encode(draft))).send().assert_status(200).json();
+    let page = app
+        .get(&format!("/api/v1/questions/similar?text={}&limit=5", percent_encode(draft)))
+        .send()
+        .assert_status(200)
+        .json();
     page["items"]
         .as_array()
         .unwrap()

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::receiver::{Receiver, signatures, verify};
 use super::{PATIENCE, WEBHOOKS, audit, create_endpoint, deliveries, deliveries_page, get_endpoint, path, scene};
 use super::{scene_with, send_test, wait_for_delivery, wait_until_idle};
+use crate::helpers::percent_encode;
 
 /// A valid secret no endpoint has.
 const UNRELATED_SECRET: &str = "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -228,7 +229,7 @@ fn the_delivery_log_is_newest_first_a_page_at_a_time_and_filtered_by_status() {
     assert_eq!(page_ids(&first), [ids[2], ids[1]], "{first}");
     assert_eq!(first["has_more"], true);
     let cursor = first["next_cursor"].as_str().expect("a cursor");
-    let second = deliveries_page(app, admin, endpoint.id, &format!("limit=2&cursor={}", encode(cursor)));
+    let second = deliveries_page(app, admin, endpoint.id, &format!("limit=2&cursor={}", percent_encode(cursor)));
     assert_eq!(page_ids(&second), [ids[0]], "{second}");
     assert_eq!((second["has_more"].as_bool(), second["next_cursor"].is_null()), (Some(false), true), "{second}");
 
@@ -240,15 +241,4 @@ fn the_delivery_log_is_newest_first_a_page_at_a_time_and_filtered_by_status() {
         let response = app.get(&format!("{}/deliveries?{query}", path(endpoint.id))).bearer(&admin.access_token).send();
         assert!(response.status == 400 || response.status == 422, "{query}: {} {}", response.status, response.text);
     }
-}
-
-/// Percent-encodes everything but unreserved characters (for a cursor in a
-/// query string).
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
