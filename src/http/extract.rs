@@ -115,6 +115,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::Validation(vec![FieldError::new(field, strip_position(&inner.to_string()))])
     })?;
     deserializer.end().map_err(|e| malformed_json(&e))?;
+    // Every request body is an object. serde also reads a struct from an
+    // array of its fields in order, so `[]` would pass for a body whose
+    // fields are all optional: refuse it, as the contract does.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::Validation(vec![FieldError::new("body", "must be a JSON object")]));
+    }
     Ok(value)
 }
 
@@ -411,5 +417,15 @@ mod tests {
         assert_eq!(field(parse_json::<Sample>(br#"{"name":"a","tags":[1]}"#).unwrap_err()), "tags[0]");
         assert_eq!(field(parse_json::<Sample>(br#"{"name":"a","tags":[],"x":1}"#).unwrap_err()), "x");
         assert_eq!(field(parse_json::<Sample>(b"[]").unwrap_err()), "body");
+        // A struct whose fields are all optional is not read from an array.
+        #[derive(Debug, serde::Deserialize, Default)]
+        struct AllOptional {
+            #[allow(dead_code)]
+            flag: Option<bool>,
+        }
+        assert!(parse_json::<AllOptional>(b"{}").is_ok());
+        assert_eq!(field(parse_json::<AllOptional>(b" []").unwrap_err()), "body");
+        assert_eq!(field(parse_json::<AllOptional>(b"[true]").unwrap_err()), "body");
+        assert!(matches!(parse_json::<AllOptional>(b"[true"), Err(ApiError::BadRequest { .. })));
     }
 }

@@ -264,6 +264,9 @@ fn an_admin_erases_on_request_and_can_delete_the_content_with_the_person() {
         .bearer(&admin.access_token)
         .send()
         .assert_problem(422, "validation_failed");
+    // An array is not the body, though serde would read one ("[]" once
+    // erased an account: the contract fuzz found it).
+    app.post(&path, &json!([])).bearer(&admin.access_token).send().assert_problem(422, "validation_failed");
     app.post("/api/v1/admin/users/999999/erase", &json!({}))
         .bearer(&admin.access_token)
         .send()
