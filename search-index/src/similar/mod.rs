@@ -58,7 +58,9 @@ const SOLVED_BOOST: f32 = 1.25;
 impl SearchIndex {
     /// The questions most like `request.text`, best first.
     pub fn similar(&self, request: &SimilarRequest, synonyms: &Synonyms) -> Result<Vec<SearchHit>> {
-        let measured = self.measured_candidates(request, synonyms, &WEIGHTS)?;
+        // One snapshot for the candidates and their duplicates' targets.
+        let searcher = self.reader.searcher();
+        let measured = self.measured_candidates(&searcher, request, synonyms, &WEIGHTS)?;
         let mut hits: Vec<SearchHit> = measured
             .into_iter()
             .map(|(mut hit, features)| {
@@ -67,7 +69,6 @@ impl SearchIndex {
             })
             .collect();
         hits.sort_by(|a, b| b.relevance.total_cmp(&a.relevance).then(a.question_id.cmp(&b.question_id)));
-        let searcher = self.reader.searcher();
         let hits = self.replace_duplicates(&searcher, hits)?;
         Ok(hits.into_iter().take(request.limit).collect())
     }
@@ -80,23 +81,23 @@ impl SearchIndex {
         request: &SimilarRequest,
         synonyms: &Synonyms,
     ) -> Result<Vec<(SearchHit, Features)>> {
-        self.measured_candidates(request, synonyms, &[1.0; FEATURES.len()])
+        self.measured_candidates(&self.reader.searcher(), request, synonyms, &[1.0; FEATURES.len()])
     }
 
     fn measured_candidates(
         &self,
+        searcher: &Searcher,
         request: &SimilarRequest,
         synonyms: &Synonyms,
         wanted: &Features,
     ) -> Result<Vec<(SearchHit, Features)>> {
-        let searcher = self.reader.searcher();
         if searcher.num_docs() == 0 || request.limit == 0 {
             return Ok(Vec::new());
         }
         let text: String = request.text.chars().take(MAX_DRAFT_CHARS).collect();
         let mut words = Words::new(self.analyzer(PLAIN)?);
-        let mut idf = Idf::new(&searcher, &self.fields);
-        let draft = Draft::read(&text, &mut words, &mut idf, &searcher, self.fields.plain, synonyms)?;
+        let mut idf = Idf::new(searcher, &self.fields);
+        let draft = Draft::read(&text, &mut words, &mut idf, searcher, self.fields.plain, synonyms)?;
         let Some(query) = self.retrieval_query(&draft, searcher.num_docs()) else {
             return Ok(Vec::new());
         };
