@@ -22,6 +22,7 @@ use crate::http::ratelimit::RateLimiter;
 use crate::http::read_cache::ReadCache;
 use crate::http::state::AppState;
 use crate::service::Context;
+use crate::service::community::views::ViewCounter;
 use crate::service::escalation::worker::EscalationWorker;
 use crate::service::mail::sender::MailSender;
 use crate::service::mail::transport::Transport;
@@ -129,6 +130,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let retention = start_retention(&settings, clock.clone(), &secret)?;
     let webhooks = start_webhooks(&settings, clock.clone(), &secret)?;
     let escalations = start_escalations(&settings, clock.clone(), &secret)?;
+    let views = start_views(&settings)?;
     Ok(AppState {
         reads,
         search,
@@ -141,6 +143,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
         mail,
         webhooks,
         escalations,
+        views,
         retention,
         landing: Default::default(),
     })
@@ -167,6 +170,13 @@ fn start_escalations(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> R
     let options = PoolOptions { max_size: 2, ..settings.pool_options() };
     let (pool, _) = store::connect(&settings.database_url(), &options)?;
     Ok(EscalationWorker::start(pool, Context::new(settings.clone(), clock, secret)))
+}
+
+/// The page-view writer, with its own connection.
+fn start_views(settings: &Arc<Settings>) -> Result<ViewCounter, StartupError> {
+    let options = PoolOptions { max_size: 1, ..settings.pool_options() };
+    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    Ok(ViewCounter::start(pool))
 }
 
 /// The daily retention pass, with its own connection.
@@ -206,11 +216,13 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM, then finishes in-flight requests, the
-    /// mail in hand and the last index commit.
+    /// page views not written yet, the mail in hand and the last index
+    /// commit.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let state = self.state.clone();
         let _ = web::block(move || {
+            state.views.stop();
             state.mail.stop();
             state.webhooks.stop();
             state.escalations.stop();

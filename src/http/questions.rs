@@ -14,11 +14,11 @@ use crate::service::community::answers;
 use crate::service::community::comments;
 use crate::service::community::questions::{self, ListQuery, NewQuestion, QuestionEdit, QuestionSort};
 use crate::service::community::revisions;
+use crate::service::community::views::PageView;
 use crate::service::community::votes;
-use crate::service::deflection;
 use crate::service::escalation::{AutoEscalation, Location};
 use crate::service::pagination;
-use crate::service::posts::{self, PostType};
+use crate::service::posts::PostType;
 
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
@@ -163,27 +163,32 @@ pub async fn show(
     let viewer = user.caller();
     let counts_a_view = visitor.0.is_some();
     // What a signed-in caller sees depends on who they are (their votes,
-    // moderators see hidden posts); a counted view is a write.
+    // moderators see hidden posts); a counted view must reach the counter.
     let slot = match cached::lookup(&state, &req, viewer.is_none() && !counts_a_view) {
         Lookup::Hit(response) => return Ok(response),
         Lookup::Miss(slot) => slot,
     };
     let Some(visitor) = visitor.0 else {
-        let detail = state.db(move |conn| questions::detail(conn, viewer.as_ref(), id)).await?;
+        let mut detail = state.db(move |conn| questions::detail(conn, viewer.as_ref(), id)).await?;
+        detail.view_count += state.views.pending(id);
         return slot.respond(&state, &detail);
     };
     let now = state.ctx.clock.now();
     let agent = user_agent(&req);
-    let detail = state
+    let (view, mut detail) = state
         .db(move |conn| {
-            posts::visible_question(conn, viewer.as_ref(), id)?;
-            questions::record_view(conn, id, &visitor, now)?;
-            deflection::record_view(conn, &visitor, viewer.as_ref(), agent.as_deref(), id, now)?;
-            questions::detail(conn, viewer.as_ref(), id)
+            // The page first: a question this caller may not see is a 404
+            // and no view.
+            let detail = questions::detail(conn, viewer.as_ref(), id)?;
+            let view = PageView::read(conn, viewer.as_ref(), &visitor, agent.as_deref(), id, now)?;
+            Ok((view, detail))
         })
         .await?;
-    // The view count changed, which the cache's stamp does not see.
-    cached::forget(&state, req.path());
+    if state.views.add(view) {
+        // The view count changed, which the cache's stamp does not see.
+        cached::forget(&state, req.path());
+    }
+    detail.view_count += state.views.pending(id);
     slot.respond(&state, &detail)
 }
 

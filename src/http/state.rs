@@ -32,6 +32,8 @@ pub struct AppState {
     pub webhooks: crate::service::webhooks::sender::WebhookSender,
     /// This node's Open311 worker.
     pub escalations: crate::service::escalation::worker::EscalationWorker,
+    /// This node's page views, written once a second.
+    pub views: crate::service::community::views::ViewCounter,
     /// This node's daily retention pass.
     pub retention: crate::service::privacy::retention::Keeper,
     /// GET /, rendered at start (with the demo logins in demo mode).

@@ -216,9 +216,10 @@ pub fn add_to_score(conn: &mut DbConn, id: i64, delta: i32) -> QueryResult<()> {
         .map(|_| ())
 }
 
-pub fn add_view(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+/// Adds views counted since the last flush (`service::community::views`).
+pub fn add_views(conn: &mut DbConn, id: i64, views: i64) -> QueryResult<()> {
     diesel::update(questions::table.find(id))
-        .set(questions::view_count.eq(questions::view_count + 1))
+        .set(questions::view_count.eq(questions::view_count + views))
         .execute(conn)
         .map(|_| ())
 }

@@ -4,13 +4,20 @@
 //! reputation ledger agrees with the cached sums, and the search index
 //! matches the database. Runs on whichever database the suite runs on
 //! (CI runs it on both).
+//!
+//! Page views are the one thing a node holds before writing (they are
+//! written once a second, `service::community::views`): a `kill -9` may
+//! lose the views of the last flush interval, and no more. Every view read
+//! more than `VIEWS_MAY_BE_LOST` before the kill is in the database, and
+//! each question's count equals its counted views.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use agora::store::schema::{answers, deflection_events, questions, users, votes};
+use agora::service::community::views::FLUSH_EVERY;
+use agora::store::schema::{answers, deflection_events, question_views, questions, users, votes};
 use agora::store::{self, DbConn, PoolOptions};
 use diesel::prelude::*;
 use serde_json::{Value, json};
@@ -23,6 +30,9 @@ const WORKERS: usize = 4;
 /// One word per round, far apart in spelling (search is typo-tolerant).
 const ROUND_WORDS: [&str; ROUNDS] =
     ["amber", "basil", "cedar", "dolphin", "emerald", "falcon", "granite", "harbour", "indigo", "juniper"];
+/// Page views this close to a kill may be lost: one flush interval, and
+/// time for the flush that was under way to commit.
+const VIEWS_MAY_BE_LOST: Duration = FLUSH_EVERY.saturating_add(Duration::from_millis(500));
 const SERVER_ENV: [(&str, &str); 2] = [("AGORA_RATE_LIMITS", "off"), ("AGORA_INDEX_COMMIT_MS", "200")];
 
 /// What the server acknowledged with a 2xx.
@@ -32,6 +42,8 @@ struct Acknowledged {
     answers: Vec<(i64, i64)>,
     votes: Vec<(i64, i64, i32)>,
     events: Vec<String>,
+    /// Question, visitor and when the page came back.
+    views: Vec<(i64, String, Instant)>,
 }
 
 struct Worker {
@@ -81,38 +93,48 @@ fn every_acknowledged_write_survives_kill_9_and_the_index_catches_up() {
 
     let acknowledged = Mutex::new(Acknowledged::default());
     let mut seed = seed_from_clock();
+    let mut lost_views = 0;
     for (round, word) in ROUND_WORDS.iter().enumerate() {
         let node = Node::start(&db, &data_dir, &SERVER_ENV);
-        let kill_after = Duration::from_millis(300 + next_random(&mut seed) % 1200);
+        // Up to 2.5 s: long enough for views to be written before some kills.
+        let kill_after = Duration::from_millis(300 + next_random(&mut seed) % 2200);
         let stop = AtomicBool::new(false);
         let address = node.address.clone();
-        std::thread::scope(|scope| {
+        let killed_at = std::thread::scope(|scope| {
             for (n, worker) in workers.iter().enumerate() {
                 let (address, acknowledged, stop) = (&address, &acknowledged, &stop);
                 scope.spawn(move || burst(address, worker, round, n, word, acknowledged, stop));
             }
+            let (address, acknowledged, stop) = (&address, &acknowledged, &stop);
+            scope.spawn(move || view_pages(address, round, acknowledged, stop));
             std::thread::sleep(kill_after);
+            let killed_at = Instant::now();
             node.kill();
             stop.store(true, Ordering::SeqCst);
+            killed_at
         });
 
         let node = Node::start(&db, &data_dir, &SERVER_ENV);
         let acknowledged = acknowledged.lock().unwrap();
         assert_durable(&mut conn, &acknowledged);
+        lost_views += assert_views_durable(&mut conn, &acknowledged, round, killed_at);
         assert_ledger_agrees(&mut conn);
         assert_index_matches(&node, &mut conn, &ROUND_WORDS[..=round]);
         node.kill();
     }
     let acknowledged = acknowledged.lock().unwrap();
     eprintln!(
-        "crash safety: {} questions, {} answers, {} votes and {} events acknowledged over {ROUNDS} kills",
+        "crash safety: {} questions, {} answers, {} votes, {} events and {} page views acknowledged over {ROUNDS} \
+         kills; {lost_views} views of the last flush interval lost",
         acknowledged.questions.len(),
         acknowledged.answers.len(),
         acknowledged.votes.len(),
-        acknowledged.events.len()
+        acknowledged.events.len(),
+        acknowledged.views.len(),
     );
     assert!(acknowledged.questions.len() >= ROUNDS, "the bursts wrote too little to test anything");
     assert!(!acknowledged.answers.is_empty() && !acknowledged.votes.is_empty() && !acknowledged.events.is_empty());
+    assert!(acknowledged.views.len() > lost_views, "no page view was old enough to be checked");
 }
 
 fn connect(db: &TestDatabase) -> store::PooledConn {
@@ -225,6 +247,62 @@ fn assert_durable(conn: &mut DbConn, acknowledged: &Acknowledged) {
         .collect();
     let missing: Vec<&&str> = ids.iter().filter(|id| !stored.contains(**id)).take(5).collect();
     assert!(missing.is_empty(), "events got a 202 but are not in the database: {missing:?}");
+}
+
+/// Reads question pages as new visitors (each view counts) until the
+/// server is gone; records the views that came back 200.
+fn view_pages(address: &str, round: usize, acknowledged: &Mutex<Acknowledged>, stop: &AtomicBool) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut n = 0;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(question_id) = acknowledged.lock().unwrap().questions.last().map(|q| q.0) else {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        n += 1;
+        let visitor = format!("reader-{round}-{n}");
+        let url = format!("{address}/api/v1/questions/{question_id}");
+        let Ok(response) = agent.get(&url).header("X-Visitor-Id", &visitor).call() else { return };
+        if response.status() == 200 {
+            acknowledged.lock().unwrap().views.push((question_id, visitor, Instant::now()));
+        }
+    }
+}
+
+/// Every view of this round acknowledged `VIEWS_MAY_BE_LOST` before its
+/// kill is in the database, and every count is its question's counted
+/// views; returns how many views of the last interval were lost.
+#[track_caller]
+fn assert_views_durable(conn: &mut DbConn, acknowledged: &Acknowledged, round: usize, killed_at: Instant) -> usize {
+    let stored: BTreeSet<(i64, String)> = question_views::table
+        .select((question_views::question_id, question_views::visitor_key))
+        .load(conn)
+        .unwrap()
+        .into_iter()
+        .collect();
+    let mut lost = 0;
+    let this_round = format!("reader-{round}-");
+    for (question_id, visitor, at) in acknowledged.views.iter().filter(|v| v.1.starts_with(&this_round)) {
+        if stored.contains(&(*question_id, visitor.clone())) {
+            continue;
+        }
+        let before_kill = killed_at.duration_since(*at);
+        assert!(
+            before_kill < VIEWS_MAY_BE_LOST,
+            "the view of question {question_id} by {visitor} came back {before_kill:?} before the kill but is not in the database"
+        );
+        lost += 1;
+    }
+    let counts: Vec<(i64, i64)> = questions::table.select((questions::id, questions::view_count)).load(conn).unwrap();
+    for (id, count) in counts {
+        let rows = stored.iter().filter(|(q, _)| *q == id).count() as i64;
+        assert_eq!(count, rows, "question {id} shows {count} views but {rows} were counted");
+    }
+    lost
 }
 
 #[track_caller]

@@ -388,9 +388,11 @@ impl TestApp {
     }
 
     /// Direct database work; it may change what reads show, like a write
-    /// through this node (so the read cache starts afresh).
+    /// through this node (so the read cache starts afresh). The page views
+    /// the node holds are written first, so the database shows them.
     pub fn with_conn<T>(&self, f: impl FnOnce(&mut DbConn) -> T) -> T {
         let mut conn = self.conn();
+        self.state.views.flush(&mut conn).expect("page views written");
         let result = f(&mut conn);
         self.state.reads.note_write();
         result

@@ -32,5 +32,6 @@ mod retention;
 mod schema_parity;
 mod search;
 mod similar;
+mod views;
 mod webhooks;
 mod widget;

@@ -1,5 +1,5 @@
 //! The community's content: questions (asking, lists, the question page,
-//! edits, follows and views), answers and acceptance, comments, votes,
+//! edits, follows), page views, answers and acceptance, comments, votes,
 //! categories and tags, revisions, and close votes.
 
 pub mod answers;
@@ -7,4 +7,5 @@ pub mod categories;
 pub mod comments;
 pub mod questions;
 pub mod revisions;
+pub mod views;
 pub mod votes;

@@ -446,8 +446,19 @@ pub struct ServerEvent<'a> {
 
 /// Records a server-side event inside the caller's transaction.
 pub fn record_server_event(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<()> {
+    if let Some(row) = server_event_row(conn, event)? {
+        store_events(conn, vec![row])?;
+    }
+    Ok(())
+}
+
+/// The row a server-side event is stored as, classified now (whether it
+/// counts, its question's category, area and solved state); `None` when
+/// the question is gone. Reads only: a page view is classified when it is
+/// seen and stored with the next batch (`community::views`).
+pub fn server_event_row(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<Option<StoredEvent>> {
     let Some(question) = events::question_facts(conn, event.question_id)? else {
-        return Ok(());
+        return Ok(None);
     };
     let author = match event.answer_id {
         Some(answer) => events::answer_author(conn, answer)?,
@@ -460,7 +471,7 @@ pub fn record_server_event(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResu
         "question_viewed" => exclusion_for(event.caller, author),
         _ => event.caller.filter(|c| is_staff(c)).map(|_| "staff"),
     };
-    let row = StoredEvent {
+    Ok(Some(StoredEvent {
         user_id: event.caller.map(|c| c.id),
         question_id: Some(event.question_id),
         answer_id: event.answer_id,
@@ -471,9 +482,7 @@ pub fn record_server_event(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResu
         excluded: exclusion_reason.is_some(),
         exclusion_reason: exclusion_reason.map(str::to_owned),
         ..StoredEvent::new(uuid::Uuid::new_v4().to_string(), event.kind, event.at, event.visitor_id)
-    };
-    store_events(conn, vec![row])?;
-    Ok(())
+    }))
 }
 
 /// Records a signed-in action (a post, an acceptance, a verification)
@@ -506,30 +515,6 @@ pub fn record_escalation(conn: &mut DbConn, question_id: i64, at: NaiveDateTime)
         at,
     };
     record_server_event(conn, event)
-}
-
-/// Records a view of GET /questions/{id} by a visitor who sent
-/// `X-Visitor-Id`, in its own transaction.
-pub fn record_view(
-    conn: &mut DbConn,
-    visitor_id: &str,
-    caller: Option<&Caller>,
-    user_agent: Option<&str>,
-    question_id: i64,
-    at: NaiveDateTime,
-) -> ApiResult<()> {
-    write_transaction(conn, |conn| {
-        let event = ServerEvent {
-            kind: "question_viewed",
-            visitor_id: visitor_id.to_owned(),
-            caller,
-            user_agent,
-            question_id,
-            answer_id: None,
-            at,
-        };
-        record_server_event(conn, event)
-    })
 }
 
 /// The hold-out arm of an intent: assigned once, by its bucket

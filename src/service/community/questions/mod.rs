@@ -490,22 +490,6 @@ pub fn soft_delete(conn: &mut DbConn, question: &Question, now: NaiveDateTime) -
     Ok(())
 }
 
-/// Counts a view once per visitor, question and UTC day.
-pub fn record_view(conn: &mut DbConn, id: i64, visitor: &str, now: NaiveDateTime) -> ApiResult<()> {
-    let day = now.format("%Y-%m-%d").to_string();
-    let result = write_transaction(conn, |conn| -> ApiResult<()> {
-        if store::views::record(conn, id, visitor, &day)? {
-            store::questions::add_view(conn, id)?;
-        }
-        Ok(())
-    });
-    match result {
-        // A concurrent request of the same visitor counted it first.
-        Err(ApiError::Conflict { .. }) => Ok(()),
-        other => other,
-    }
-}
-
 pub fn follow(conn: &mut DbConn, caller: &Caller, id: i64, now: NaiveDateTime) -> ApiResult<()> {
     posts::visible_question(conn, Some(caller), id)?;
     write_transaction(conn, |conn| Ok(store::follows::follow(conn, caller.id, id, now)?))
