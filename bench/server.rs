@@ -13,18 +13,38 @@ pub(crate) fn work_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-load")
 }
 
-fn agora() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_agora"))
+/// The `agora` this build made.
+pub(crate) fn this_build() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_agora"))
 }
 
-/// Where one run keeps its database and index.
+/// Where one run keeps its database and index, and which `agora` runs it.
 pub(crate) struct Target {
     pub(crate) backend: &'static str,
     pub(crate) data_dir: PathBuf,
     database_url: Option<String>,
+    binary: PathBuf,
+    /// Settings of this run only (`AGORA_SMTP_URL`, say).
+    extra_env: Vec<(String, String)>,
 }
 
 impl Target {
+    /// Runs another `agora` (an earlier commit's, for before and after in
+    /// one run).
+    pub(crate) fn with_binary(mut self, binary: PathBuf) -> Target {
+        self.binary = binary;
+        self
+    }
+
+    pub(crate) fn with_env(mut self, name: &str, value: &str) -> Target {
+        self.extra_env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn agora(&self) -> Command {
+        Command::new(&self.binary)
+    }
+
     fn env(&self, command: &mut Command) {
         command
             .env("AGORA_DATA_DIR", &self.data_dir)
@@ -33,6 +53,9 @@ impl Target {
         command.env_remove("AGORA_DATABASE_URL").env_remove("AGORA_CONFIG");
         if let Some(url) = &self.database_url {
             command.env("AGORA_DATABASE_URL", url);
+        }
+        for (name, value) in &self.extra_env {
+            command.env(name, value);
         }
         // For profiling experiments: BENCH_SERVER_X=v reaches the server
         // (only) as X=v, e.g. BENCH_SERVER_MALLOC_CONF=dirty_decay_ms:10000.
@@ -45,7 +68,7 @@ impl Target {
 
     /// Runs an `agora` command to success and returns its standard output.
     pub(crate) fn run(&self, args: &[&str]) -> String {
-        let mut command = agora();
+        let mut command = self.agora();
         command.args(args);
         self.env(&mut command);
         let output = command.output().expect("agora");
@@ -85,20 +108,28 @@ impl Target {
 
 /// A fresh database of the backend: a new SQLite folder, or a new
 /// PostgreSQL database on the given server.
+#[allow(dead_code)] // the soak's; the load bench takes `fresh_tagged`
 pub(crate) fn fresh(backend: &'static str, n: usize, postgres: Option<&str>) -> Target {
-    let data_dir = work_dir().join(format!("{backend}-{n}"));
+    fresh_tagged(backend, n, "", postgres)
+}
+
+/// [`fresh`], beside others of the same size: `tag` tells them apart (the
+/// load bench's before and after run side by side).
+pub(crate) fn fresh_tagged(backend: &'static str, n: usize, tag: &str, postgres: Option<&str>) -> Target {
+    let suffix = if tag.is_empty() { String::new() } else { format!("_{tag}") };
+    let data_dir = work_dir().join(format!("{backend}-{n}{suffix}"));
     let _ = std::fs::remove_dir_all(&data_dir);
     std::fs::create_dir_all(&data_dir).unwrap();
     let database_url = postgres.map(|url| {
         use diesel::{Connection, PgConnection, RunQueryDsl};
-        let name = format!("agora_load_{n}");
+        let name = format!("agora_load_{n}{suffix}");
         let mut admin = PgConnection::establish(url).expect("PostgreSQL");
         diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).unwrap();
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).unwrap();
         let (base, _) = url.rsplit_once('/').expect("a database URL");
         format!("{base}/{name}")
     });
-    Target { backend, data_dir, database_url }
+    Target { backend, data_dir, database_url, binary: this_build(), extra_env: Vec::new() }
 }
 
 pub(crate) struct Server {
@@ -110,7 +141,7 @@ impl Server {
     pub(crate) fn start(target: &Target) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = File::create(target.data_dir.join("server.log")).unwrap();
-        let mut command = agora();
+        let mut command = target.agora();
         command.arg("serve").env("AGORA_BIND", format!("127.0.0.1:{port}"));
         target.env(&mut command);
         let child = command.stdout(log.try_clone().unwrap()).stderr(log).spawn().expect("agora serve");
@@ -124,7 +155,11 @@ impl Server {
     }
 
     pub(crate) fn login(&self) -> String {
-        let body = serde_json::json!({"login": "bench", "password": PASSWORD});
+        self.login_as("bench")
+    }
+
+    pub(crate) fn login_as(&self, login: &str) -> String {
+        let body = serde_json::json!({"login": login, "password": PASSWORD});
         let mut response = ureq::post(format!("{}/api/v1/auth/login", self.base)).send_json(&body).expect("login");
         let json: serde_json::Value = response.body_mut().read_json().unwrap();
         json["access_token"].as_str().expect("an access token").to_owned()

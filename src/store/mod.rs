@@ -39,10 +39,10 @@ pub mod users;
 pub mod views;
 pub mod votes;
 pub mod webhooks;
+mod writer;
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::{
@@ -52,6 +52,8 @@ use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::result::{ConnectionError, DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use writer::{OwnTurn, WriterQueue};
 
 /// A connection to whichever database the deployment uses.
 #[derive(diesel::MultiConnection)]
@@ -217,7 +219,10 @@ pub fn connect(url: &str, options: &PoolOptions) -> Result<(DbPool, QueryCounter
         backend: Backend::of_url(url),
         queries: queries.clone(),
         busy_timeout: options.connection_timeout,
-        writer: WriterSlot { queue: WriterQueue::of(url), wait: options.connection_timeout },
+        writer: WriterSlot {
+            queue: WriterQueue::of(url, options.connection_timeout),
+            wait: options.connection_timeout,
+        },
     };
     let pool = Pool::builder()
         .max_size(options.max_size)
@@ -290,33 +295,12 @@ impl DbConn {
 /// polls with sleeps of 1, 2, 5 … 100 ms: under a burst of writes the queue
 /// then moved at the pace of those sleeps (p99 of POST answer over a
 /// second). Other processes (the CLI beside a server) still meet
-/// `busy_timeout`.
+/// `busy_timeout`. Writers that queue up together share one transaction
+/// ([`writer`]).
 ///
 /// The wait is bounded like the pool's: when another process holds the
 /// database locked, every queued writer fails within the timeout (a 503)
 /// instead of waiting for each one before it to time out in turn.
-#[derive(Debug)]
-struct WriterQueue {
-    busy: Mutex<bool>,
-    freed: Condvar,
-}
-
-/// Queues by database file: every pool of one process on the same file
-/// shares one (the request pool and the indexer's).
-static WRITER_QUEUES: LazyLock<Mutex<HashMap<String, Arc<WriterQueue>>>> = LazyLock::new(Default::default);
-
-impl WriterQueue {
-    fn new() -> WriterQueue {
-        WriterQueue { busy: Mutex::new(false), freed: Condvar::new() }
-    }
-
-    fn of(url: &str) -> Arc<WriterQueue> {
-        let mut queues = WRITER_QUEUES.lock().unwrap_or_else(PoisonError::into_inner);
-        queues.entry(url.to_owned()).or_insert_with(|| Arc::new(WriterQueue::new())).clone()
-    }
-}
-
-/// A connection's queue and its patience.
 #[derive(Clone, Debug)]
 struct WriterSlot {
     queue: Arc<WriterQueue>,
@@ -325,51 +309,38 @@ struct WriterSlot {
 
 impl WriterSlot {
     /// The slot a connection carries; a connection opened elsewhere (not
-    /// by [`connect`]) gets its file's queue and the default wait.
+    /// by [`connect`]) gets the ungrouped queue and the default wait.
     fn of(conn: &mut SqliteConnection) -> WriterSlot {
         match conn.instrumentation().downcast_ref::<ConnInstrumentation>().and_then(|i| i.writer.clone()) {
             Some(slot) => slot,
-            None => WriterSlot { queue: WriterQueue::of(""), wait: Duration::from_secs(3) },
+            None => WriterSlot { queue: WriterQueue::ungrouped(), wait: Duration::from_secs(3) },
         }
     }
 }
 
 thread_local! {
+    /// This thread has the writer's turn: a nested write fails (as a
+    /// nested `BEGIN IMMEDIATE` does in SQLite) instead of waiting for
+    /// itself.
     static HOLDS_SQLITE_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// This thread's turn as its database's writer, released on drop.
-struct WriterTurn(Arc<WriterQueue>);
+/// Marks this thread as the writer while it lives.
+struct HoldsWriter;
 
-impl WriterTurn {
-    /// Waits up to `wait` for the turn; `Ok(None)` when this thread already
-    /// has one (a nested transaction then fails in SQLite, as before,
-    /// instead of waiting for itself).
-    fn take(slot: &WriterSlot, wait: Duration) -> Result<Option<WriterTurn>, DieselError> {
+impl HoldsWriter {
+    fn mark() -> Option<HoldsWriter> {
         if HOLDS_SQLITE_WRITER.get() {
-            return Ok(None);
+            return None;
         }
-        let queue = &slot.queue;
-        let guard = queue.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        let (mut busy, _) =
-            queue.freed.wait_timeout_while(guard, wait, |busy| *busy).unwrap_or_else(PoisonError::into_inner);
-        if *busy {
-            return Err(DieselError::DatabaseError(
-                DatabaseErrorKind::Unknown,
-                Box::new("database is locked (waited for this process's writer queue)".to_owned()),
-            ));
-        }
-        *busy = true;
         HOLDS_SQLITE_WRITER.set(true);
-        Ok(Some(WriterTurn(queue.clone())))
+        Some(HoldsWriter)
     }
 }
 
-impl Drop for WriterTurn {
+impl Drop for HoldsWriter {
     fn drop(&mut self) {
         HOLDS_SQLITE_WRITER.set(false);
-        *self.0.busy.lock().unwrap_or_else(PoisonError::into_inner) = false;
-        self.0.freed.notify_one();
     }
 }
 
@@ -381,7 +352,12 @@ pub fn probe_writable(conn: &mut DbConn) -> Result<(), DieselError> {
         DbConn::Sqlite(c) => {
             let slot = WriterSlot::of(c);
             let wait = slot.wait.min(Duration::from_secs(1));
-            let _turn = WriterTurn::take(&slot, wait)?;
+            if slot.queue.is_grouped() {
+                // An empty writer: it gets the write lock (or joins a batch
+                // that has it) like any other.
+                return slot.queue.run_grouped::<(), DieselError, _>(None, wait, |_| Ok(()));
+            }
+            let _turn = slot.queue.own_turn(wait)?;
             c.batch_execute(&format!("PRAGMA busy_timeout = {}", wait.as_millis()))?;
             let result = c.batch_execute("BEGIN IMMEDIATE; ROLLBACK;");
             c.batch_execute(&format!("PRAGMA busy_timeout = {}", slot.wait.as_millis()))?;
@@ -404,16 +380,30 @@ pub fn probe_writable(conn: &mut DbConn) -> Result<(), DieselError> {
 /// under `busy_timeout`; a deferred transaction that reads first and writes
 /// later can fail with SQLITE_BUSY instead of waiting.
 ///
-/// SQLite writers of this process also queue on their [`WriterQueue`] first.
+/// SQLite writers of this process queue on their database's writer queue
+/// and share one transaction with the writers queued beside them, each in
+/// its own savepoint, on one shared connection (group commit, [`writer`]):
+/// `f` then gets that connection, not `conn`. Either way, this returns
+/// `Ok` only once `f`'s changes are committed.
 pub fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<DieselError>,
 {
-    let _writer = match conn {
+    let _turn: Option<(HoldsWriter, OwnTurn)> = match conn {
         DbConn::Sqlite(c) => {
             let slot = WriterSlot::of(c);
-            let turn = WriterTurn::take(&slot, slot.wait)?;
+            let turn = match HoldsWriter::mark() {
+                Some(_holds) if slot.queue.is_grouped() => {
+                    let caller = c.instrumentation().downcast_ref::<ConnInstrumentation>();
+                    return slot.queue.run_grouped(caller, slot.wait, f);
+                }
+                Some(holds) => Some((holds, slot.queue.own_turn(slot.wait)?)),
+                // A write inside a write: the lock it needs is this thread's
+                // own. (On the ungrouped queue, `BEGIN IMMEDIATE` fails.)
+                None if slot.queue.is_grouped() => return Err(E::from(writer::nested_write())),
+                None => None,
+            };
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
             turn
         }

@@ -5,6 +5,11 @@
 //! matches the database. Runs on whichever database the suite runs on
 //! (CI runs it on both).
 //!
+//! On SQLite the writers of a burst share transactions (group commit,
+//! `store::writer`): four workers write at once, so writes here are
+//! acknowledged from shared commits, and a kill can land between a
+//! batch's writes and its commit.
+//!
 //! Page views are the one thing a node holds before writing (they are
 //! written once a second, `service::community::views`): a `kill -9` may
 //! lose the views of the last flush interval, and no more. Every view read

@@ -87,3 +87,21 @@ fn a_view_of_a_question_the_caller_may_not_see_is_a_404_and_not_counted() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(stored(&app, id), (0, 0, 0));
 }
+
+#[test]
+fn a_flush_bigger_than_one_transaction_writes_every_view_once() {
+    // The writer writes 500 views per transaction; 1,100 make three, and
+    // the count and the rows must still agree exactly.
+    let app = spawn_app();
+    let (_, id) = setup(&app);
+    let visitors = 1_100;
+    for n in 0..visitors {
+        view(&app, id, &format!("visitor-{n}"));
+    }
+    assert_eq!(app.question(id)["view_count"], visitors);
+    eventually(Duration::from_secs(10), "every view is written", || {
+        let (count, keys, _) = stored(&app, id);
+        count == visitors && keys == visitors
+    });
+    assert_eq!(app.question(id)["view_count"], visitors, "written views are not shown twice");
+}

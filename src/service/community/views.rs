@@ -228,7 +228,7 @@ fn flush(shared: &Shared, conn: &mut DbConn) -> ApiResult<()> {
         pending.writing = Some(batch.clone());
         batch
     };
-    let mut outcome = write(conn, &batch.keys.iter().collect::<Vec<_>>(), &batch.events);
+    let mut outcome = write_in_chunks(conn, &batch);
     if outcome.as_ref().is_err_and(|e| !matches!(e, ApiError::Unavailable(_))) {
         outcome = write_one_by_one(conn, &batch);
     }
@@ -243,6 +243,27 @@ fn flush(shared: &Shared, conn: &mut DbConn) -> ApiResult<()> {
         pending.waiting.merge_older(failed);
     }
     outcome
+}
+
+/// Views (and events) per transaction. A second of heavy traffic is ten
+/// thousand views, and one transaction for all of them held SQLite's one
+/// writer for seconds: the mail and webhook senders timed out behind it in
+/// the load bench. Written in chunks, the writer's queue moves between
+/// them. A chunk written before a later one fails is written again with
+/// the batch's retry, which changes nothing: a view is recorded once per
+/// visitor and day, and an event once per id.
+const VIEWS_PER_TRANSACTION: usize = 500;
+
+fn write_in_chunks(conn: &mut DbConn, batch: &Batch) -> ApiResult<()> {
+    let keys: Vec<&ViewKey> = batch.keys.iter().collect();
+    let mut key_chunks = keys.chunks(VIEWS_PER_TRANSACTION);
+    let mut event_chunks = batch.events.chunks(VIEWS_PER_TRANSACTION);
+    loop {
+        match (key_chunks.next(), event_chunks.next()) {
+            (None, None) => return Ok(()),
+            (keys, events) => write(conn, keys.unwrap_or_default(), events.unwrap_or_default())?,
+        }
+    }
 }
 
 fn write_one_by_one(conn: &mut DbConn, batch: &Batch) -> ApiResult<()> {
