@@ -336,6 +336,8 @@ fn measure(options: &Options, material: &Material, n: usize, sides: &[Side]) -> 
         plans.push(endpoints(material, n, &server.login()));
     }
     let mut results: Vec<Vec<(&'static str, Measured)>> = sides.iter().map(|_| Vec::new()).collect();
+    // `endpoint` indexes every side's plan in turn, not just the first.
+    #[allow(clippy::needless_range_loop)]
     for endpoint in 0..plans[0].len() {
         for (i, (side, server)) in sides.iter().zip(&servers).enumerate() {
             let (name, lua) = &plans[i][endpoint];
