@@ -89,6 +89,15 @@ struct Batch {
 }
 
 impl Batch {
+    fn of(keys: &[&ViewKey], events: &[StoredEvent]) -> Batch {
+        let mut batch = Batch { events: events.to_vec(), ..Batch::default() };
+        for key in keys {
+            *batch.counts.entry(key.question_id).or_default() += 1;
+            batch.keys.insert((*key).clone());
+        }
+        batch
+    }
+
     fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.events.is_empty()
     }
@@ -112,6 +121,9 @@ struct Pending {
     /// The batch being written: still shown, and still deduplicated
     /// against, until its transaction commits.
     writing: Option<Arc<Batch>>,
+    /// Views per question of `writing` already committed (it is written in
+    /// chunks): no longer pending.
+    written: HashMap<i64, i64>,
     dropped: u64,
 }
 
@@ -170,7 +182,8 @@ impl ViewCounter {
     pub fn pending(&self, question_id: i64) -> i64 {
         let pending = self.shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
         let writing = pending.writing.as_ref().and_then(|b| b.counts.get(&question_id)).copied().unwrap_or(0);
-        writing + pending.waiting.counts.get(&question_id).copied().unwrap_or(0)
+        let written = pending.written.get(&question_id).copied().unwrap_or(0);
+        writing - written + pending.waiting.counts.get(&question_id).copied().unwrap_or(0)
     }
 
     /// Writes the pending views now.
@@ -226,21 +239,18 @@ fn flush(shared: &Shared, conn: &mut DbConn) -> ApiResult<()> {
         }
         let batch = Arc::new(std::mem::take(&mut pending.waiting));
         pending.writing = Some(batch.clone());
+        pending.written.clear();
         batch
     };
-    let mut outcome = write_in_chunks(conn, &batch);
+    let (mut outcome, unwritten) = write_in_chunks(shared, conn, &batch);
     if outcome.as_ref().is_err_and(|e| !matches!(e, ApiError::Unavailable(_))) {
-        outcome = write_one_by_one(conn, &batch);
+        outcome = write_one_by_one(conn, &unwritten);
     }
     let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
     pending.writing = None;
+    pending.written.clear();
     if outcome.is_err() {
-        let failed = Arc::try_unwrap(batch).unwrap_or_else(|shared| Batch {
-            keys: shared.keys.clone(),
-            counts: shared.counts.clone(),
-            events: shared.events.clone(),
-        });
-        pending.waiting.merge_older(failed);
+        pending.waiting.merge_older(unwritten);
     }
     outcome
 }
@@ -248,21 +258,31 @@ fn flush(shared: &Shared, conn: &mut DbConn) -> ApiResult<()> {
 /// Views (and events) per transaction. A second of heavy traffic is ten
 /// thousand views, and one transaction for all of them held SQLite's one
 /// writer for seconds: the mail and webhook senders timed out behind it in
-/// the load bench. Written in chunks, the writer's queue moves between
-/// them. A chunk written before a later one fails is written again with
-/// the batch's retry, which changes nothing: a view is recorded once per
-/// visitor and day, and an event once per id.
+/// the load bench. Written in chunks, the writer's queue moves between them.
 const VIEWS_PER_TRANSACTION: usize = 500;
 
-fn write_in_chunks(conn: &mut DbConn, batch: &Batch) -> ApiResult<()> {
+/// Writes the batch a chunk per transaction, moving each chunk's views
+/// from "pending" to "written" as it commits (so a page never shows a
+/// view twice); on an error, also returns what was not written.
+fn write_in_chunks(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> (ApiResult<()>, Batch) {
     let keys: Vec<&ViewKey> = batch.keys.iter().collect();
     let mut key_chunks = keys.chunks(VIEWS_PER_TRANSACTION);
     let mut event_chunks = batch.events.chunks(VIEWS_PER_TRANSACTION);
+    let (mut keys_done, mut events_done) = (0, 0);
     loop {
-        match (key_chunks.next(), event_chunks.next()) {
-            (None, None) => return Ok(()),
-            (keys, events) => write(conn, keys.unwrap_or_default(), events.unwrap_or_default())?,
+        let (key_chunk, event_chunk) = match (key_chunks.next(), event_chunks.next()) {
+            (None, None) => return (Ok(()), Batch::default()),
+            (k, e) => (k.unwrap_or_default(), e.unwrap_or_default()),
+        };
+        if let Err(e) = write(conn, key_chunk, event_chunk) {
+            return (Err(e), Batch::of(&keys[keys_done..], &batch.events[events_done..]));
         }
+        let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        for key in key_chunk {
+            *pending.written.entry(key.question_id).or_default() += 1;
+        }
+        keys_done += key_chunk.len();
+        events_done += event_chunk.len();
     }
 }
 
