@@ -4,7 +4,7 @@
 //!     cargo bench --bench load -- [--sizes 10000,100000,1000000]
 //!         [--postgres postgres://postgres@127.0.0.1:5432/postgres]
 //!         [--seconds 10] [--connections 32] [--threads 2]
-//!         [--baseline path/to/an/earlier/agora]
+//!         [--baseline path/to/an/earlier/agora] [--postgres-only] [--label NAME]
 //!
 //! With `--baseline`, every size and backend is measured with that binary
 //! (an earlier commit's release build) and with this build's, each on its
@@ -68,6 +68,14 @@ struct Options {
     threads: u32,
     /// An earlier `agora` to measure first, for before and after.
     baseline: Option<PathBuf>,
+    /// Leave SQLite out (`--postgres-only`): for a change or a setting
+    /// that only PostgreSQL sees.
+    postgres_only: bool,
+    /// Names the report `<date>-load-<label>.md` instead of
+    /// `<date>-load.md` (`--label`), so runs of one day do not overwrite
+    /// each other; the server's environment (`BENCH_SERVER_*`) and the
+    /// database's settings are what a label usually stands for.
+    label: Option<String>,
 }
 
 fn options() -> Options {
@@ -82,6 +90,8 @@ fn options() -> Options {
         connections: value("--connections").and_then(|s| s.parse().ok()).unwrap_or(32),
         threads: value("--threads").and_then(|s| s.parse().ok()).unwrap_or(2),
         baseline: value("--baseline").map(PathBuf::from),
+        postgres_only: args.iter().any(|a| a == "--postgres-only"),
+        label: value("--label"),
     }
 }
 
@@ -401,11 +411,12 @@ fn report(options: &Options, runs: &[Run], communities: &[(usize, Community)], t
     let _ = writeln!(md, "# Load benchmark, {date}\n");
     let _ = writeln!(
         md,
-        "`cargo bench --bench load -- --sizes {} {}--seconds {} --connections {} --threads {}`: release build, \
+        "`cargo bench --bench load -- --sizes {} {}{}--seconds {} --connections {} --threads {}`: release build, \
          `wrk` over loopback with {} connections on {} threads, {} s per endpoint after a 2 s warm-up; server and \
          load generator share this machine's {} cores. Took {:.0} s in all.\n",
         options.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
         if options.postgres.is_some() { "--postgres … " } else { "" },
+        if options.postgres_only { "--postgres-only " } else { "" },
         options.seconds,
         options.connections,
         options.threads,
@@ -641,6 +652,7 @@ fn main() {
         eprintln!("{n} questions: dump written in {:.1} s", generating.elapsed().as_secs_f64());
         communities.push((n, community));
         let backends: Vec<(&'static str, Option<&str>)> = std::iter::once(("sqlite", None))
+            .filter(|_| !options.postgres_only)
             .chain(options.postgres.as_deref().map(|u| ("postgres", Some(u))))
             .collect();
         for (backend, url) in backends {
@@ -663,7 +675,11 @@ fn main() {
     std::fs::create_dir_all(&results).unwrap();
     let date = Utc::now().format("%Y-%m-%d");
     let md = report(&options, &runs, &communities, started.elapsed());
-    std::fs::write(results.join(format!("{date}-load.md")), &md).unwrap();
-    std::fs::write(results.join(format!("{date}-load.svg")), chart(&runs)).unwrap();
+    let name = match &options.label {
+        Some(label) => format!("{date}-load-{label}"),
+        None => format!("{date}-load"),
+    };
+    std::fs::write(results.join(format!("{name}.md")), &md).unwrap();
+    std::fs::write(results.join(format!("{name}.svg")), chart(&runs)).unwrap();
     println!("{md}");
 }

@@ -7,6 +7,8 @@
 //! the difference. Times are Unix seconds so the window arithmetic is the
 //! same SQL on both backends.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
@@ -105,18 +107,53 @@ impl StoredEvent {
     }
 }
 
-/// Stores an event unless one with its `event_id` exists; returns its row
-/// id when it was new (a duplicate returns no row).
-pub fn insert(conn: &mut DbConn, e: &StoredEvent) -> QueryResult<Option<i64>> {
-    let sql = portable_sql(
-        conn,
-        "INSERT INTO deflection_events (event_id, type, occurred_at, occurred_epoch, received_at, visitor_id, session_id,
-            user_id, question_id, answer_id, intent_id, query, result_ids, rank, value, channel, category,
-            question_solved, source, excluded, exclusion_reason, area, address_key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (event_id) DO NOTHING RETURNING id",
+/// The columns an event is stored with, in [`bind_event`]'s order.
+const EVENT_COLUMNS: &str = "event_id, type, occurred_at, occurred_epoch, received_at, visitor_id, session_id, \
+    user_id, question_id, answer_id, intent_id, query, result_ids, rank, value, channel, category, \
+    question_solved, source, excluded, exclusion_reason, area, address_key";
+const EVENT_COLUMN_COUNT: usize = 23;
+
+/// Events per INSERT: a batch's hundred at most is 2,300 parameters, well
+/// inside both databases' limits.
+const EVENTS_PER_STATEMENT: usize = 100;
+
+/// Stores events, one statement for up to [`EVENTS_PER_STATEMENT`] of
+/// them, skipping those whose `event_id` exists. Returns, row by row, the
+/// new row's id, or `None` for a duplicate (of a stored event, or of an
+/// earlier row of `rows`).
+///
+/// One statement per event was half of PostgreSQL's time in a batch of
+/// ten (the load bench's POST events: each INSERT parsed, bound and run on
+/// its own; `bench/results/2026-12-06-profiles.md`).
+pub fn insert_many(conn: &mut DbConn, rows: &[StoredEvent]) -> QueryResult<Vec<Option<i64>>> {
+    let mut ids = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(EVENTS_PER_STATEMENT) {
+        ids.extend(insert_chunk(conn, chunk)?);
+    }
+    Ok(ids)
+}
+
+fn insert_chunk(conn: &mut DbConn, rows: &[StoredEvent]) -> QueryResult<Vec<Option<i64>>> {
+    let row = format!("({})", vec!["?"; EVENT_COLUMN_COUNT].join(", "));
+    let sql = format!(
+        "INSERT INTO deflection_events ({EVENT_COLUMNS}) VALUES {} ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id",
+        vec![row; rows.len()].join(", ")
     );
-    let inserted: Option<NewId> = diesel::sql_query(sql)
+    let mut query = diesel::sql_query(portable_sql(conn, &sql)).into_boxed::<MultiBackend>();
+    for e in rows {
+        query = bind_event(query, e);
+    }
+    let inserted: Vec<Inserted> = query.load(conn)?;
+    let mut new_ids: HashMap<String, i64> = inserted.into_iter().map(|r| (r.event_id, r.id)).collect();
+    // The first row with an event_id is the one stored; a later one in the
+    // same statement is a duplicate, as it would have been one by one.
+    Ok(rows.iter().map(|e| new_ids.remove(&e.event_id)).collect())
+}
+
+type BoxedInsert<'a> = diesel::query_builder::BoxedSqlQuery<'a, MultiBackend, diesel::query_builder::SqlQuery>;
+
+fn bind_event<'a>(query: BoxedInsert<'a>, e: &'a StoredEvent) -> BoxedInsert<'a> {
+    query
         .bind::<Text, _>(&e.event_id)
         .bind::<Text, _>(&e.kind)
         .bind::<Timestamp, _>(e.occurred_at)
@@ -140,15 +177,14 @@ pub fn insert(conn: &mut DbConn, e: &StoredEvent) -> QueryResult<Option<i64>> {
         .bind::<Nullable<Text>, _>(e.exclusion_reason.as_deref())
         .bind::<Nullable<Text>, _>(e.area.as_deref())
         .bind::<Nullable<Text>, _>(e.address_key.as_deref())
-        .get_result(conn)
-        .optional()?;
-    Ok(inserted.map(|row| row.id))
 }
 
 #[derive(QueryableByName)]
-struct NewId {
+struct Inserted {
     #[diesel(sql_type = BigInt)]
     id: i64,
+    #[diesel(sql_type = Text)]
+    event_id: String,
 }
 
 /// Counted events with an id above `after`, oldest first (for rebuilds).
@@ -473,23 +509,33 @@ pub fn save_visitor_day(conn: &mut DbConn, row: &VisitorDay, existed: bool) -> Q
 /// A rollup cell's key: day, category, area, metric, gap, gap2.
 pub type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, i64, i64);
 
-/// Adds `n` to a rollup cell (creating it).
-pub fn add_to_rollup(conn: &mut DbConn, key: RollupKey<'_>, n: i64) -> QueryResult<()> {
-    let (day, category, area, metric, gap, gap2) = key;
-    let sql = portable_sql(
-        conn,
-        "INSERT INTO deflection_rollups (day, category, area, metric, gap, gap2, n) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (day, category, area, metric, gap, gap2) DO UPDATE SET n = deflection_rollups.n + excluded.n",
-    );
-    diesel::sql_query(sql)
-        .bind::<BigInt, _>(day)
-        .bind::<Text, _>(category)
-        .bind::<Text, _>(area)
-        .bind::<Text, _>(metric)
-        .bind::<BigInt, _>(gap)
-        .bind::<BigInt, _>(gap2)
-        .bind::<BigInt, _>(n)
-        .execute(conn)?;
+/// Rollup cells per statement: 7 parameters each.
+const ROLLUPS_PER_STATEMENT: usize = 200;
+
+/// Adds each change's `n` to its rollup cell (creating it), a statement
+/// per [`ROLLUPS_PER_STATEMENT`] cells rather than one per cell. The keys
+/// must be distinct; the cells are written (and locked) in the order
+/// given.
+pub fn add_to_rollups(conn: &mut DbConn, changes: &[(RollupKey<'_>, i64)]) -> QueryResult<()> {
+    for chunk in changes.chunks(ROLLUPS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO deflection_rollups (day, category, area, metric, gap, gap2, n) VALUES {}
+             ON CONFLICT (day, category, area, metric, gap, gap2) DO UPDATE SET n = deflection_rollups.n + excluded.n",
+            vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let mut query = diesel::sql_query(portable_sql(conn, &sql)).into_boxed::<MultiBackend>();
+        for &((day, category, area, metric, gap, gap2), n) in chunk {
+            query = query
+                .bind::<BigInt, _>(day)
+                .bind::<Text, _>(category)
+                .bind::<Text, _>(area)
+                .bind::<Text, _>(metric)
+                .bind::<BigInt, _>(gap)
+                .bind::<BigInt, _>(gap2)
+                .bind::<BigInt, _>(n);
+        }
+        query.execute(conn)?;
+    }
     Ok(())
 }
 

@@ -78,10 +78,9 @@ pub fn apply(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent) -> QueryRe
 
 /// Writes the rollup changes of a transaction.
 pub fn flush(conn: &mut DbConn, deltas: Deltas) -> QueryResult<()> {
-    for (cell, n) in deltas.into_changes() {
-        store::add_to_rollup(conn, cell.key(), n)?;
-    }
-    Ok(())
+    let changes: Vec<_> = deltas.into_changes().collect();
+    let keyed: Vec<_> = changes.iter().map(|(cell, n)| (cell.key(), *n)).collect();
+    store::add_to_rollups(conn, &keyed)
 }
 
 /// A row's category (or area) and when its event happened.

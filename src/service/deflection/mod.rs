@@ -331,20 +331,47 @@ pub fn store_events(conn: &mut DbConn, rows: Vec<StoredEvent>) -> QueryResult<In
     events::lock_visitors(conn, &keys)?;
     let mut deltas = Deltas::default();
     let mut result = IngestResult { accepted: 0, duplicates: 0 };
-    for mut row in rows {
-        match events::insert(conn, &row)? {
-            Some(id) => {
-                result.accepted += 1;
-                row.id = id;
-                if !row.excluded {
-                    derive::apply(conn, &mut deltas, &row)?;
+    for statement in insert_statements(rows) {
+        let ids = events::insert_many(conn, &statement)?;
+        for (mut row, id) in statement.into_iter().zip(ids) {
+            match id {
+                Some(id) => {
+                    result.accepted += 1;
+                    row.id = id;
+                    if !row.excluded {
+                        derive::apply(conn, &mut deltas, &row)?;
+                    }
                 }
+                None => result.duplicates += 1,
             }
-            None => result.duplicates += 1,
         }
     }
     derive::flush(conn, deltas)?;
     Ok(result)
+}
+
+/// Splits rows, in order, into groups each stored by one INSERT and then
+/// derived row by row, such that every row is derived with exactly the
+/// rows before it stored, as when they were inserted one at a time.
+/// Deriving a row reads a visitor's stored contact events (and, for the
+/// start of a contact intent, their self-service events), so a row of a
+/// kind that a derivation before it in its group could read starts a new
+/// group. A batch of views and searches is one group.
+fn insert_statements(rows: Vec<StoredEvent>) -> Vec<Vec<StoredEvent>> {
+    let mut groups: Vec<Vec<StoredEvent>> = Vec::new();
+    let mut intent_started = false;
+    for row in rows {
+        let kind = row.kind.as_str();
+        let contact = events::CONTACT_ATTEMPTS.contains(&kind) || events::CONTACT_SUBMISSIONS.contains(&kind);
+        let read_by_an_earlier_row = contact || (intent_started && events::SELF_SERVICE.contains(&kind));
+        if read_by_an_earlier_row || groups.is_empty() {
+            groups.push(Vec::new());
+            intent_started = false;
+        }
+        intent_started |= kind == "contact_intent_started";
+        groups.last_mut().expect("a group was pushed").push(row);
+    }
+    groups
 }
 
 /// Per-batch cache of question facts by question.
@@ -671,5 +698,29 @@ mod tests {
             keys.bucket(id.as_bytes(), 100) != other.bucket(id.as_bytes(), 100)
         });
         assert!(differ.count() > 80, "the bucket depends on the secret");
+    }
+
+    fn kinds_of_groups(kinds: &[&str]) -> Vec<Vec<String>> {
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap().naive_utc();
+        let rows = kinds.iter().enumerate().map(|(i, k)| StoredEvent::new(format!("e{i}"), k, at, "v".to_owned()));
+        insert_statements(rows.collect()).into_iter().map(|g| g.into_iter().map(|r| r.kind).collect()).collect()
+    }
+
+    #[test]
+    fn a_batch_is_split_only_where_a_derivation_could_read_a_later_row() {
+        // Views and searches: one INSERT.
+        let views = ["question_viewed", "search_performed", "question_viewed", "accepted_answer_viewed"];
+        assert_eq!(kinds_of_groups(&views).len(), 1);
+        // A solved view reads later contact attempts: each contact event
+        // starts a group (the rows after it join it).
+        assert_eq!(
+            kinds_of_groups(&["question_viewed", "contact_submitted", "question_viewed", "question_escalated"]),
+            vec![vec!["question_viewed"], vec!["contact_submitted", "question_viewed"], vec!["question_escalated"]]
+        );
+        // The start of an intent reads self-service events too.
+        assert_eq!(
+            kinds_of_groups(&["contact_intent_started", "contact_suggestions_shown", "search_performed"]),
+            vec![vec!["contact_intent_started", "contact_suggestions_shown"], vec!["search_performed"]]
+        );
     }
 }
