@@ -8,7 +8,7 @@
 //! event the view makes, classified at once exactly as before (bot, staff,
 //! author; the question's category, area and solved state at that moment).
 //! Both wait here and a background thread writes them at least once a
-//! second, in one transaction, and at shutdown.
+//! second (at most 500 views to a transaction), and at shutdown.
 //!
 //! What a node shows meanwhile is the database's count plus its own
 //! pending views, so a visitor sees their view counted at once. The
@@ -226,10 +226,10 @@ fn write_periodically(pool: &DbPool, shared: &Shared) {
     }
 }
 
-/// Writes the waiting batch in one transaction. When the database is out
-/// of reach the batch waits for the next flush; when something in it is
-/// refused (a question gone meanwhile), its views are written one by one
-/// and only the refused ones are dropped.
+/// Writes the waiting batch, a chunk per transaction. When the database
+/// is out of reach what was not written waits for the next flush; when
+/// something in it is refused (a question gone meanwhile), those views are
+/// written one by one and only the refused ones are dropped.
 fn flush(shared: &Shared, conn: &mut DbConn) -> ApiResult<()> {
     let _one_at_a_time = shared.flushing.lock().unwrap_or_else(PoisonError::into_inner);
     let batch = {
