@@ -110,6 +110,25 @@ fn short_questions_find_the_question() {
 }
 
 #[test]
+fn short_questions_in_everyday_words_find_the_question() {
+    let (app, _) = demo();
+    // Three of the four street-light questions say "street light" and not
+    // "lamp" or "post"; the shipped word vectors know they are alike.
+    let draft = "lamp post dark on our street";
+    let found = similar(&app, draft);
+    let best = top(&found, 3, draft);
+    assert!(
+        best.iter().all(|(title, _)| title.to_lowercase().contains("street")),
+        "{draft:?}: all three about street lights: {found:?}"
+    );
+    assert!(best.iter().all(|(_, category)| category == "streets-potholes"), "{draft:?}: {found:?}");
+
+    let draft = "lorry never came for the wheelie";
+    let found = similar(&app, draft);
+    assert_eq!(top(&found, 1, draft)[0].0, "bin not collected AGAIN", "{draft:?}: {found:?}");
+}
+
+#[test]
 fn council_synonyms_added_by_admins_apply_to_drafts() {
     let (app, admin) = demo();
     // "smallholding" is in no demo question or answer, and is not one edit

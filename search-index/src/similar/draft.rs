@@ -27,6 +27,13 @@ const RARE_WORD_DOCS: u64 = 5;
 /// ...when a neighbour is in at least this many times more questions.
 const CORRECTION_MIN_RATIO: u64 = 2;
 
+/// A draft of at most this many meaningful words is short: it shares few
+/// words with what it is like, so more candidates are re-ranked and its
+/// everyday meaning counts too. A longer draft shares enough words for
+/// those to decide: applied to every draft, everyday meaning cost
+/// SemEval's long drafts up to 2.5 MAP on dev (README, issue 29).
+const SHORT_DRAFT_WORDS: usize = 6;
+
 /// Stem → tf·idf weight.
 pub(crate) type Vector = FxHashMap<String, f32>;
 
@@ -244,6 +251,12 @@ impl Draft {
     /// The draft as a tf·idf vector (stood-in stems included).
     pub fn vector(&self) -> Vector {
         self.terms.iter().map(|(stem, term)| (stem.clone(), term.weight())).collect()
+    }
+
+    /// Whether the resident typed at most `SHORT_DRAFT_WORDS` meaningful
+    /// words (that the index knows).
+    pub fn is_short(&self) -> bool {
+        self.terms.values().filter(|t| t.typed).count() <= SHORT_DRAFT_WORDS
     }
 
     /// The sum of the typed stems' idf: what full coverage is worth.

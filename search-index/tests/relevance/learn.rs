@@ -127,8 +127,20 @@ fn learn_similar_weights() {
     for balance in [0.0, 0.25, 0.5, 1.0] {
         let learned = ascend(WEIGHTS, |w| map(&train1, w) + balance * mrr(&m_train, w));
         report(&format!("learned, balance {balance}"), &learned);
+        println!("    {:?}", learned);
         if on_dev(&learned) > chosen.0 {
             chosen = (on_dev(&learned), learned);
+        }
+    }
+    // And the blend in force with only the everyday meaning measure added
+    // (the measure is new; ascent moves every weight at once).
+    for everyday in [0.25, 0.5, 1.0, 1.5] {
+        let mut trial = WEIGHTS;
+        trial[search_index::EVERYDAY_COSINE] = everyday;
+        report(&format!("in force + everyday {everyday}"), &trial);
+        println!("    dev objective {:.2} (in force {:.2})", on_dev(&trial), on_dev(&WEIGHTS));
+        if on_dev(&trial) > chosen.0 {
+            chosen = (on_dev(&trial), trial);
         }
     }
     let names: Vec<String> = FEATURES.iter().zip(chosen.1).map(|(n, w)| format!("{n} {w:.2}")).collect();

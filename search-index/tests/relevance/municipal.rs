@@ -52,12 +52,15 @@ fn residents_paraphrases_find_the_demo_question() {
     for text in h.missed.iter().chain(&r.missed).take(40) {
         println!("  missed: {text}");
     }
-    // Measured 89.10 and 95.32 (the figures before this set's first use:
-    // 87.84 and 95.05); a fall of more than two points is a regression.
-    assert!(r.at_1 >= 87.0 && r.at_5 >= 93.0, "R@1 {:.2}, R@5 {:.2}", r.at_1, r.at_5);
-    // Measured 51.76 and 65.00 (before this session's changes: 45.54 and
-    // 62.57, close to the 63 % the issue reports on its held-out set).
-    assert!(h.at_1 >= 49.0 && h.at_5 >= 61.0, "hard R@1 {:.2}, R@5 {:.2}", h.at_1, h.at_5);
+    // Measured 88.92 and 95.95 (87.84 and 95.05 at this set's first use);
+    // a fall of more than two points is a regression.
+    assert!(r.at_1 >= 86.5 && r.at_5 >= 94.0, "R@1 {:.2}, R@5 {:.2}", r.at_1, r.at_5);
+    // Measured 53.38 and 68.78 with everyday meaning and 30 candidates for
+    // short drafts (52.43 and 67.57 without the everyday measure, so losing
+    // it fails here; 51.76 and 65.00 before both; 45.54 and 62.57 at the
+    // set's first use, close to the 63 % issue 29 reports on its held-out
+    // set).
+    assert!(h.at_1 >= 52.0 && h.at_5 >= 68.0, "hard R@1 {:.2}, R@5 {:.2}", h.at_1, h.at_5);
 }
 
 /// R@5 by the paraphrase's style (the set has three a question, in this
@@ -79,5 +82,30 @@ fn by_style() {
         for hit in index.similar(&request, &crate::SYNONYMS).unwrap() {
             println!("    {:.3} {} [{}]", hit.relevance, hit.title, hit.status);
         }
+    }
+}
+
+/// How often the hard paraphrases' question is among the candidates the
+/// re-ranking sees, and in the top five after it.
+#[test]
+#[ignore = "diagnostics"]
+fn candidates_hold_the_question() {
+    let set = corpus::municipal();
+    let index = &set.index.index;
+    // Limits of 5, 20 and 50 re-rank 30, 45 and 105 candidates.
+    for pool in [5usize, 20, 50] {
+        let (mut in_pool, mut top5) = (0, 0);
+        for p in &set.hard {
+            let request = search_index::SimilarRequest { text: p.text.clone(), limit: pool, restrict_to: None };
+            let found = index.similar_features(&request, &crate::SYNONYMS).unwrap();
+            in_pool += usize::from(found.iter().any(|(h, _)| h.question_id == p.wanted));
+            top5 += usize::from(similar(index, &p.text, 5, None).contains(&p.wanted));
+        }
+        let percent = |n: usize| 100.0 * n as f64 / set.hard.len() as f64;
+        println!(
+            "limit {pool}: the candidates hold the question for {:.1}% (top 5: {:.1}%)",
+            percent(in_pool),
+            percent(top5)
+        );
     }
 }
