@@ -120,9 +120,10 @@ pub(crate) fn measure(
             6 => coverage(&text_counts),
             TITLE_COVERAGE => coverage(&title_counts),
             8 => cosine(&shape.bigrams, &text_bigrams),
-            EVERYDAY_COSINE => match (&shape.everyday, EVERYDAY.dense(&text_vector)) {
-                (Some(draft), Some(text)) => dense_cosine(draft, &text),
-                _ => 0.0,
+            // Long drafts have no everyday meaning: nothing to compare.
+            EVERYDAY_COSINE => match &shape.everyday {
+                Some(draft) => EVERYDAY.dense(&text_vector).map_or(0.0, |text| dense_cosine(draft, &text)),
+                None => 0.0,
             },
             _ => 0.0,
         };
