@@ -258,12 +258,11 @@ fn main() {
         let search = time_each(&searches, |q| {
             index.search(&SearchRequest { text: q.to_owned(), limit: 20, ..Default::default() }, &synonyms).unwrap();
         });
-        let similar = time_each(&drafts, |d| {
+        let ask = |d: &str| {
             index.similar(&SimilarRequest { text: d.to_owned(), limit: 5, restrict_to: None }, &synonyms).unwrap();
-        });
-        let similar_short = time_each(&short_drafts, |d| {
-            index.similar(&SimilarRequest { text: d.to_owned(), limit: 5, restrict_to: None }, &synonyms).unwrap();
-        });
+        };
+        let similar = time_each(&drafts, ask);
+        let similar_short = time_each(&short_drafts, ask);
         eprintln!(
             "search p50 {} p99 {} ms; similar p50 {} p99 {} ms; short drafts p50 {} p99 {} ms",
             ms(search.p50),

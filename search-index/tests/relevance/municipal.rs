@@ -54,7 +54,7 @@ fn residents_paraphrases_find_the_demo_question() {
     }
     // Measured 88.92 and 95.95 (87.84 and 95.05 at this set's first use);
     // a fall of more than two points is a regression.
-    assert!(r.at_1 >= 86.5 && r.at_5 >= 94.0, "R@1 {:.2}, R@5 {:.2}", r.at_1, r.at_5);
+    assert!(r.at_1 >= 87.0 && r.at_5 >= 94.0, "R@1 {:.2}, R@5 {:.2}", r.at_1, r.at_5);
     // Measured 53.38 and 68.78 with everyday meaning and 30 candidates for
     // short drafts (52.43 and 67.57 without the everyday measure, so losing
     // it fails here; 51.76 and 65.00 before both; 45.54 and 62.57 at the
@@ -92,20 +92,20 @@ fn by_style() {
 fn candidates_hold_the_question() {
     let set = corpus::municipal();
     let index = &set.index.index;
+    let percent = |n: usize| 100.0 * n as f64 / set.hard.len() as f64;
+    let top5 = set.hard.iter().filter(|p| similar(index, &p.text, 5, None).contains(&p.wanted)).count();
+    println!("top 5: {:.1}%", percent(top5));
     // Limits of 5, 20 and 50 re-rank 30, 45 and 105 candidates.
     for pool in [5usize, 20, 50] {
-        let (mut in_pool, mut top5) = (0, 0);
-        for p in &set.hard {
-            let request = search_index::SimilarRequest { text: p.text.clone(), limit: pool, restrict_to: None };
-            let found = index.similar_features(&request, &crate::SYNONYMS).unwrap();
-            in_pool += usize::from(found.iter().any(|(h, _)| h.question_id == p.wanted));
-            top5 += usize::from(similar(index, &p.text, 5, None).contains(&p.wanted));
-        }
-        let percent = |n: usize| 100.0 * n as f64 / set.hard.len() as f64;
-        println!(
-            "limit {pool}: the candidates hold the question for {:.1}% (top 5: {:.1}%)",
-            percent(in_pool),
-            percent(top5)
-        );
+        let in_pool = set
+            .hard
+            .iter()
+            .filter(|p| {
+                let request = search_index::SimilarRequest { text: p.text.clone(), limit: pool, restrict_to: None };
+                let found = index.similar_features(&request, &crate::SYNONYMS).unwrap();
+                found.iter().any(|(h, _)| h.question_id == p.wanted)
+            })
+            .count();
+        println!("limit {pool}: the candidates hold the question for {:.1}%", percent(in_pool));
     }
 }
