@@ -538,14 +538,23 @@ fn a_question_page_costs_a_fixed_number_of_queries() {
             .assert_status(201);
     }
 
+    // The counter is the whole app's, and background workers (the outbox
+    // follower, mail, webhooks) still busy with the comments above add to it
+    // now and then; they can only add, so the fewest over a few reads is the
+    // page's own cost.
     let queries_for = |id: i64, user: Option<&TestUser>| {
-        let before = app.state.queries.get();
-        let mut call = app.get(&format!("/api/v1/questions/{id}"));
-        if let Some(user) = user {
-            call = call.bearer(&user.access_token);
+        let mut fewest = u64::MAX;
+        let mut page = Value::Null;
+        for _ in 0..3 {
+            let before = app.state.queries.get();
+            let mut call = app.get(&format!("/api/v1/questions/{id}"));
+            if let Some(user) = user {
+                call = call.bearer(&user.access_token);
+            }
+            page = call.send().assert_status(200).json();
+            fewest = fewest.min(app.state.queries.get() - before);
         }
-        let page = call.send().assert_status(200).json();
-        (app.state.queries.get() - before, page)
+        (fewest, page)
     };
     let (small_cost, _) = queries_for(small, None);
     let (big_cost, page) = queries_for(s.question_id, None);
