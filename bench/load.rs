@@ -76,6 +76,16 @@ struct Options {
     /// each other; the server's environment (`BENCH_SERVER_*`) and the
     /// database's settings are what a label usually stands for.
     label: Option<String>,
+    /// Only these endpoints (`--endpoints "GET question,POST answer"`),
+    /// and `/healthz` always, since every figure is a ratio to it: for
+    /// profiling one change without the whole run.
+    endpoints: Option<Vec<String>>,
+}
+
+impl Options {
+    fn measures(&self, endpoint: &str) -> bool {
+        endpoint == "/healthz" || self.endpoints.as_ref().is_none_or(|names| names.iter().any(|n| n == endpoint))
+    }
 }
 
 fn options() -> Options {
@@ -92,6 +102,7 @@ fn options() -> Options {
         baseline: value("--baseline").map(PathBuf::from),
         postgres_only: args.iter().any(|a| a == "--postgres-only"),
         label: value("--label"),
+        endpoints: value("--endpoints").map(|s| s.split(',').map(|n| n.trim().to_owned()).collect()),
     }
 }
 
@@ -343,7 +354,8 @@ fn measure(options: &Options, material: &Material, n: usize, sides: &[Side]) -> 
     let mut plans = Vec::new();
     for (side, server) in sides.iter().zip(&servers) {
         subscribe_webhook(&side.target, server, &side.outside.1.url());
-        plans.push(endpoints(material, n, &server.login()));
+        let plan = endpoints(material, n, &server.login());
+        plans.push(plan.into_iter().filter(|(name, _)| options.measures(name)).collect::<Vec<_>>());
     }
     let mut results: Vec<Vec<(&'static str, Measured)>> = sides.iter().map(|_| Vec::new()).collect();
     // `endpoint` indexes every side's plan in turn, not just the first.
@@ -411,12 +423,13 @@ fn report(options: &Options, runs: &[Run], communities: &[(usize, Community)], t
     let _ = writeln!(md, "# Load benchmark, {date}\n");
     let _ = writeln!(
         md,
-        "`cargo bench --bench load -- --sizes {} {}{}--seconds {} --connections {} --threads {}`: release build, \
+        "`cargo bench --bench load -- --sizes {} {}{}{}--seconds {} --connections {} --threads {}`: release build, \
          `wrk` over loopback with {} connections on {} threads, {} s per endpoint after a 2 s warm-up; server and \
          load generator share this machine's {} cores. Took {:.0} s in all.\n",
         options.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
         if options.postgres.is_some() { "--postgres … " } else { "" },
         if options.postgres_only { "--postgres-only " } else { "" },
+        options.endpoints.as_ref().map(|e| format!("--endpoints \"{}\" ", e.join(","))).unwrap_or_default(),
         options.seconds,
         options.connections,
         options.threads,

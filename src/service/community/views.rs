@@ -29,7 +29,7 @@ use chrono::NaiveDateTime;
 use crate::error::{ApiError, ApiResult};
 use crate::service::Caller;
 use crate::service::deflection::{self, ServerEvent};
-use crate::store::deflection::StoredEvent;
+use crate::store::deflection::{QuestionFacts, StoredEvent};
 use crate::store::views::{self as store, ViewKey};
 use crate::store::{self as db, DbConn, DbPool, write_transaction};
 
@@ -50,14 +50,15 @@ pub struct PageView {
 }
 
 impl PageView {
-    /// Reads what a view needs (only reads: the page's transaction stays a
-    /// read).
+    /// Reads what a view of a question the caller has just been shown
+    /// needs: only whether the database counted this visitor today (the
+    /// event is made from the page's own `question` facts).
     pub fn read(
         conn: &mut DbConn,
         caller: Option<&Caller>,
         visitor_id: &str,
         user_agent: Option<&str>,
-        question_id: i64,
+        (question_id, question): (i64, &QuestionFacts),
         at: NaiveDateTime,
     ) -> ApiResult<PageView> {
         let key = ViewKey { question_id, visitor_key: visitor_id.to_owned(), day: at.format("%Y-%m-%d").to_string() };
@@ -70,11 +71,9 @@ impl PageView {
             answer_id: None,
             at,
         };
-        db::read_snapshot(conn, |conn| {
-            let counted_before = store::seen(conn, &key)?;
-            let event = deflection::server_event_row(conn, event)?;
-            Ok(PageView { key, counted_before, event })
-        })
+        let counted_before = store::seen(conn, &key)?;
+        let event = deflection::server_event_about(question, Some(question.author_id), event);
+        Ok(PageView { key, counted_before, event: Some(event) })
     }
 }
 
@@ -127,14 +126,32 @@ struct Pending {
     dropped: u64,
 }
 
-#[derive(Default)]
+/// Told the questions whose stored view counts a flush has just changed.
+pub type WrittenHook = Box<dyn Fn(&[i64]) + Send + Sync>;
+
 struct Shared {
     pending: Mutex<Pending>,
+    /// Drops what a node keeps of those questions' pages: a cached page
+    /// holds the stored count, to which only pending views are added.
+    written: WrittenHook,
     /// One flush at a time (the thread, shutdown, a test).
     flushing: Mutex<()>,
     stop: AtomicBool,
     wake: Mutex<bool>,
     condvar: Condvar,
+}
+
+impl Shared {
+    fn new(written: WrittenHook) -> Shared {
+        Shared {
+            pending: Mutex::default(),
+            written,
+            flushing: Mutex::default(),
+            stop: AtomicBool::default(),
+            wake: Mutex::default(),
+            condvar: Condvar::default(),
+        }
+    }
 }
 
 /// This node's view counter and its writer thread.
@@ -144,9 +161,10 @@ pub struct ViewCounter {
 }
 
 impl ViewCounter {
-    /// Starts the writer on its own pool (one connection).
-    pub fn start(pool: DbPool) -> ViewCounter {
-        let shared = Arc::new(Shared::default());
+    /// Starts the writer on its own pool (one connection); `written` hears
+    /// of every question whose stored count it changed.
+    pub fn start(pool: DbPool, written: WrittenHook) -> ViewCounter {
+        let shared = Arc::new(Shared::new(written));
         let worker = shared.clone();
         let thread =
             std::thread::Builder::new().name("views".into()).spawn(move || write_periodically(&pool, &worker)).ok();
@@ -245,6 +263,7 @@ fn flush(shared: &Shared, conn: &mut DbConn) -> ApiResult<()> {
     let (mut outcome, unwritten) = write_in_chunks(shared, conn, &batch);
     if outcome.as_ref().is_err_and(|e| !matches!(e, ApiError::Unavailable(_))) {
         outcome = write_one_by_one(conn, &unwritten);
+        (shared.written)(&questions_of(unwritten.keys.iter()));
     }
     let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
     pending.writing = None;
@@ -277,6 +296,9 @@ fn write_in_chunks(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> (ApiRes
         if let Err(e) = write(conn, key_chunk, event_chunk) {
             return (Err(e), Batch::of(&keys[keys_done..], &batch.events[events_done..]));
         }
+        // Before the views leave "pending": a page read in between counts
+        // them twice for a moment rather than keeping a count without them.
+        (shared.written)(&questions_of(key_chunk.iter().copied()));
         let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
         for key in key_chunk {
             *pending.written.entry(key.question_id).or_default() += 1;
@@ -284,6 +306,14 @@ fn write_in_chunks(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> (ApiRes
         keys_done += key_chunk.len();
         events_done += event_chunk.len();
     }
+}
+
+/// The distinct questions of some view keys.
+fn questions_of<'k>(keys: impl Iterator<Item = &'k ViewKey>) -> Vec<i64> {
+    let mut questions: Vec<i64> = keys.map(|k| k.question_id).collect();
+    questions.sort_unstable();
+    questions.dedup();
+    questions
 }
 
 fn write_one_by_one(conn: &mut DbConn, batch: &Batch) -> ApiResult<()> {

@@ -491,6 +491,12 @@ pub fn server_event_row(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<
         Some(answer) => events::answer_author(conn, answer)?,
         None => Some(question.author_id),
     };
+    Ok(Some(server_event_about(&question, author, event)))
+}
+
+/// The row of a server-side event about a question whose facts the caller
+/// has read already; `author` is the author of the post it is about.
+pub fn server_event_about(question: &QuestionFacts, author: Option<i64>, event: ServerEvent<'_>) -> StoredEvent {
     // Posting, accepting and verifying are the caller's own actions; only
     // views are judged as a resident's.
     let exclusion_reason = match event.kind {
@@ -498,18 +504,18 @@ pub fn server_event_row(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<
         "question_viewed" => exclusion_for(event.caller, author),
         _ => event.caller.filter(|c| is_staff(c)).map(|_| "staff"),
     };
-    Ok(Some(StoredEvent {
+    StoredEvent {
         user_id: event.caller.map(|c| c.id),
         question_id: Some(event.question_id),
         answer_id: event.answer_id,
-        category: Some(question.category),
-        area: question.area,
+        category: Some(question.category.clone()),
+        area: question.area.clone(),
         question_solved: (event.kind == "question_viewed").then_some(question.solved),
         source: "server".to_owned(),
         excluded: exclusion_reason.is_some(),
         exclusion_reason: exclusion_reason.map(str::to_owned),
         ..StoredEvent::new(uuid::Uuid::new_v4().to_string(), event.kind, event.at, event.visitor_id)
-    }))
+    }
 }
 
 /// Records a signed-in action (a post, an acceptance, a verification)

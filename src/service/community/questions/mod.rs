@@ -23,6 +23,7 @@ use crate::service::posts::{self, CommentView, PostType, Target, UserView, UserV
 use crate::service::privileges::Privilege;
 use crate::service::reputation::experts;
 use crate::service::webhooks;
+use crate::store::deflection::QuestionFacts;
 use crate::store::questions::{Question, QuestionInsertForm, QuestionRow};
 use crate::store::revisions::NewRevision;
 use crate::store::{self, DbConn, write_transaction};
@@ -103,6 +104,18 @@ pub struct QuestionDetail {
     pub updated_at: NaiveDateTime,
     #[serde(with = "rfc3339")]
     pub last_activity_at: NaiveDateTime,
+}
+
+impl QuestionDetail {
+    /// What a counted view of this page records about the question.
+    pub fn facts(&self) -> QuestionFacts {
+        QuestionFacts {
+            solved: self.status == "solved",
+            category: self.category.slug.clone(),
+            area: self.area.clone(),
+            author_id: self.author.id,
+        }
+    }
 }
 
 pub struct NewQuestion {
