@@ -180,7 +180,11 @@ fn start_escalations(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> R
 fn start_views(settings: &Arc<Settings>, pages: Arc<ReadCache<Arc<CachedPage>>>) -> Result<ViewCounter, StartupError> {
     let options = PoolOptions { max_size: 1, ..settings.pool_options() };
     let (pool, _) = store::connect(&settings.database_url(), &options)?;
-    let written = Box::new(move |questions: &[i64]| questions.iter().for_each(|id| pages.remove(&id.to_string())));
+    let written = Box::new(move |questions: &[(i64, i64)]| {
+        for &(id, views) in questions {
+            pages.update(&id.to_string(), |page| Arc::new(page.with_stored_views_added(views)));
+        }
+    });
     Ok(ViewCounter::start(pool, written))
 }
 

@@ -73,10 +73,13 @@ fn json_response(body: web::Bytes) -> HttpResponse {
 /// (`AppState::pages`, keyed by question id). Its view count moves with
 /// every counted view, which the stamp does not see: the page is kept as
 /// the bytes either side of the count, and each response writes in the
-/// stored count it was read with plus this node's views not written yet.
-/// The view writer drops a page when it changes the stored count. So a
-/// counted view is served from the cache like any other read, instead of
-/// dropping the page for the next reader.
+/// stored count plus this node's views not written yet. When the view
+/// writer raises a question's stored count, it raises the cached page's by
+/// as much (dropping the page instead emptied the cache every second under
+/// steady views). So a counted view is served from the cache like any other
+/// read, instead of dropping the page for the next reader. A page read
+/// from the database while a flush commits may keep a count off by that
+/// flush's views of it, for at most the cache's time to live.
 pub struct CachedPage {
     head: web::Bytes,
     tail: web::Bytes,
@@ -113,6 +116,16 @@ impl CachedPage {
         body.extend_from_slice(count.as_bytes());
         body.extend_from_slice(&self.tail);
         json_response(web::Bytes::from(body))
+    }
+
+    /// The same page after the view writer raised its stored count.
+    pub fn with_stored_views_added(&self, views: i64) -> CachedPage {
+        CachedPage {
+            head: self.head.clone(),
+            tail: self.tail.clone(),
+            stored_views: self.stored_views + views,
+            facts: self.facts.clone(),
+        }
     }
 
     fn weight(&self) -> usize {

@@ -133,9 +133,14 @@ impl<V: Clone> ReadCache<V> {
         (self.entries.weight(), self.entries.len())
     }
 
-    /// Drops one entry (its data changed in a way the stamp does not see).
-    pub fn remove(&self, key: &str) {
-        self.entries.remove(key);
+    /// Replaces an entry's value with `change` of it (its data changed in
+    /// a way the stamp does not see, and `change` knows how), keeping its
+    /// stamp and its age: it is served no longer than it would have been.
+    pub fn update(&self, key: &str, change: impl FnOnce(&V) -> V) {
+        if let Some(entry) = self.entries.get(key) {
+            let value = change(&entry.value);
+            let _ = self.entries.replace(key.to_owned(), Entry { value, ..entry }, true);
+        }
     }
 }
 

@@ -25,8 +25,8 @@ pub struct AppState {
     /// Serialized responses of hot reads that do not depend on the caller.
     pub reads: ReadCache<web::Bytes>,
     /// Question pages as anonymous readers see them, by question id
-    /// (`cached::CachedPage`); shared with the view writer, which drops
-    /// the pages whose stored view counts it changed.
+    /// (`cached::CachedPage`); shared with the view writer, which raises
+    /// their stored view counts as it writes views.
     pub pages: Arc<ReadCache<Arc<super::cached::CachedPage>>>,
     pub rate_limiter: RateLimiter,
     pub metrics: Metrics,

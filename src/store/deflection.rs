@@ -480,17 +480,18 @@ pub fn save_session(conn: &mut DbConn, session: &Session, existed: bool) -> Quer
     Ok(())
 }
 
-/// A visitor's days of one kind in one cell (a handful per visitor).
+/// A visitor's days of one kind in any category of `categories` and any
+/// area of `areas` (a handful per visitor and cell), by day.
 pub fn visitor_days(
     conn: &mut DbConn,
     visitor: &str,
-    (category, area): (&str, &str),
+    (categories, areas): (&[&str], &[&str]),
     kind: &str,
 ) -> QueryResult<Vec<VisitorDay>> {
     dv::table
         .filter(dv::visitor_id.eq(visitor))
-        .filter(dv::category.eq(category))
-        .filter(dv::area.eq(area))
+        .filter(dv::category.eq_any(categories))
+        .filter(dv::area.eq_any(areas))
         .filter(dv::kind.eq(kind))
         .order(dv::day.asc())
         .select(VisitorDay::as_select())

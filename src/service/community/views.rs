@@ -126,13 +126,14 @@ struct Pending {
     dropped: u64,
 }
 
-/// Told the questions whose stored view counts a flush has just changed.
-pub type WrittenHook = Box<dyn Fn(&[i64]) + Send + Sync>;
+/// Told, after each commit, the questions whose stored view counts it
+/// raised and by how much.
+pub type WrittenHook = Box<dyn Fn(&[(i64, i64)]) + Send + Sync>;
 
 struct Shared {
     pending: Mutex<Pending>,
-    /// Drops what a node keeps of those questions' pages: a cached page
-    /// holds the stored count, to which only pending views are added.
+    /// Brings up to date the stored counts of the pages a node keeps: a
+    /// cached page holds the stored count, to which pending views are added.
     written: WrittenHook,
     /// One flush at a time (the thread, shutdown, a test).
     flushing: Mutex<()>,
@@ -262,8 +263,7 @@ fn flush(shared: &Shared, conn: &mut DbConn) -> ApiResult<()> {
     };
     let (mut outcome, unwritten) = write_in_chunks(shared, conn, &batch);
     if outcome.as_ref().is_err_and(|e| !matches!(e, ApiError::Unavailable(_))) {
-        outcome = write_one_by_one(conn, &unwritten);
-        (shared.written)(&questions_of(unwritten.keys.iter()));
+        outcome = write_one_by_one(shared, conn, &unwritten);
     }
     let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
     pending.writing = None;
@@ -293,12 +293,12 @@ fn write_in_chunks(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> (ApiRes
             (None, None) => return (Ok(()), Batch::default()),
             (k, e) => (k.unwrap_or_default(), e.unwrap_or_default()),
         };
-        if let Err(e) = write(conn, key_chunk, event_chunk) {
-            return (Err(e), Batch::of(&keys[keys_done..], &batch.events[events_done..]));
+        match write(conn, key_chunk, event_chunk) {
+            // Before the views leave "pending": a page read in between
+            // counts them twice for a moment rather than not at all.
+            Ok(added) => (shared.written)(&added),
+            Err(e) => return (Err(e), Batch::of(&keys[keys_done..], &batch.events[events_done..])),
         }
-        // Before the views leave "pending": a page read in between counts
-        // them twice for a moment rather than keeping a count without them.
-        (shared.written)(&questions_of(key_chunk.iter().copied()));
         let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
         for key in key_chunk {
             *pending.written.entry(key.question_id).or_default() += 1;
@@ -308,21 +308,13 @@ fn write_in_chunks(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> (ApiRes
     }
 }
 
-/// The distinct questions of some view keys.
-fn questions_of<'k>(keys: impl Iterator<Item = &'k ViewKey>) -> Vec<i64> {
-    let mut questions: Vec<i64> = keys.map(|k| k.question_id).collect();
-    questions.sort_unstable();
-    questions.dedup();
-    questions
-}
-
-fn write_one_by_one(conn: &mut DbConn, batch: &Batch) -> ApiResult<()> {
+fn write_one_by_one(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> ApiResult<()> {
     let mut refused = 0;
     let keys = batch.keys.iter().map(|k| (Some(k), &[][..]));
     let events = batch.events.chunks(1).map(|e| (None, e));
     for (key, events) in keys.chain(events) {
         match write(conn, key.as_slice(), events) {
-            Ok(()) => {}
+            Ok(added) => (shared.written)(&added),
             Err(ApiError::Unavailable(detail)) => return Err(ApiError::Unavailable(detail)),
             Err(e) => {
                 refused += 1;
@@ -334,22 +326,24 @@ fn write_one_by_one(conn: &mut DbConn, batch: &Batch) -> ApiResult<()> {
     Ok(())
 }
 
-fn write(conn: &mut DbConn, keys: &[&ViewKey], events: &[StoredEvent]) -> ApiResult<()> {
+/// Writes views and events in one transaction; returns the views the
+/// stored counts took, by question.
+fn write(conn: &mut DbConn, keys: &[&ViewKey], events: &[StoredEvent]) -> ApiResult<Vec<(i64, i64)>> {
     let mut keys: Vec<ViewKey> = keys.iter().map(|k| (*k).clone()).collect();
     // One order for every writer: two PostgreSQL nodes flushing the same
     // keys lock them in the same order and cannot deadlock.
     keys.sort_unstable_by(|a, b| (a.question_id, &a.visitor_key, &a.day).cmp(&(b.question_id, &b.visitor_key, &b.day)));
-    write_transaction(conn, |conn| -> ApiResult<()> {
+    write_transaction(conn, |conn| -> ApiResult<Vec<(i64, i64)>> {
         let mut added: HashMap<i64, i64> = HashMap::new();
         for question in store::record_new(conn, &keys)? {
             *added.entry(question).or_default() += 1;
         }
         let mut questions: Vec<(i64, i64)> = added.into_iter().collect();
         questions.sort_unstable();
-        for (question, views) in questions {
+        for &(question, views) in &questions {
             db::questions::add_views(conn, question, views)?;
         }
         deflection::store_events(conn, events.to_vec())?;
-        Ok(())
+        Ok(questions)
     })
 }

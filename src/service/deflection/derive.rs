@@ -332,13 +332,23 @@ fn self_service(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent, labels:
 /// it to their previous day of the same kind there and their next to it.
 fn mark_day(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str, labels: Labels<'_>, kind: &str) -> QueryResult<()> {
     let day = day_of(labels.at);
-    for (category, area) in report_cells(labels.category, labels.area) {
-        let days = store::visitor_days(conn, visitor, (category, area), kind)?;
-        if days.iter().any(|d| d.day == day) {
+    let cells = report_cells(labels.category, labels.area);
+    // The cells are every pairing of these (the "any" values included), so
+    // one query reads the days of all of them (a view was up to four).
+    let mut categories: Vec<&str> = cells.iter().map(|c| c.0).collect();
+    let mut areas: Vec<&str> = cells.iter().map(|c| c.1).collect();
+    for values in [&mut categories, &mut areas] {
+        values.sort_unstable();
+        values.dedup();
+    }
+    let known = store::visitor_days(conn, visitor, (&categories, &areas), kind)?;
+    for (category, area) in cells {
+        let days = known.iter().filter(|d| d.category == category && d.area == area);
+        if days.clone().any(|d| d.day == day) {
             continue;
         }
-        let previous = days.iter().filter(|d| d.day < day).map(|d| d.day).max();
-        let next = days.into_iter().find(|d| d.day > day);
+        let previous = days.clone().filter(|d| d.day < day).map(|d| d.day).max();
+        let next = days.clone().find(|d| d.day > day).cloned();
         let row = VisitorDay {
             visitor_id: visitor.to_owned(),
             category: category.to_owned(),
