@@ -25,10 +25,14 @@ use quick_cache::sync::Cache;
 
 use crate::service::search::indexer::IndexerStatus;
 
-/// Bytes of cached values (and keys) a node keeps.
-const CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
-/// A rough count of entries for the cache's sizing.
-const EXPECTED_ENTRIES: usize = 4096;
+/// Bytes of cached values (and keys) a node keeps: 16 MiB in all, most
+/// of it for question pages (a few kilobytes each, and the reads most
+/// often repeated); lists, searches and similar questions are fewer and
+/// mostly popular.
+pub const PAGES_BYTES: u64 = 10 * 1024 * 1024;
+pub const OTHER_READS_BYTES: u64 = 6 * 1024 * 1024;
+/// A rough size of an entry, for the cache's sizing.
+const EXPECTED_ENTRY_BYTES: u64 = 4096;
 
 pub struct ReadCache<V> {
     entries: Cache<String, Entry<V>, ByWeight>,
@@ -60,11 +64,11 @@ impl<V> Weighter<String, Entry<V>> for ByWeight {
 }
 
 impl<V: Clone> ReadCache<V> {
-    /// A cache that follows this node's writes and `index`'s commits.
-    /// A zero time to live turns it off.
-    pub fn new(time_to_live: Duration, index: Arc<IndexerStatus>) -> ReadCache<V> {
+    /// A cache of `capacity` bytes that follows this node's writes and
+    /// `index`'s commits. A zero time to live turns it off.
+    pub fn new(time_to_live: Duration, index: Arc<IndexerStatus>, capacity: u64) -> ReadCache<V> {
         ReadCache {
-            entries: Cache::with_weighter(EXPECTED_ENTRIES, CAPACITY_BYTES, ByWeight),
+            entries: Cache::with_weighter((capacity / EXPECTED_ENTRY_BYTES) as usize, capacity, ByWeight),
             time_to_live,
             local_writes: AtomicU64::new(0),
             index,
@@ -150,7 +154,7 @@ mod tests {
 
     fn cache(ttl_ms: u64) -> (ReadCache<String>, Arc<IndexerStatus>) {
         let status = Arc::new(IndexerStatus::default());
-        (ReadCache::new(Duration::from_millis(ttl_ms), status.clone()), status)
+        (ReadCache::new(Duration::from_millis(ttl_ms), status.clone(), OTHER_READS_BYTES), status)
     }
 
     #[test]
@@ -207,6 +211,6 @@ mod tests {
         for i in 0..64 {
             cache.insert(format!("k{i}"), cache.stamp(), String::new(), big);
         }
-        assert!(cache.entries.weight() <= CAPACITY_BYTES);
+        assert!(cache.entries.weight() <= OTHER_READS_BYTES);
     }
 }
