@@ -18,9 +18,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::http;
-use crate::http::cached::CachedPage;
 use crate::http::ratelimit::RateLimiter;
-use crate::http::read_cache::{self, ReadCache};
+use crate::http::read_cache::ReadCache;
 use crate::http::state::AppState;
 use crate::service::Context;
 use crate::service::community::views::ViewCounter;
@@ -125,18 +124,15 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let background_options = PoolOptions { max_size: 2, ..settings.pool_options() };
     let (background, _) = store::connect(&settings.database_url(), &background_options)?;
     let search = Search::start(&settings.index_dir(), background, clock.clone(), commit_every)?;
-    let time_to_live = std::time::Duration::from_millis(settings.read_cache_ms);
-    let reads = ReadCache::new(time_to_live, search.status.clone(), read_cache::OTHER_READS_BYTES);
-    let pages = Arc::new(ReadCache::new(time_to_live, search.status.clone(), read_cache::PAGES_BYTES));
+    let reads = ReadCache::new(std::time::Duration::from_millis(settings.read_cache_ms), search.status.clone());
     let settings = Arc::new(settings);
     let mail = start_mail(&settings, clock.clone(), &secret)?;
     let retention = start_retention(&settings, clock.clone(), &secret)?;
     let webhooks = start_webhooks(&settings, clock.clone(), &secret)?;
     let escalations = start_escalations(&settings, clock.clone(), &secret)?;
-    let views = start_views(&settings, pages.clone())?;
+    let views = start_views(&settings)?;
     Ok(AppState {
         reads,
-        pages,
         search,
         rate_limiter: RateLimiter::new(settings.rate_limits.clone())
             .shared(store::Backend::of_url(&settings.database_url()) == store::Backend::Postgres),
@@ -177,15 +173,10 @@ fn start_escalations(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> R
 }
 
 /// The page-view writer, with its own connection.
-fn start_views(settings: &Arc<Settings>, pages: Arc<ReadCache<Arc<CachedPage>>>) -> Result<ViewCounter, StartupError> {
+fn start_views(settings: &Arc<Settings>) -> Result<ViewCounter, StartupError> {
     let options = PoolOptions { max_size: 1, ..settings.pool_options() };
     let (pool, _) = store::connect(&settings.database_url(), &options)?;
-    let written = Box::new(move |questions: &[(i64, i64)]| {
-        for &(id, views) in questions {
-            pages.update(&id.to_string(), |page| Arc::new(page.with_stored_views_added(views)));
-        }
-    });
-    Ok(ViewCounter::start(pool, written))
+    Ok(ViewCounter::start(pool))
 }
 
 /// The daily retention pass, with its own connection.

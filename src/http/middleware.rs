@@ -40,7 +40,7 @@ pub async fn request_context(
         state.metrics.record_request(method.as_str(), route.clone(), status, elapsed);
         if !method.is_safe() && !LEAVES_READS_ALONE.contains(&route.as_str()) {
             // After the handler, so after its transaction committed.
-            state.note_write();
+            state.reads.note_write();
         }
     }
     span.in_scope(|| {

@@ -60,10 +60,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         abandoned: stats.abandoned.load(Ordering::Relaxed),
     };
     let pool = state.pool.state();
-    let (read_cache_bytes, read_cache_entries) = {
-        let ((reads_bytes, reads), (pages_bytes, pages)) = (state.reads.size(), state.pages.size());
-        (reads_bytes + pages_bytes, reads + pages)
-    };
+    let (read_cache_bytes, read_cache_entries) = state.reads.size();
     let scrape = ScrapeState {
         pool_max: state.pool.max_size(),
         pool_open: pool.connections,

@@ -1,18 +1,15 @@
 //! /questions: list, ask, read, edit, delete, revisions, acceptance,
 //! follows, and the shared vote and comment handlers of posts.
 
-use std::sync::Arc;
-
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::cached::{self, CachedPage, Lookup};
+use super::cached::{self, Lookup};
 use super::extract::{AuthUser, JsonBody, MaybeUser, VisitorId, non_null, present, user_agent};
 use crate::domain::post::parse_area;
 use crate::domain::{Body, CommentBody, Errors, TagName, Title};
 use crate::error::{ApiError, ApiResult};
 use crate::http::state::AppState;
-use crate::service::Caller;
 use crate::service::community::answers;
 use crate::service::community::comments;
 use crate::service::community::questions::{self, ListQuery, NewQuestion, QuestionEdit, QuestionSort};
@@ -154,8 +151,7 @@ pub async fn create(state: web::Data<AppState>, user: AuthUser, body: JsonBody<A
 }
 
 /// Reading a question with `X-Visitor-Id` counts one view per visitor and
-/// day. What an anonymous reader sees does not depend on who they are, so
-/// their page comes from the page cache, counted view or not.
+/// day.
 pub async fn show(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
@@ -164,66 +160,37 @@ pub async fn show(
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
-    match user.caller() {
-        // Their votes and follows are on the page; moderators see hidden
-        // posts.
-        Some(viewer) => show_to_member(&state, &req, viewer, visitor.0, id).await,
-        None => show_to_anyone(&state, &req, visitor.0, id).await,
-    }
-}
-
-async fn show_to_anyone(
-    state: &web::Data<AppState>,
-    req: &actix_web::HttpRequest,
-    visitor: Option<String>,
-    id: i64,
-) -> ApiResult<HttpResponse> {
-    let page = match cached::page(state, id) {
-        Ok(page) => page,
-        Err(stamp) => {
-            // A question hidden from this reader is a 404 and no view.
-            let detail = state.db(move |conn| questions::detail(conn, None, id)).await?;
-            let page = Arc::new(CachedPage::of(&detail)?);
-            cached::keep_page(state, id, stamp, page.clone());
-            page
-        }
+    let viewer = user.caller();
+    let counts_a_view = visitor.0.is_some();
+    // What a signed-in caller sees depends on who they are (their votes,
+    // moderators see hidden posts); a counted view must reach the counter.
+    let slot = match cached::lookup(&state, &req, viewer.is_none() && !counts_a_view) {
+        Lookup::Hit(response) => return Ok(response),
+        Lookup::Miss(slot) => slot,
     };
-    if let Some(visitor) = visitor {
-        let (now, agent) = (state.ctx.clock.now(), user_agent(req));
-        let facts = page.facts.clone();
-        let view =
-            state.db(move |conn| PageView::read(conn, None, &visitor, agent.as_deref(), (id, &facts), now)).await?;
-        state.views.add(view);
-    }
-    Ok(page.respond(state.views.pending(id)))
-}
-
-async fn show_to_member(
-    state: &web::Data<AppState>,
-    req: &actix_web::HttpRequest,
-    viewer: Caller,
-    visitor: Option<String>,
-    id: i64,
-) -> ApiResult<HttpResponse> {
-    let (now, agent) = (state.ctx.clock.now(), user_agent(req));
+    let Some(visitor) = visitor.0 else {
+        let mut detail = state.db(move |conn| questions::detail(conn, viewer.as_ref(), id)).await?;
+        detail.view_count += state.views.pending(id);
+        return slot.respond(&state, &detail);
+    };
+    let now = state.ctx.clock.now();
+    let agent = user_agent(&req);
     let (view, mut detail) = state
         .db(move |conn| {
-            let detail = questions::detail(conn, Some(&viewer), id)?;
-            let view = match visitor {
-                Some(visitor) => {
-                    let question = (id, &detail.facts());
-                    Some(PageView::read(conn, Some(&viewer), &visitor, agent.as_deref(), question, now)?)
-                }
-                None => None,
-            };
+            // The page first: a question this caller may not see is a 404
+            // and no view.
+            let detail = questions::detail(conn, viewer.as_ref(), id)?;
+            let question = (id, &detail.facts());
+            let view = PageView::read(conn, viewer.as_ref(), &visitor, agent.as_deref(), question, now)?;
             Ok((view, detail))
         })
         .await?;
-    if let Some(view) = view {
-        state.views.add(view);
+    if state.views.add(view) {
+        // The view count changed, which the cache's stamp does not see.
+        cached::forget(&state, req.path());
     }
     detail.view_count += state.views.pending(id);
-    Ok(HttpResponse::Ok().json(detail))
+    slot.respond(&state, &detail)
 }
 
 #[derive(Deserialize)]

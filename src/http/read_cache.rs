@@ -25,14 +25,10 @@ use quick_cache::sync::Cache;
 
 use crate::service::search::indexer::IndexerStatus;
 
-/// Bytes of cached values (and keys) a node keeps: 16 MiB in all, most
-/// of it for question pages (a few kilobytes each, and the reads most
-/// often repeated); lists, searches and similar questions are fewer and
-/// mostly popular.
-pub const PAGES_BYTES: u64 = 10 * 1024 * 1024;
-pub const OTHER_READS_BYTES: u64 = 6 * 1024 * 1024;
-/// A rough size of an entry, for the cache's sizing.
-const EXPECTED_ENTRY_BYTES: u64 = 4096;
+/// Bytes of cached values (and keys) a node keeps.
+const CAPACITY_BYTES: u64 = 16 * 1024 * 1024;
+/// A rough count of entries for the cache's sizing.
+const EXPECTED_ENTRIES: usize = 4096;
 
 pub struct ReadCache<V> {
     entries: Cache<String, Entry<V>, ByWeight>,
@@ -64,11 +60,11 @@ impl<V> Weighter<String, Entry<V>> for ByWeight {
 }
 
 impl<V: Clone> ReadCache<V> {
-    /// A cache of `capacity` bytes that follows this node's writes and
-    /// `index`'s commits. A zero time to live turns it off.
-    pub fn new(time_to_live: Duration, index: Arc<IndexerStatus>, capacity: u64) -> ReadCache<V> {
+    /// A cache that follows this node's writes and `index`'s commits.
+    /// A zero time to live turns it off.
+    pub fn new(time_to_live: Duration, index: Arc<IndexerStatus>) -> ReadCache<V> {
         ReadCache {
-            entries: Cache::with_weighter((capacity / EXPECTED_ENTRY_BYTES) as usize, capacity, ByWeight),
+            entries: Cache::with_weighter(EXPECTED_ENTRIES, CAPACITY_BYTES, ByWeight),
             time_to_live,
             local_writes: AtomicU64::new(0),
             index,
@@ -137,14 +133,9 @@ impl<V: Clone> ReadCache<V> {
         (self.entries.weight(), self.entries.len())
     }
 
-    /// Replaces an entry's value with `change` of it (its data changed in
-    /// a way the stamp does not see, and `change` knows how), keeping its
-    /// stamp and its age: it is served no longer than it would have been.
-    pub fn update(&self, key: &str, change: impl FnOnce(&V) -> V) {
-        if let Some(entry) = self.entries.get(key) {
-            let value = change(&entry.value);
-            let _ = self.entries.replace(key.to_owned(), Entry { value, ..entry }, true);
-        }
+    /// Drops one entry (its data changed in a way the stamp does not see).
+    pub fn remove(&self, key: &str) {
+        self.entries.remove(key);
     }
 }
 
@@ -154,7 +145,7 @@ mod tests {
 
     fn cache(ttl_ms: u64) -> (ReadCache<String>, Arc<IndexerStatus>) {
         let status = Arc::new(IndexerStatus::default());
-        (ReadCache::new(Duration::from_millis(ttl_ms), status.clone(), OTHER_READS_BYTES), status)
+        (ReadCache::new(Duration::from_millis(ttl_ms), status.clone()), status)
     }
 
     #[test]
@@ -211,6 +202,6 @@ mod tests {
         for i in 0..64 {
             cache.insert(format!("k{i}"), cache.stamp(), String::new(), big);
         }
-        assert!(cache.entries.weight() <= OTHER_READS_BYTES);
+        assert!(cache.entries.weight() <= CAPACITY_BYTES);
     }
 }

@@ -24,10 +24,6 @@ pub struct AppState {
     pub search: Search,
     /// Serialized responses of hot reads that do not depend on the caller.
     pub reads: ReadCache<web::Bytes>,
-    /// Question pages as anonymous readers see them, by question id
-    /// (`cached::CachedPage`); shared with the view writer, which raises
-    /// their stored view counts as it writes views.
-    pub pages: Arc<ReadCache<Arc<super::cached::CachedPage>>>,
     pub rate_limiter: RateLimiter,
     pub metrics: Metrics,
     /// This node's mail sender.
@@ -55,13 +51,6 @@ pub async fn current_rules(state: &web::Data<AppState>) -> ApiResult<Arc<SiteSet
 }
 
 impl AppState {
-    /// This node handled a write that may change what reads show: both
-    /// caches start afresh. Called after the write committed.
-    pub fn note_write(&self) {
-        self.reads.note_write();
-        self.pages.note_write();
-    }
-
     /// Runs blocking database work on actix's blocking pool with a pooled
     /// connection. A pool timeout becomes a 503.
     pub async fn db<T, F>(&self, work: F) -> ApiResult<T>

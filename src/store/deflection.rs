@@ -480,22 +480,24 @@ pub fn save_session(conn: &mut DbConn, session: &Session, existed: bool) -> Quer
     Ok(())
 }
 
-/// A visitor's days of one kind in any category of `categories` and any
-/// area of `areas` (a handful per visitor and cell), by day.
+/// A visitor's days of one kind in the cells that pair either category
+/// with either area (a handful per visitor and cell), by day. Two values
+/// each rather than a list: a list of any length (`IN`) is prepared again
+/// on every call on SQLite, this is prepared once per connection.
 pub fn visitor_days(
     conn: &mut DbConn,
     visitor: &str,
-    (categories, areas): (&[&str], &[&str]),
+    ([category, other_category], [area, other_area]): ([&str; 2], [&str; 2]),
     kind: &str,
 ) -> QueryResult<Vec<VisitorDay>> {
-    dv::table
+    super::native!(conn, |c| dv::table
         .filter(dv::visitor_id.eq(visitor))
-        .filter(dv::category.eq_any(categories))
-        .filter(dv::area.eq_any(areas))
+        .filter(dv::category.eq(category).or(dv::category.eq(other_category)))
+        .filter(dv::area.eq(area).or(dv::area.eq(other_area)))
         .filter(dv::kind.eq(kind))
         .order(dv::day.asc())
         .select(VisitorDay::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn save_visitor_day(conn: &mut DbConn, row: &VisitorDay, existed: bool) -> QueryResult<()> {

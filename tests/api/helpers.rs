@@ -394,7 +394,7 @@ impl TestApp {
         let mut conn = self.conn();
         self.state.views.flush(&mut conn).expect("page views written");
         let result = f(&mut conn);
-        self.state.note_write();
+        self.state.reads.note_write();
         result
     }
 }

@@ -51,8 +51,9 @@ pub struct PageView {
 
 impl PageView {
     /// Reads what a view of a question the caller has just been shown
-    /// needs: only whether the database counted this visitor today (the
-    /// event is made from the page's own `question` facts).
+    /// needs: only whether the database counted this visitor today. The
+    /// event is made from the page's own `question` facts (reading them
+    /// again was a second transaction and query per counted view).
     pub fn read(
         conn: &mut DbConn,
         caller: Option<&Caller>,
@@ -126,33 +127,14 @@ struct Pending {
     dropped: u64,
 }
 
-/// Told, after each commit, the questions whose stored view counts it
-/// raised and by how much.
-pub type WrittenHook = Box<dyn Fn(&[(i64, i64)]) + Send + Sync>;
-
+#[derive(Default)]
 struct Shared {
     pending: Mutex<Pending>,
-    /// Brings up to date the stored counts of the pages a node keeps: a
-    /// cached page holds the stored count, to which pending views are added.
-    written: WrittenHook,
     /// One flush at a time (the thread, shutdown, a test).
     flushing: Mutex<()>,
     stop: AtomicBool,
     wake: Mutex<bool>,
     condvar: Condvar,
-}
-
-impl Shared {
-    fn new(written: WrittenHook) -> Shared {
-        Shared {
-            pending: Mutex::default(),
-            written,
-            flushing: Mutex::default(),
-            stop: AtomicBool::default(),
-            wake: Mutex::default(),
-            condvar: Condvar::default(),
-        }
-    }
 }
 
 /// This node's view counter and its writer thread.
@@ -162,10 +144,9 @@ pub struct ViewCounter {
 }
 
 impl ViewCounter {
-    /// Starts the writer on its own pool (one connection); `written` hears
-    /// of every question whose stored count it changed.
-    pub fn start(pool: DbPool, written: WrittenHook) -> ViewCounter {
-        let shared = Arc::new(Shared::new(written));
+    /// Starts the writer on its own pool (one connection).
+    pub fn start(pool: DbPool) -> ViewCounter {
+        let shared = Arc::new(Shared::default());
         let worker = shared.clone();
         let thread =
             std::thread::Builder::new().name("views".into()).spawn(move || write_periodically(&pool, &worker)).ok();
@@ -263,7 +244,7 @@ fn flush(shared: &Shared, conn: &mut DbConn) -> ApiResult<()> {
     };
     let (mut outcome, unwritten) = write_in_chunks(shared, conn, &batch);
     if outcome.as_ref().is_err_and(|e| !matches!(e, ApiError::Unavailable(_))) {
-        outcome = write_one_by_one(shared, conn, &unwritten);
+        outcome = write_one_by_one(conn, &unwritten);
     }
     let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
     pending.writing = None;
@@ -293,11 +274,8 @@ fn write_in_chunks(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> (ApiRes
             (None, None) => return (Ok(()), Batch::default()),
             (k, e) => (k.unwrap_or_default(), e.unwrap_or_default()),
         };
-        match write(conn, key_chunk, event_chunk) {
-            // Before the views leave "pending": a page read in between
-            // counts them twice for a moment rather than not at all.
-            Ok(added) => (shared.written)(&added),
-            Err(e) => return (Err(e), Batch::of(&keys[keys_done..], &batch.events[events_done..])),
+        if let Err(e) = write(conn, key_chunk, event_chunk) {
+            return (Err(e), Batch::of(&keys[keys_done..], &batch.events[events_done..]));
         }
         let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
         for key in key_chunk {
@@ -308,13 +286,13 @@ fn write_in_chunks(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> (ApiRes
     }
 }
 
-fn write_one_by_one(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> ApiResult<()> {
+fn write_one_by_one(conn: &mut DbConn, batch: &Batch) -> ApiResult<()> {
     let mut refused = 0;
     let keys = batch.keys.iter().map(|k| (Some(k), &[][..]));
     let events = batch.events.chunks(1).map(|e| (None, e));
     for (key, events) in keys.chain(events) {
         match write(conn, key.as_slice(), events) {
-            Ok(added) => (shared.written)(&added),
+            Ok(()) => {}
             Err(ApiError::Unavailable(detail)) => return Err(ApiError::Unavailable(detail)),
             Err(e) => {
                 refused += 1;
@@ -326,24 +304,22 @@ fn write_one_by_one(shared: &Shared, conn: &mut DbConn, batch: &Batch) -> ApiRes
     Ok(())
 }
 
-/// Writes views and events in one transaction; returns the views the
-/// stored counts took, by question.
-fn write(conn: &mut DbConn, keys: &[&ViewKey], events: &[StoredEvent]) -> ApiResult<Vec<(i64, i64)>> {
+fn write(conn: &mut DbConn, keys: &[&ViewKey], events: &[StoredEvent]) -> ApiResult<()> {
     let mut keys: Vec<ViewKey> = keys.iter().map(|k| (*k).clone()).collect();
     // One order for every writer: two PostgreSQL nodes flushing the same
     // keys lock them in the same order and cannot deadlock.
     keys.sort_unstable_by(|a, b| (a.question_id, &a.visitor_key, &a.day).cmp(&(b.question_id, &b.visitor_key, &b.day)));
-    write_transaction(conn, |conn| -> ApiResult<Vec<(i64, i64)>> {
+    write_transaction(conn, |conn| -> ApiResult<()> {
         let mut added: HashMap<i64, i64> = HashMap::new();
         for question in store::record_new(conn, &keys)? {
             *added.entry(question).or_default() += 1;
         }
         let mut questions: Vec<(i64, i64)> = added.into_iter().collect();
         questions.sort_unstable();
-        for &(question, views) in &questions {
+        for (question, views) in questions {
             db::questions::add_views(conn, question, views)?;
         }
         deflection::store_events(conn, events.to_vec())?;
-        Ok(questions)
+        Ok(())
     })
 }

@@ -16,7 +16,7 @@ use crate::store::deflection::{
 use diesel::QueryResult;
 
 use super::gaps;
-use super::rollup::{self, Deltas, day_of, report_cells};
+use super::rollup::{self, ANY_AREA, ANY_CATEGORY, Deltas, day_of, report_cells};
 
 /// Where and when an event counts: its category and area ('' for none).
 #[derive(Clone, Copy)]
@@ -332,17 +332,13 @@ fn self_service(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent, labels:
 /// it to their previous day of the same kind there and their next to it.
 fn mark_day(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str, labels: Labels<'_>, kind: &str) -> QueryResult<()> {
     let day = day_of(labels.at);
-    let cells = report_cells(labels.category, labels.area);
-    // The cells are every pairing of these (the "any" values included), so
-    // one query reads the days of all of them (a view was up to four).
-    let mut categories: Vec<&str> = cells.iter().map(|c| c.0).collect();
-    let mut areas: Vec<&str> = cells.iter().map(|c| c.1).collect();
-    for values in [&mut categories, &mut areas] {
-        values.sort_unstable();
-        values.dedup();
-    }
-    let known = store::visitor_days(conn, visitor, (&categories, &areas), kind)?;
-    for (category, area) in cells {
+    // The cells are every pairing of "any" or the event's category with
+    // "any" or its area, so one query reads the days of all of them (a
+    // view was up to four).
+    let category = if labels.category.is_empty() { ANY_CATEGORY } else { labels.category };
+    let area = if labels.area.is_empty() { ANY_AREA } else { labels.area };
+    let known = store::visitor_days(conn, visitor, ([ANY_CATEGORY, category], [ANY_AREA, area]), kind)?;
+    for (category, area) in report_cells(labels.category, labels.area) {
         let days = known.iter().filter(|d| d.category == category && d.area == area);
         if days.clone().any(|d| d.day == day) {
             continue;
