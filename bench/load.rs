@@ -140,6 +140,10 @@ impl Memory {
     }
 }
 
+/// The pause after each measured run, longer than the view writer's
+/// flush interval (1 s) with room for a backlog.
+const SETTLE: Duration = Duration::from_secs(3);
+
 /// The endpoints under load: a name and the lua that makes its requests.
 fn endpoints(material: &Material, n: usize, token: &str) -> Vec<(&'static str, String)> {
     let mut rng = Rng(99);
@@ -372,6 +376,12 @@ fn measure(options: &Options, material: &Material, n: usize, sides: &[Side]) -> 
             target.analyze_if_autovacuum_off();
             let mut measured = wrk(options, &server.base, &script, options.seconds);
             measured.memory = Memory::of(server.child.id());
+            // A server goes on working after its load stops (the page views
+            // of its last second, their deflection events): let that end
+            // before the other side is measured. Without the pause the
+            // same binary measured second served 0.88x the counted views
+            // of the first (bench/results/2026-12-07-load-aa.md).
+            std::thread::sleep(SETTLE);
             eprintln!(
                 "  {:>10} {:>6} {n:>8} {name:<28} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
                 target.backend,
