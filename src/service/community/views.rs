@@ -46,7 +46,7 @@ const DROP_AT: usize = 200_000;
 pub struct PageView {
     key: ViewKey,
     counted_before: bool,
-    event: Option<StoredEvent>,
+    event: StoredEvent,
 }
 
 impl PageView {
@@ -74,7 +74,7 @@ impl PageView {
         };
         let counted_before = store::seen(conn, &key)?;
         let event = deflection::server_event_about(question, Some(question.author_id), event);
-        Ok(PageView { key, counted_before, event: Some(event) })
+        Ok(PageView { key, counted_before, event })
     }
 }
 
@@ -171,7 +171,7 @@ impl ViewCounter {
             *pending.waiting.counts.entry(key.question_id).or_default() += 1;
             pending.waiting.keys.insert(key);
         }
-        pending.waiting.events.extend(event);
+        pending.waiting.events.push(event);
         if pending.waiting.events.len() >= FLUSH_AT {
             self.wake();
         }
