@@ -8,17 +8,13 @@ use super::schema::{answers, badges};
 
 /// Awards a badge unless the user has it.
 pub fn award(conn: &mut DbConn, user_id: i64, badge: &str, at: NaiveDateTime) -> QueryResult<bool> {
-    let has: bool = diesel::select(diesel::dsl::exists(
-        badges::table.filter(badges::user_id.eq(user_id)).filter(badges::badge.eq(badge)),
-    ))
-    .get_result(conn)?;
-    if has {
-        return Ok(false);
-    }
-    diesel::insert_into(badges::table)
+    // One statement: the unique index on (user, badge) turns a second
+    // award into nothing (every answer posted asks for "first answer").
+    let inserted = super::native!(conn, |c| diesel::insert_into(badges::table)
         .values((badges::user_id.eq(user_id), badges::badge.eq(badge), badges::awarded_at.eq(at)))
-        .execute(conn)?;
-    Ok(true)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
 }
 
 /// (badge, awarded at) of a user, oldest first.

@@ -3,9 +3,9 @@
 //! Raw events are append-only and deduplicated by `event_id`. The derived
 //! state — one row per visitor and question, per contact intent, per
 //! self-service session and per visitor-day — is loaded, changed by the
-//! service's rules and saved here, and the daily rollups are adjusted by
-//! the difference. Times are Unix seconds so the window arithmetic is the
-//! same SQL on both backends.
+//! service's rules and saved by `deflection_state` (re-exported here), and
+//! the daily rollups are adjusted by the difference. Times are Unix seconds
+//! so the window arithmetic is the same SQL on both backends.
 
 use std::collections::HashMap;
 
@@ -20,6 +20,7 @@ use super::schema::{
 };
 use super::{Backend, DbConn, MultiBackend, portable_sql};
 
+pub use super::deflection_state::*;
 pub use super::plausibility::CONFIRMING;
 
 /// Event types that count as a resident trying to help themselves.
@@ -256,259 +257,6 @@ pub fn last_before(conn: &mut DbConn, visitor: &str, kinds: &[&str], before: i64
     epoch_of(conn, "MAX", visitor, kinds, "<", before)
 }
 
-/// One visitor and question.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = dp, primary_key(visitor_id, question_id), treat_none_as_null = true)]
-pub struct Pair {
-    pub visitor_id: String,
-    pub question_id: i64,
-    /// The category and the area of the pair's earliest events that had one
-    /// ('' for none), and those events' times.
-    pub category: String,
-    pub category_at: Option<i64>,
-    pub area: String,
-    pub area_at: Option<i64>,
-    /// The first view of the question while it was solved.
-    pub solved_view_at: Option<i64>,
-    /// The first contact attempt (intent or submission) at or after it.
-    pub first_attempt_after_view_at: Option<i64>,
-    /// The latest answer to "Did this answer your question?" (by time, then
-    /// arrival), and when.
-    pub helpful: Option<String>,
-    pub helpful_at: Option<i64>,
-    pub helpful_event: Option<i64>,
-    /// The latest answer to "Would you otherwise have contacted us?".
-    pub would: Option<String>,
-    pub would_at: Option<i64>,
-    pub would_event: Option<i64>,
-    /// The earliest contact intent the visitor confirmed resolved with it.
-    pub intent_confirmed_at: Option<i64>,
-    /// When the pair became a confirmed deflection, and the first contact
-    /// submitted by the visitor at or after that.
-    pub confirmed_at: Option<i64>,
-    pub first_contact_after_confirm_at: Option<i64>,
-}
-
-impl Pair {
-    pub fn new(visitor: &str, question: i64, category: &str) -> Pair {
-        Pair {
-            visitor_id: visitor.to_owned(),
-            question_id: question,
-            category: category.to_owned(),
-            category_at: None,
-            area: String::new(),
-            area_at: None,
-            solved_view_at: None,
-            first_attempt_after_view_at: None,
-            helpful: None,
-            helpful_at: None,
-            helpful_event: None,
-            would: None,
-            would_at: None,
-            would_event: None,
-            intent_confirmed_at: None,
-            confirmed_at: None,
-            first_contact_after_confirm_at: None,
-        }
-    }
-}
-
-/// One contact intent.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = di, primary_key(intent_id), treat_none_as_null = true)]
-pub struct Intent {
-    pub intent_id: String,
-    pub visitor_id: String,
-    /// As for pairs: from the intent's earliest events with one.
-    pub category: String,
-    pub category_at: Option<i64>,
-    pub area: String,
-    pub area_at: Option<i64>,
-    /// The hold-out arm, when /questions/similar assigned one.
-    pub arm: Option<String>,
-    pub started_at: Option<i64>,
-    pub suggestions_shown: bool,
-    /// The first suggestion clicked, and which question it was.
-    pub clicked_at: Option<i64>,
-    pub clicked_question_id: Option<i64>,
-    /// The first "this solved it, I won't contact you", and with which
-    /// question.
-    pub confirmed_at: Option<i64>,
-    pub confirmed_question_id: Option<i64>,
-    pub submitted_at: Option<i64>,
-    /// The visitor's first submitted contact (by any intent, or none) at or
-    /// after the start, and after the confirmation.
-    pub first_contact_after_start_at: Option<i64>,
-    pub first_contact_after_confirm_at: Option<i64>,
-    /// The visitor's last self-service event before the start.
-    pub last_self_service_before_start_at: Option<i64>,
-}
-
-impl Intent {
-    pub fn new(intent: &str, visitor: &str, category: &str, arm: Option<String>) -> Intent {
-        Intent {
-            intent_id: intent.to_owned(),
-            visitor_id: visitor.to_owned(),
-            category: category.to_owned(),
-            category_at: None,
-            area: String::new(),
-            area_at: None,
-            arm,
-            started_at: None,
-            suggestions_shown: false,
-            clicked_at: None,
-            clicked_question_id: None,
-            confirmed_at: None,
-            confirmed_question_id: None,
-            submitted_at: None,
-            first_contact_after_start_at: None,
-            first_contact_after_confirm_at: None,
-            last_self_service_before_start_at: None,
-        }
-    }
-}
-
-/// One self-service session.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = ds, primary_key(session_key), treat_none_as_null = true)]
-pub struct Session {
-    pub session_key: String,
-    pub visitor_id: String,
-    /// As for pairs: from the session's earliest events with one.
-    pub category: String,
-    pub category_at: Option<i64>,
-    pub area: String,
-    pub area_at: Option<i64>,
-    pub started_at: i64,
-    pub helpful_yes: bool,
-}
-
-/// One day on which a visitor served themselves, or submitted a contact,
-/// in one report cell: a category and an area, '*' standing for any.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable, AsChangeset, Identifiable)]
-#[diesel(table_name = dv, primary_key(visitor_id, category, area, kind, day), treat_none_as_null = true)]
-pub struct VisitorDay {
-    pub visitor_id: String,
-    pub category: String,
-    pub area: String,
-    pub kind: String,
-    pub day: i64,
-    pub previous_day: Option<i64>,
-}
-
-pub fn load_pair(conn: &mut DbConn, visitor: &str, question: i64) -> QueryResult<Option<Pair>> {
-    dp::table.find((visitor, question)).select(Pair::as_select()).first(conn).optional()
-}
-
-/// A visitor's pairs whose `anchor` is at or before `at` and whose
-/// first-contact `column` is unset or later: those a contact at `at` moves.
-pub fn pairs_moved_by_contact(conn: &mut DbConn, visitor: &str, at: i64, attempt_only: bool) -> QueryResult<Vec<Pair>> {
-    let view = dp::solved_view_at
-        .le(at)
-        .and(dp::first_attempt_after_view_at.is_null().or(dp::first_attempt_after_view_at.gt(at)));
-    let confirm = dp::confirmed_at
-        .le(at)
-        .and(dp::first_contact_after_confirm_at.is_null().or(dp::first_contact_after_confirm_at.gt(at)));
-    let query = dp::table.filter(dp::visitor_id.eq(visitor)).select(Pair::as_select());
-    if attempt_only { query.filter(view).load(conn) } else { query.filter(view.or(confirm)).load(conn) }
-}
-
-pub fn save_pair(conn: &mut DbConn, pair: &Pair, existed: bool) -> QueryResult<()> {
-    if existed {
-        diesel::update(pair).set(pair).execute(conn)?;
-    } else {
-        diesel::insert_into(dp::table).values(pair).execute(conn)?;
-    }
-    Ok(())
-}
-
-pub fn load_intent(conn: &mut DbConn, intent: &str) -> QueryResult<Option<Intent>> {
-    di::table.find(intent).select(Intent::as_select()).first(conn).optional()
-}
-
-/// A visitor's intents that a submitted contact at `at` moves.
-pub fn intents_moved_by_contact(conn: &mut DbConn, visitor: &str, at: i64) -> QueryResult<Vec<Intent>> {
-    let start = di::started_at
-        .le(at)
-        .and(di::first_contact_after_start_at.is_null().or(di::first_contact_after_start_at.gt(at)));
-    let confirm = di::confirmed_at
-        .le(at)
-        .and(di::first_contact_after_confirm_at.is_null().or(di::first_contact_after_confirm_at.gt(at)));
-    di::table.filter(di::visitor_id.eq(visitor)).filter(start.or(confirm)).select(Intent::as_select()).load(conn)
-}
-
-/// A visitor's intents started after `at` whose last self-service before
-/// the start is unset or earlier: those a self-service event at `at` moves.
-pub fn intents_moved_by_self_service(conn: &mut DbConn, visitor: &str, at: i64) -> QueryResult<Vec<Intent>> {
-    di::table
-        .filter(di::visitor_id.eq(visitor))
-        .filter(di::started_at.gt(at))
-        .filter(di::last_self_service_before_start_at.is_null().or(di::last_self_service_before_start_at.lt(at)))
-        .select(Intent::as_select())
-        .load(conn)
-}
-
-/// The earliest time a visitor's intents were confirmed resolved with a
-/// question.
-pub fn earliest_intent_confirmation(conn: &mut DbConn, visitor: &str, question: i64) -> QueryResult<Option<i64>> {
-    di::table
-        .filter(di::visitor_id.eq(visitor))
-        .filter(di::confirmed_question_id.eq(question))
-        .select(diesel::dsl::min(di::confirmed_at))
-        .first(conn)
-}
-
-pub fn save_intent(conn: &mut DbConn, intent: &Intent, existed: bool) -> QueryResult<()> {
-    if existed {
-        diesel::update(intent).set(intent).execute(conn)?;
-    } else {
-        diesel::insert_into(di::table).values(intent).execute(conn)?;
-    }
-    Ok(())
-}
-
-pub fn load_session(conn: &mut DbConn, key: &str) -> QueryResult<Option<Session>> {
-    ds::table.find(key).select(Session::as_select()).first(conn).optional()
-}
-
-pub fn save_session(conn: &mut DbConn, session: &Session, existed: bool) -> QueryResult<()> {
-    if existed {
-        diesel::update(session).set(session).execute(conn)?;
-    } else {
-        diesel::insert_into(ds::table).values(session).execute(conn)?;
-    }
-    Ok(())
-}
-
-/// A visitor's days of one kind in the cells that pair either category
-/// with either area (a handful per visitor and cell), by day. Two values
-/// each rather than a list: a list of any length (`IN`) is prepared again
-/// on every call on SQLite, this is prepared once per connection.
-pub fn visitor_days(
-    conn: &mut DbConn,
-    visitor: &str,
-    ([category, other_category], [area, other_area]): ([&str; 2], [&str; 2]),
-    kind: &str,
-) -> QueryResult<Vec<VisitorDay>> {
-    super::native!(conn, |c| dv::table
-        .filter(dv::visitor_id.eq(visitor))
-        .filter(dv::category.eq(category).or(dv::category.eq(other_category)))
-        .filter(dv::area.eq(area).or(dv::area.eq(other_area)))
-        .filter(dv::kind.eq(kind))
-        .order(dv::day.asc())
-        .select(VisitorDay::as_select())
-        .load(c))
-}
-
-pub fn save_visitor_day(conn: &mut DbConn, row: &VisitorDay, existed: bool) -> QueryResult<()> {
-    if existed {
-        diesel::update(row).set(row).execute(conn)?;
-    } else {
-        diesel::insert_into(dv::table).values(row).execute(conn)?;
-    }
-    Ok(())
-}
-
 /// A rollup cell's key: day, category, area, metric, gap, gap2.
 pub type RollupKey<'a> = (i64, &'a str, &'a str, &'a str, i64, i64);
 
@@ -551,25 +299,6 @@ pub fn all_rollups(conn: &mut DbConn) -> QueryResult<Vec<RollupCell>> {
         .filter(dr::n.ne(0))
         .order((dr::day, dr::category, dr::area, dr::metric, dr::gap, dr::gap2))
         .select((dr::day, dr::category, dr::area, dr::metric, dr::gap, dr::gap2, dr::n))
-        .load(conn)
-}
-
-pub fn all_pairs(conn: &mut DbConn) -> QueryResult<Vec<Pair>> {
-    dp::table.order((dp::visitor_id, dp::question_id)).select(Pair::as_select()).load(conn)
-}
-
-pub fn all_intents(conn: &mut DbConn) -> QueryResult<Vec<Intent>> {
-    di::table.order(di::intent_id).select(Intent::as_select()).load(conn)
-}
-
-pub fn all_sessions(conn: &mut DbConn) -> QueryResult<Vec<Session>> {
-    ds::table.order(ds::session_key).select(Session::as_select()).load(conn)
-}
-
-pub fn all_visitor_days(conn: &mut DbConn) -> QueryResult<Vec<VisitorDay>> {
-    dv::table
-        .order((dv::visitor_id, dv::category, dv::area, dv::kind, dv::day))
-        .select(VisitorDay::as_select())
         .load(conn)
 }
 
@@ -710,21 +439,53 @@ pub fn question_facts(conn: &mut DbConn, question: i64) -> QueryResult<Option<Qu
         })
 }
 
+/// The facts of the questions that exist among `ids`. PostgreSQL reads
+/// them in one statement (an array parameter keeps it prepared); SQLite
+/// one by one, as a list of any length would be prepared again each time
+/// and an in-process statement costs no round trip.
+pub fn questions_facts(conn: &mut DbConn, ids: impl Iterator<Item = i64>) -> QueryResult<HashMap<i64, QuestionFacts>> {
+    use super::schema::{categories, questions};
+    let mut ids: Vec<i64> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    match conn {
+        DbConn::Postgres(c) => {
+            let rows: Vec<FactsRow> = questions::table
+                .inner_join(categories::table)
+                .filter(questions::id.eq_any(&ids))
+                .select((questions::id, questions::status, categories::slug, questions::area, questions::author_id))
+                .load(c)?;
+            Ok(rows.into_iter().map(with_facts).collect())
+        }
+        DbConn::Sqlite(_) => {
+            let mut facts = HashMap::with_capacity(ids.len());
+            for id in ids {
+                if let Some(found) = question_facts(conn, id)? {
+                    facts.insert(id, found);
+                }
+            }
+            Ok(facts)
+        }
+    }
+}
+
 /// Every question's id and facts (for the demo's synthetic traffic).
 pub fn question_catalogue(conn: &mut DbConn) -> QueryResult<Vec<(i64, QuestionFacts)>> {
     use super::schema::{categories, questions};
-    let rows: Vec<(i64, String, String, Option<String>, i64)> = questions::table
+    let rows: Vec<FactsRow> = questions::table
         .inner_join(categories::table)
         .filter(questions::deleted_at.is_null())
         .order(questions::id)
         .select((questions::id, questions::status, categories::slug, questions::area, questions::author_id))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, status, category, area, author_id)| {
-            (id, QuestionFacts { solved: status == "solved", category, area, author_id })
-        })
-        .collect())
+    Ok(rows.into_iter().map(with_facts).collect())
+}
+
+/// A question's id, status, category slug, area and author.
+type FactsRow = (i64, String, String, Option<String>, i64);
+
+fn with_facts((id, status, category, area, author_id): FactsRow) -> (i64, QuestionFacts) {
+    (id, QuestionFacts { solved: status == "solved", category, area, author_id })
 }
 
 pub fn answer_author(conn: &mut DbConn, answer: i64) -> QueryResult<Option<i64>> {

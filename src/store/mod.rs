@@ -13,6 +13,7 @@ pub mod close_votes;
 pub mod comments;
 pub mod deflection;
 pub mod deflection_reports;
+pub mod deflection_state;
 pub mod dump;
 pub mod escalations;
 pub mod flags;
@@ -43,7 +44,7 @@ mod writer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{
     AnsiTransactionManager, Instrumentation, InstrumentationEvent, SimpleConnection, TransactionManager,
@@ -127,24 +128,44 @@ impl QueryCounter {
     }
 
     fn instrument(&self, conn: &mut impl Connection, writer: Option<WriterSlot>) {
-        conn.set_instrumentation(ConnInstrumentation { queries: self.0.clone(), writer });
+        conn.set_instrumentation(ConnInstrumentation { queries: self.0.clone(), writer, last_success: None });
     }
 }
 
-/// What each connection carries: the pool's statement counter and, on
-/// SQLite, its database's writer queue (found again by downcasting in
-/// [`write_transaction`], as a connection has no other place for it).
+/// What each connection carries: the pool's statement counter, when its
+/// last statement succeeded and, on SQLite, its database's writer queue
+/// (found again by downcasting in [`write_transaction`], as a connection
+/// has no other place for it).
 struct ConnInstrumentation {
     queries: Arc<AtomicU64>,
     writer: Option<WriterSlot>,
+    last_success: Option<Instant>,
 }
 
 impl Instrumentation for ConnInstrumentation {
     fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
-            self.queries.fetch_add(1, Ordering::Relaxed);
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.queries.fetch_add(1, Ordering::Relaxed);
+            }
+            InstrumentationEvent::FinishQuery { error: None, .. } => self.last_success = Some(Instant::now()),
+            _ => {}
         }
     }
+}
+
+/// A PostgreSQL connection whose last statement succeeded this recently is
+/// handed out without a ping (HikariCP's `aliveBypassWindowMs`, 500 ms by
+/// default): under load that spares a round trip per checkout, and a
+/// connection lost since fails its next statement as one lost during it
+/// would.
+const ALIVE_WITHOUT_PING: Duration = Duration::from_millis(500);
+
+fn recently_alive(conn: &mut PgConnection) -> bool {
+    conn.instrumentation()
+        .downcast_ref::<ConnInstrumentation>()
+        .and_then(|i| i.last_success)
+        .is_some_and(|at| at.elapsed() < ALIVE_WITHOUT_PING)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +202,14 @@ impl ManageConnection for DbConnManager {
             // network connection does; skipping the check saves a
             // statement on every checkout.
             Backend::Sqlite => Ok(()),
-            Backend::Postgres => conn.ping().map_err(ConnectError::Query),
+            Backend::Postgres => {
+                if let DbConn::Postgres(c) = conn
+                    && recently_alive(c)
+                {
+                    return Ok(());
+                }
+                conn.ping().map_err(ConnectError::Query)
+            }
         }
     }
 

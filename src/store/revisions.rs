@@ -48,11 +48,21 @@ pub fn append(conn: &mut DbConn, new: &NewRevision<'_>) -> QueryResult<()> {
         .filter(revisions::post_id.eq(new.post_id))
         .select(diesel::dsl::max(revisions::revision))
         .first(conn)?;
+    insert(conn, new, last.unwrap_or(0) + 1)
+}
+
+/// Stores a new post's original text as its revision 1 (no earlier one to
+/// look up).
+pub fn insert_original(conn: &mut DbConn, new: &NewRevision<'_>) -> QueryResult<()> {
+    insert(conn, new, 1)
+}
+
+fn insert(conn: &mut DbConn, new: &NewRevision<'_>, revision: i32) -> QueryResult<()> {
     diesel::insert_into(revisions::table)
         .values((
             revisions::post_type.eq(new.post_type),
             revisions::post_id.eq(new.post_id),
-            revisions::revision.eq(last.unwrap_or(0) + 1),
+            revisions::revision.eq(revision),
             revisions::editor_id.eq(new.editor_id),
             revisions::title.eq(new.title),
             revisions::body.eq(new.body),

@@ -373,7 +373,11 @@ fn count_into(conn: &mut DbConn, caller: Option<&ConnInstrumentation>) {
         .downcast_ref::<ConnInstrumentation>()
         .is_some_and(|current| Arc::ptr_eq(&current.queries, &caller.queries));
     if !same {
-        c.set_instrumentation(ConnInstrumentation { queries: caller.queries.clone(), writer: None });
+        c.set_instrumentation(ConnInstrumentation {
+            queries: caller.queries.clone(),
+            writer: None,
+            last_success: None,
+        });
     }
 }
 

@@ -156,14 +156,14 @@ pub fn insert(
         conn,
         &AnswerInsertForm { question_id: question.id, author_id, body, body_html, created_at: at, updated_at: at },
     )?;
-    append_revision(conn, answer.id, author_id, body, at)?;
+    store::revisions::insert_original(conn, &revision(answer.id, author_id, body, at))?;
     badges::after_answer(conn, author_id, at)?;
     posts::state::refresh_state(conn, question)?;
     store::questions::touch(conn, question.id, at)?;
     notifications::notify_followers(
         conn,
         Event {
-            kind: Kind::AnswerPosted,
+            kind: Kind::AnswerPosted { asker_id: question.author_id },
             question_id: question.id,
             answer_id: Some(answer.id),
             comment_id: None,
@@ -175,20 +175,16 @@ pub fn insert(
     Ok(answer.id)
 }
 
-fn append_revision(conn: &mut DbConn, answer_id: i64, editor_id: i64, body: &str, now: NaiveDateTime) -> ApiResult<()> {
-    store::revisions::append(
-        conn,
-        &NewRevision {
-            post_type: PostType::Answer.as_str(),
-            post_id: answer_id,
-            editor_id,
-            title: None,
-            body,
-            tags: None,
-            created_at: now,
-        },
-    )?;
-    Ok(())
+fn revision(answer_id: i64, editor_id: i64, body: &str, now: NaiveDateTime) -> NewRevision<'_> {
+    NewRevision {
+        post_type: PostType::Answer.as_str(),
+        post_id: answer_id,
+        editor_id,
+        title: None,
+        body,
+        tags: None,
+        created_at: now,
+    }
 }
 
 /// Edits an answer; `redact` (moderators) hides the earlier revisions'
@@ -211,7 +207,7 @@ pub fn edit(conn: &mut DbConn, ctx: &Context, caller: &Caller, id: i64, body: Bo
             });
         }
         store::answers::update_body(conn, id, body.as_str(), &body_html, now)?;
-        append_revision(conn, id, caller.id, body.as_str(), now)?;
+        store::revisions::append(conn, &revision(id, caller.id, body.as_str(), now))?;
         store::questions::touch(conn, question.id, now)?;
         store::outbox::enqueue(conn, question.id, "answer_edited", now)?;
         posts::personal_info::guard(conn, Target::Answer(id), body.as_str(), now)?;

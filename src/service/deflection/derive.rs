@@ -16,7 +16,8 @@ use crate::store::deflection::{
 use diesel::QueryResult;
 
 use super::gaps;
-use super::rollup::{self, ANY_AREA, ANY_CATEGORY, Deltas, day_of, report_cells};
+use super::pending::Pending;
+use super::rollup::{self, day_of, report_cells};
 
 /// Where and when an event counts: its category and area ('' for none).
 #[derive(Clone, Copy)]
@@ -34,53 +35,51 @@ impl Labels<'_> {
 }
 
 /// Applies one counted event.
-pub fn apply(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent) -> QueryResult<()> {
+pub fn apply(conn: &mut DbConn, pending: &mut Pending, e: &StoredEvent) -> QueryResult<()> {
     let at = e.epoch();
     let visitor = e.visitor_id.as_str();
     let labels = Labels { category: e.category.as_deref().unwrap_or(""), area: e.area.as_deref().unwrap_or(""), at };
     if SELF_SERVICE.contains(&e.kind.as_str()) {
-        self_service(conn, deltas, e, labels)?;
+        self_service(conn, pending, e, labels)?;
     }
     let intent = e.intent_id.as_deref();
     match (e.kind.as_str(), e.question_id, intent) {
         ("search_performed", _, _) => gaps::frontend_search(conn, e),
         ("question_viewed", Some(q), _) if e.question_solved == Some(true) => {
-            solved_view(conn, deltas, visitor, q, labels)
+            solved_view(conn, pending, visitor, q, labels)
         }
-        ("accepted_answer_viewed", Some(q), _) => solved_view(conn, deltas, visitor, q, labels),
-        ("helpful_vote", Some(q), _) => survey(conn, deltas, e, q, labels, Survey::Helpful),
-        ("would_have_contacted", Some(q), _) => survey(conn, deltas, e, q, labels, Survey::WouldHaveContacted),
+        ("accepted_answer_viewed", Some(q), _) => solved_view(conn, pending, visitor, q, labels),
+        ("helpful_vote", Some(q), _) => survey(conn, pending, e, q, labels, Survey::Helpful),
+        ("would_have_contacted", Some(q), _) => survey(conn, pending, e, q, labels, Survey::WouldHaveContacted),
         ("contact_intent_started", _, Some(id)) => {
-            intent_step(conn, deltas, id, visitor, labels, Step::Started(at))?;
-            contact(conn, deltas, visitor, at, Contact::Attempt)
+            intent_step(conn, pending, id, visitor, labels, Step::Started(at))?;
+            contact(conn, pending, visitor, at, Contact::Attempt)
         }
-        ("contact_suggestions_shown", _, Some(id)) => intent_step(conn, deltas, id, visitor, labels, Step::Shown),
+        ("contact_suggestions_shown", _, Some(id)) => intent_step(conn, pending, id, visitor, labels, Step::Shown),
         ("contact_suggestion_clicked", q, Some(id)) => {
-            intent_step(conn, deltas, id, visitor, labels, Step::Clicked(at, q))
+            intent_step(conn, pending, id, visitor, labels, Step::Clicked(at, q))
         }
         ("contact_intent_confirmed_resolved", q, Some(id)) => {
-            intent_step(conn, deltas, id, visitor, labels, Step::Confirmed(at, q))
+            intent_step(conn, pending, id, visitor, labels, Step::Confirmed(at, q))
         }
         ("question_escalated", _, _) => {
-            contact(conn, deltas, visitor, at, Contact::Submission)?;
-            mark_day(conn, deltas, visitor, labels, "submitted")
+            contact(conn, pending, visitor, at, Contact::Submission)?;
+            mark_day(conn, pending, visitor, labels, "submitted")
         }
         ("contact_submitted", _, id) => {
             if let Some(id) = id {
-                intent_step(conn, deltas, id, visitor, labels, Step::Submitted(at))?;
+                intent_step(conn, pending, id, visitor, labels, Step::Submitted(at))?;
             }
-            contact(conn, deltas, visitor, at, Contact::Submission)?;
-            mark_day(conn, deltas, visitor, labels, "submitted")
+            contact(conn, pending, visitor, at, Contact::Submission)?;
+            mark_day(conn, pending, visitor, labels, "submitted")
         }
         _ => Ok(()),
     }
 }
 
-/// Writes the rollup changes of a transaction.
-pub fn flush(conn: &mut DbConn, deltas: Deltas) -> QueryResult<()> {
-    let changes: Vec<_> = deltas.into_changes().collect();
-    let keyed: Vec<_> = changes.iter().map(|(cell, n)| (cell.key(), *n)).collect();
-    store::add_to_rollups(conn, &keyed)
+/// Writes what a transaction's derivations changed.
+pub fn flush(conn: &mut DbConn, pending: Pending) -> QueryResult<()> {
+    pending.flush(conn)
 }
 
 /// A row's category (or area) and when its event happened.
@@ -98,19 +97,20 @@ fn take_labels([category, area]: [Label<'_>; 2], labels: Labels<'_>) {
     }
 }
 
-fn put_pair(conn: &mut DbConn, deltas: &mut Deltas, before: Option<Pair>, after: Pair) -> QueryResult<()> {
+fn put_pair(conn: &mut DbConn, pending: &mut Pending, before: Option<Pair>, after: Pair) -> QueryResult<()> {
     if before.as_ref() == Some(&after) {
         return Ok(());
     }
-    deltas.replace(before.as_ref().map(rollup::pair_cells).unwrap_or_default(), rollup::pair_cells(&after));
+    pending.deltas.replace(before.as_ref().map(rollup::pair_cells).unwrap_or_default(), rollup::pair_cells(&after));
     store::save_pair(conn, &after, before.is_some())
 }
 
-fn put_intent(conn: &mut DbConn, deltas: &mut Deltas, before: Option<Intent>, after: Intent) -> QueryResult<()> {
+fn put_intent(conn: &mut DbConn, pending: &mut Pending, before: Option<Intent>, after: Intent) -> QueryResult<()> {
     if before.as_ref() == Some(&after) {
         return Ok(());
     }
-    deltas.replace(before.as_ref().map(rollup::intent_cells).unwrap_or_default(), rollup::intent_cells(&after));
+    pending.deltas.replace(before.as_ref().map(rollup::intent_cells).unwrap_or_default(), rollup::intent_cells(&after));
+    pending.intent_kept(&after.visitor_id);
     store::save_intent(conn, &after, before.is_some())
 }
 
@@ -130,7 +130,7 @@ fn pair_or_new(
 /// the first such view and the first contact attempt at or after it.
 fn solved_view(
     conn: &mut DbConn,
-    deltas: &mut Deltas,
+    pending: &mut Pending,
     visitor: &str,
     question: i64,
     labels: Labels<'_>,
@@ -141,7 +141,7 @@ fn solved_view(
         pair.solved_view_at = Some(at);
         pair.first_attempt_after_view_at = store::first_at_or_after(conn, visitor, &CONTACT_ATTEMPTS, at)?;
     }
-    put_pair(conn, deltas, before, pair)
+    put_pair(conn, pending, before, pair)
 }
 
 #[derive(Clone, Copy)]
@@ -154,7 +154,7 @@ enum Survey {
 /// then by arrival).
 fn survey(
     conn: &mut DbConn,
-    deltas: &mut Deltas,
+    pending: &mut Pending,
     e: &StoredEvent,
     question: i64,
     labels: Labels<'_>,
@@ -176,7 +176,7 @@ fn survey(
         *event = Some(e.id);
         settle_confirmation(conn, &mut pair)?;
     }
-    put_pair(conn, deltas, before, pair)
+    put_pair(conn, pending, before, pair)
 }
 
 /// A pair is confirmed from the earlier of: both latest survey answers yes
@@ -207,7 +207,7 @@ enum Step {
 
 fn intent_step(
     conn: &mut DbConn,
-    deltas: &mut Deltas,
+    pending: &mut Pending,
     id: &str,
     visitor: &str,
     labels: Labels<'_>,
@@ -242,7 +242,7 @@ fn intent_step(
         Step::Submitted(at) if earlier(intent.submitted_at, at) => intent.submitted_at = Some(at),
         _ => {}
     }
-    put_intent(conn, deltas, before, intent)?;
+    put_intent(conn, pending, before, intent)?;
     // The questions whose earliest intent confirmation may have moved; the
     // confirming event gives its labels to the question it names.
     if let Some((old, new)) = reconfirmed {
@@ -251,7 +251,7 @@ fn intent_step(
             let (before, mut pair) = pair_or_new(conn, &owner, question, labels)?;
             pair.intent_confirmed_at = store::earliest_intent_confirmation(conn, &owner, question)?;
             settle_confirmation(conn, &mut pair)?;
-            put_pair(conn, deltas, before, pair)?;
+            put_pair(conn, pending, before, pair)?;
         }
     }
     Ok(())
@@ -267,7 +267,7 @@ enum Contact {
 
 /// A contact at `at` is the first after every earlier anchor of the
 /// visitor that had none (or a later one).
-fn contact(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str, at: i64, kind: Contact) -> QueryResult<()> {
+fn contact(conn: &mut DbConn, pending: &mut Pending, visitor: &str, at: i64, kind: Contact) -> QueryResult<()> {
     let submission = kind == Contact::Submission;
     let lower = |anchor: Option<i64>, first: &mut Option<i64>| {
         if anchor.is_some_and(|a| a <= at) && first.is_none_or(|f| f > at) {
@@ -280,14 +280,14 @@ fn contact(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str, at: i64, kind:
         if submission {
             lower(pair.confirmed_at, &mut pair.first_contact_after_confirm_at);
         }
-        put_pair(conn, deltas, Some(before), pair)?;
+        put_pair(conn, pending, Some(before), pair)?;
     }
     if submission {
         for before in store::intents_moved_by_contact(conn, visitor, at)? {
             let mut intent = before.clone();
             lower(intent.started_at, &mut intent.first_contact_after_start_at);
             lower(intent.confirmed_at, &mut intent.first_contact_after_confirm_at);
-            put_intent(conn, deltas, Some(before), intent)?;
+            put_intent(conn, pending, Some(before), intent)?;
         }
     }
     Ok(())
@@ -295,13 +295,13 @@ fn contact(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str, at: i64, kind:
 
 /// A self-service event: its session, the visitor's day, and the intents
 /// it now precedes.
-fn self_service(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent, labels: Labels<'_>) -> QueryResult<()> {
+fn self_service(conn: &mut DbConn, pending: &mut Pending, e: &StoredEvent, labels: Labels<'_>) -> QueryResult<()> {
     let (visitor, at) = (e.visitor_id.as_str(), labels.at);
     let key = match &e.session_id {
         Some(session) => format!("{visitor}/{session}"),
         None => format!("{visitor}/day-{}", day_of(at)),
     };
-    let before = store::load_session(conn, &key)?;
+    let before = pending.session(conn, &key)?;
     let mut session = before.clone().unwrap_or_else(|| Session {
         session_key: key,
         visitor_id: visitor.to_owned(),
@@ -316,28 +316,34 @@ fn self_service(conn: &mut DbConn, deltas: &mut Deltas, e: &StoredEvent, labels:
     take_labels([(&mut session.category, &mut session.category_at), (&mut session.area, &mut session.area_at)], labels);
     session.helpful_yes |= e.kind == "helpful_vote" && e.value.as_deref() == Some("yes");
     if before.as_ref() != Some(&session) {
-        deltas.replace(before.as_ref().map(rollup::session_cells).unwrap_or_default(), rollup::session_cells(&session));
-        store::save_session(conn, &session, before.is_some())?;
+        pending
+            .deltas
+            .replace(before.as_ref().map(rollup::session_cells).unwrap_or_default(), rollup::session_cells(&session));
+        pending.put_session(session);
     }
-    mark_day(conn, deltas, visitor, labels, "self_service")?;
+    mark_day(conn, pending, visitor, labels, "self_service")?;
+    if !pending.may_have_intents(conn, visitor)? {
+        return Ok(());
+    }
     for before in store::intents_moved_by_self_service(conn, visitor, at)? {
         let mut intent = before.clone();
         intent.last_self_service_before_start_at = Some(at);
-        put_intent(conn, deltas, Some(before), intent)?;
+        put_intent(conn, pending, Some(before), intent)?;
     }
     Ok(())
 }
 
 /// Marks a visitor's day in each report cell the event counts in, linking
 /// it to their previous day of the same kind there and their next to it.
-fn mark_day(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str, labels: Labels<'_>, kind: &str) -> QueryResult<()> {
+fn mark_day(
+    conn: &mut DbConn,
+    pending: &mut Pending,
+    visitor: &str,
+    labels: Labels<'_>,
+    kind: &str,
+) -> QueryResult<()> {
     let day = day_of(labels.at);
-    // The cells are every pairing of "any" or the event's category with
-    // "any" or its area, so one query reads the days of all of them (a
-    // view was up to four).
-    let category = if labels.category.is_empty() { ANY_CATEGORY } else { labels.category };
-    let area = if labels.area.is_empty() { ANY_AREA } else { labels.area };
-    let known = store::visitor_days(conn, visitor, ([ANY_CATEGORY, category], [ANY_AREA, area]), kind)?;
+    let known = pending.days(conn, visitor, (labels.category, labels.area), kind)?;
     for (category, area) in report_cells(labels.category, labels.area) {
         let days = known.iter().filter(|d| d.category == category && d.area == area);
         if days.clone().any(|d| d.day == day) {
@@ -353,20 +359,20 @@ fn mark_day(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str, labels: Label
             day,
             previous_day: previous,
         };
-        deltas.replace(vec![], rollup::visitor_day_cells(&row));
-        store::save_visitor_day(conn, &row, false)?;
+        pending.deltas.replace(vec![], rollup::visitor_day_cells(&row));
+        pending.put_day(row);
         if let Some(next) = next {
             let moved = VisitorDay { previous_day: Some(day), ..next.clone() };
-            deltas.replace(rollup::visitor_day_cells(&next), rollup::visitor_day_cells(&moved));
-            store::save_visitor_day(conn, &moved, true)?;
+            pending.deltas.replace(rollup::visitor_day_cells(&next), rollup::visitor_day_cells(&moved));
+            pending.put_day(moved);
         }
     }
     Ok(())
 }
 
 /// Records a newly assigned arm on an intent that already exists.
-pub fn set_arm(conn: &mut DbConn, deltas: &mut Deltas, id: &str, arm: &str) -> QueryResult<()> {
+pub fn set_arm(conn: &mut DbConn, pending: &mut Pending, id: &str, arm: &str) -> QueryResult<()> {
     let Some(before) = store::load_intent(conn, id)? else { return Ok(()) };
     let intent = Intent { arm: Some(arm.to_owned()), ..before.clone() };
-    put_intent(conn, deltas, Some(before), intent)
+    put_intent(conn, pending, Some(before), intent)
 }

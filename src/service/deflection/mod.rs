@@ -7,6 +7,7 @@ pub mod derive;
 pub mod formulas;
 pub mod gaps;
 pub mod intents;
+pub mod pending;
 pub mod plausibility;
 pub mod reports;
 pub mod rollup;
@@ -305,11 +306,11 @@ pub fn ingest(
         if let (Some(address), true) = (sender.address, confirming) {
             lock_visitor(conn, &format!("address {address}"))?;
         }
-        let mut facts = FactsCache::default();
+        let facts = FactsCache(events::questions_facts(conn, valid.iter().filter_map(|v| v.input.question_id))?);
         let mut groups = plausibility::Groups::default();
         let mut rows = Vec::with_capacity(valid.len());
         for event in valid {
-            let mut row = classify(conn, ctx, &mut facts, sender, bot, event, now)?;
+            let mut row = classify(conn, ctx, &facts, sender, bot, event, now)?;
             if !row.excluded && !groups.admit(conn, limits, &row)? {
                 row.excluded = true;
                 row.exclusion_reason = Some("implausible".to_owned());
@@ -329,7 +330,7 @@ pub fn store_events(conn: &mut DbConn, rows: Vec<StoredEvent>) -> QueryResult<In
     keys.sort_unstable();
     keys.dedup();
     events::lock_visitors(conn, &keys)?;
-    let mut deltas = Deltas::default();
+    let mut pending = pending::Pending::default();
     let mut result = IngestResult { accepted: 0, duplicates: 0 };
     for statement in insert_statements(rows) {
         let ids = events::insert_many(conn, &statement)?;
@@ -339,14 +340,14 @@ pub fn store_events(conn: &mut DbConn, rows: Vec<StoredEvent>) -> QueryResult<In
                     result.accepted += 1;
                     row.id = id;
                     if !row.excluded {
-                        derive::apply(conn, &mut deltas, &row)?;
+                        derive::apply(conn, &mut pending, &row)?;
                     }
                 }
                 None => result.duplicates += 1,
             }
         }
     }
-    derive::flush(conn, deltas)?;
+    derive::flush(conn, pending)?;
     Ok(result)
 }
 
@@ -374,18 +375,12 @@ fn insert_statements(rows: Vec<StoredEvent>) -> Vec<Vec<StoredEvent>> {
     groups
 }
 
-/// Per-batch cache of question facts by question.
-#[derive(Default)]
-struct FactsCache(HashMap<i64, Option<QuestionFacts>>);
+/// The facts of a batch's questions, read together.
+struct FactsCache(HashMap<i64, QuestionFacts>);
 
 impl FactsCache {
-    fn get(&mut self, conn: &mut DbConn, question: i64) -> ApiResult<Option<QuestionFacts>> {
-        if let Some(known) = self.0.get(&question) {
-            return Ok(known.clone());
-        }
-        let found = events::question_facts(conn, question)?;
-        self.0.insert(question, found.clone());
-        Ok(found)
+    fn get(&self, question: i64) -> Option<QuestionFacts> {
+        self.0.get(&question).cloned()
     }
 }
 
@@ -395,7 +390,7 @@ impl FactsCache {
 fn classify(
     conn: &mut DbConn,
     ctx: &crate::service::Context,
-    facts: &mut FactsCache,
+    facts: &FactsCache,
     sender: &Sender<'_>,
     bot: bool,
     event: Valid,
@@ -410,7 +405,7 @@ fn classify(
             _ => false,
         };
     let question = match e.question_id {
-        Some(id) => facts.get(conn, id)?,
+        Some(id) => facts.get(id),
         None => None,
     };
     let author = match (e.answer_id, &question) {
@@ -487,7 +482,9 @@ pub fn server_event_row(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<
     let Some(question) = events::question_facts(conn, event.question_id)? else {
         return Ok(None);
     };
+    // Only a view is judged by whose post it is (`server_event_about`).
     let author = match event.answer_id {
+        _ if event.kind != "question_viewed" => None,
         Some(answer) => events::answer_author(conn, answer)?,
         None => Some(question.author_id),
     };
@@ -495,7 +492,8 @@ pub fn server_event_row(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<
 }
 
 /// The row of a server-side event about a question whose facts the caller
-/// has read already; `author` is the author of the post it is about.
+/// has read already; `author` is the author of the post it is about (only
+/// a view's exclusion depends on it).
 pub fn server_event_about(question: &QuestionFacts, author: Option<i64>, event: ServerEvent<'_>) -> StoredEvent {
     // Posting, accepting and verifying are the caller's own actions; only
     // views are judged as a resident's.
@@ -565,9 +563,9 @@ pub fn arm_for(
             if events::assign_arm(conn, intent_id, proposed, now)? == "holdout" { "holdout" } else { "treatment" };
         if let Some(owner) = events::load_intent(conn, intent_id)?.map(|i| i.visitor_id) {
             events::lock_visitors(conn, &[lock_key(&owner)])?;
-            let mut deltas = Deltas::default();
-            derive::set_arm(conn, &mut deltas, intent_id, arm)?;
-            derive::flush(conn, deltas)?;
+            let mut pending = pending::Pending::default();
+            derive::set_arm(conn, &mut pending, intent_id, arm)?;
+            derive::flush(conn, pending)?;
         }
         Ok(arm)
     })
@@ -585,11 +583,11 @@ pub fn rebuild(conn: &mut DbConn) -> QueryResult<u64> {
         let batch = events::counted_events_after(conn, after, 2_000)?;
         let Some(last) = batch.last().map(|e| e.id) else { break };
         write_transaction(conn, |conn| {
-            let mut deltas = Deltas::default();
+            let mut pending = pending::Pending::default();
             for event in &batch {
-                derive::apply(conn, &mut deltas, event)?;
+                derive::apply(conn, &mut pending, event)?;
             }
-            derive::flush(conn, deltas)
+            derive::flush(conn, pending)
         })?;
         applied += batch.len() as u64;
         after = last;

@@ -11,7 +11,8 @@ use std::collections::{BTreeSet, HashMap};
 use diesel::QueryResult;
 
 use super::derive;
-use super::rollup::{self, Deltas};
+use super::pending::Pending;
+use super::rollup;
 use crate::store::DbConn;
 use crate::store::deflection::StoredEvent;
 use crate::store::plausibility::{self as events, CONFIRMING};
@@ -89,34 +90,35 @@ impl Groups {
         }
         let keys: Vec<i64> = visitors.iter().map(|v| super::lock_key(v)).collect();
         crate::store::deflection::lock_visitors(conn, &keys)?;
-        let mut deltas = Deltas::default();
+        let mut pending = Pending::default();
         for visitor in &visitors {
-            rebuild_visitor(conn, &mut deltas, visitor)?;
+            rebuild_visitor(conn, &mut pending, visitor)?;
         }
-        derive::flush(conn, deltas)
+        derive::flush(conn, pending)
     }
 }
 
 /// Recomputes one visitor's derived state from their counted events, moving
 /// the rollups with it: every derived row belongs to one visitor, so this
-/// gives what a full rebuild would.
-pub fn rebuild_visitor(conn: &mut DbConn, deltas: &mut Deltas, visitor: &str) -> QueryResult<()> {
+/// gives what a full rebuild would. `pending` must hold nothing of this
+/// visitor's: their state is read from the tables.
+pub fn rebuild_visitor(conn: &mut DbConn, pending: &mut Pending, visitor: &str) -> QueryResult<()> {
     let state = events::state_of_visitor(conn, visitor)?;
     for pair in &state.pairs {
-        deltas.replace(rollup::pair_cells(pair), Vec::new());
+        pending.deltas.replace(rollup::pair_cells(pair), Vec::new());
     }
     for intent in &state.intents {
-        deltas.replace(rollup::intent_cells(intent), Vec::new());
+        pending.deltas.replace(rollup::intent_cells(intent), Vec::new());
     }
     for session in &state.sessions {
-        deltas.replace(rollup::session_cells(session), Vec::new());
+        pending.deltas.replace(rollup::session_cells(session), Vec::new());
     }
     for day in &state.days {
-        deltas.replace(rollup::visitor_day_cells(day), Vec::new());
+        pending.deltas.replace(rollup::visitor_day_cells(day), Vec::new());
     }
     events::delete_state_of_visitor(conn, visitor)?;
     for event in events::counted_events_of(conn, visitor)? {
-        derive::apply(conn, deltas, &event)?;
+        derive::apply(conn, pending, &event)?;
     }
     Ok(())
 }

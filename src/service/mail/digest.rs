@@ -21,8 +21,8 @@ use crate::store::{self, DbConn, write_transaction};
 
 /// At most this many items of each part in one digest.
 const MAX_ITEMS: i64 = 50;
-/// Users looked at per query.
-const BATCH: i64 = 200;
+/// Users looked at per step of a pass (a query and a transaction each).
+pub const USERS_PER_STEP: i64 = 200;
 
 /// What a digest for `user_id` over [since, until) would say.
 pub struct DigestContent {
@@ -62,23 +62,61 @@ pub fn periods(now: NaiveDateTime) -> (String, String) {
     (format!("day:{}", now.date()), format!("week:{}-W{:02}", week.year(), week.week()))
 }
 
-/// Enqueues the digests that are due; returns how many.
+/// Where a day's digest pass has got to: users are looked at in id order.
+#[derive(Debug, Default)]
+pub struct Cursor {
+    day: String,
+    after: i64,
+}
+
+/// What one step of a pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Step {
+    pub enqueued: usize,
+    /// No user is left to look at today.
+    pub finished: bool,
+}
+
+/// Enqueues the digests that are due, in one go; returns how many.
 pub fn run(conn: &mut DbConn, ctx: &Context) -> ApiResult<usize> {
-    let now = ctx.now();
-    let (day, week) = periods(now);
-    let mut after = 0;
+    let mut cursor = Cursor::default();
     let mut enqueued = 0;
     loop {
-        let batch = store::mail::digest_candidates(conn, &day, after, BATCH)?;
-        let Some(last) = batch.last() else { break };
-        after = last.id;
-        for recipient in &batch {
-            if one_user(conn, ctx, recipient, &day, &week, now)? {
-                enqueued += 1;
-            }
+        let step = step(conn, ctx, &mut cursor, USERS_PER_STEP)?;
+        enqueued += step.enqueued;
+        if step.finished {
+            return Ok(enqueued);
         }
     }
-    Ok(enqueued)
+}
+
+/// Looks at the next `users` users of today's pass. The sender takes a
+/// pass a step at a time between its deliveries: a community's first pass
+/// of the day looks at every user (84 s for 25,000 on PostgreSQL here), and
+/// in one go it held up both the mail due meanwhile and the node's
+/// shutdown.
+pub fn step(conn: &mut DbConn, ctx: &Context, cursor: &mut Cursor, users: i64) -> ApiResult<Step> {
+    let now = ctx.now();
+    let (day, week) = periods(now);
+    if cursor.day != day {
+        // A new pass, or a new day in the middle of one: from the first user.
+        *cursor = Cursor { day: day.clone(), after: 0 };
+    }
+    let batch = store::mail::digest_candidates(conn, &day, cursor.after, users)?;
+    let mut enqueued = 0;
+    for recipient in &batch {
+        if one_user(conn, ctx, recipient, &day, &week, now)? {
+            enqueued += 1;
+        }
+        cursor.after = recipient.id;
+    }
+    let finished = (batch.len() as i64) < users;
+    if finished {
+        // The next pass starts from the first user again, so that one
+        // who verified an address since is looked at then.
+        *cursor = Cursor::default();
+    }
+    Ok(Step { enqueued, finished })
 }
 
 fn one_user(

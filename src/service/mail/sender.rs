@@ -57,22 +57,33 @@ impl MailSender {
         };
         let worker = Worker { pool, ctx, transport, stats: stats.clone() };
         let mut last_housekeeping = Instant::now();
+        let mut digests = digest::Cursor::default();
+        let mut housekeeping_underway = false;
         let runner = Runner::start("mail-sender", poll, move |signal| {
             let claimed = worker.pass(signal).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "mail sender pass failed; retrying");
                 0
             });
+            let mut more = claimed >= BATCH as usize;
             if let Some(every) = housekeeping_every
-                && last_housekeeping.elapsed() >= every
+                && (housekeeping_underway || last_housekeeping.elapsed() >= every)
             {
-                last_housekeeping = Instant::now();
-                match worker.housekeeping() {
-                    Ok(true) => signal.notify(),
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "mail housekeeping failed"),
+                if !housekeeping_underway {
+                    last_housekeeping = Instant::now();
+                }
+                match worker.housekeeping(&mut digests) {
+                    // The next step follows at once, after the mail due by then.
+                    Ok(step) => {
+                        housekeeping_underway = !step.finished;
+                        more |= housekeeping_underway || step.enqueued > 0;
+                    }
+                    Err(e) => {
+                        housekeeping_underway = false;
+                        tracing::warn!(error = %e, "mail housekeeping failed");
+                    }
                 }
             }
-            claimed >= BATCH as usize
+            more
         });
         MailSender { runner, stats }
     }
@@ -178,12 +189,16 @@ impl Worker {
         Ok(())
     }
 
-    /// Enqueues due digests and prunes; true when digests were enqueued.
-    fn housekeeping(&self) -> ApiResult<bool> {
+    /// Takes the next step of the digest pass and, once it is finished,
+    /// prunes.
+    fn housekeeping(&self, digests: &mut digest::Cursor) -> ApiResult<digest::Step> {
         let mut conn = self.pool.get()?;
-        let digests = digest::run(&mut conn, &self.ctx)?;
-        if digests > 0 {
-            tracing::info!(digests, "digests enqueued");
+        let step = digest::step(&mut conn, &self.ctx, digests, digest::USERS_PER_STEP)?;
+        if step.enqueued > 0 {
+            tracing::info!(digests = step.enqueued, "digests enqueued");
+        }
+        if !step.finished {
+            return Ok(step);
         }
         let now = self.ctx.now();
         write_transaction(&mut conn, |conn| -> ApiResult<()> {
@@ -191,6 +206,6 @@ impl Worker {
             store::mail::delete_tokens_before(conn, now - chrono::Duration::days(1))?;
             Ok(())
         })?;
-        Ok(digests > 0)
+        Ok(step)
     }
 }

@@ -13,8 +13,9 @@ use crate::store::{self, DbConn};
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A new answer on a question the user follows.
-    AnswerPosted,
+    /// A new answer on a question the user follows, whose asker it names
+    /// (their mail says so).
+    AnswerPosted { asker_id: i64 },
     /// The user's answer was accepted.
     AnswerAccepted,
     /// A comment on the user's question or answer.
@@ -32,7 +33,7 @@ pub enum Kind {
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::AnswerPosted => "answer_posted",
+            Kind::AnswerPosted { .. } => "answer_posted",
             Kind::AnswerAccepted => "answer_accepted",
             Kind::CommentPosted => "comment_posted",
             Kind::AnswerVerified => "answer_verified",
@@ -62,7 +63,7 @@ pub fn notify(conn: &mut DbConn, recipients: &[i64], event: Event) -> ApiResult<
     let mut seen = Vec::with_capacity(recipients.len());
     // Mail tells the asker of a new answer apart from other followers.
     let asker = match event.kind {
-        Kind::AnswerPosted => store::questions::find(conn, event.question_id)?.map(|q| q.author_id),
+        Kind::AnswerPosted { asker_id } => Some(asker_id),
         _ => None,
     };
     for &user_id in recipients {

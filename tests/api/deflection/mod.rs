@@ -296,6 +296,64 @@ fn the_order_events_arrive_in_does_not_change_the_figures() {
     assert_eq!(derived[0], derived[1]);
 }
 
+/// A batch's derivations share what they read and write once at its end
+/// (`deflection::pending`): the derived state must be what the same events
+/// give one request at a time.
+#[test]
+fn a_batch_derives_what_its_events_derive_sent_one_at_a_time() {
+    let batched = spawn_app();
+    let single = spawn_app();
+    let d0 = day_zero(&batched);
+    let mut derived = Vec::new();
+    for (app, one_at_a_time) in [(&batched, false), (&single, true)] {
+        let c = community(app);
+        let mut batches = scenario(&c, d0);
+        batches.push(script::experiment_events(app, d0));
+        // A visitor who searches, starts the contact form, and searches
+        // again from before it started (the second moves the intent's last
+        // self-service, which the batch's first search found none to move).
+        let search =
+            |minute| event("search_performed", &script::at(d0, 2, 9, minute), "switcher", json!({"query": "bins"}));
+        let start =
+            event("contact_intent_started", &script::at(d0, 2, 9, 10), "switcher", json!({"intent_id": "i-switch"}));
+        batches.push(resident(vec![search(0), start, search(5)]));
+        for batch in &batches {
+            if !one_at_a_time {
+                send(app, batch);
+                continue;
+            }
+            for event in &batch.events {
+                let alone =
+                    Batch { user_agent: batch.user_agent, token: batch.token.clone(), events: vec![event.clone()] };
+                send(app, &alone);
+            }
+        }
+        // A returning visitor whose later day arrives first: the earlier
+        // day, in a later request, links the stored later day to it.
+        for day in [3, 1] {
+            let search = event("search_performed", &script::at(d0, day, 9, 0), "returning", json!({"query": "bins"}));
+            send(app, &resident(vec![search]));
+        }
+        derived.push(app.with_conn(|conn| {
+            assert_eq!(agora::service::deflection::check_rollups(conn).unwrap(), vec![]);
+            let days = agora::store::deflection::all_visitor_days(conn).unwrap();
+            let returning: Vec<_> =
+                days.iter().filter(|d| d.visitor_id == "returning").map(|d| (d.day, d.previous_day)).collect();
+            let day0 = d0.timestamp().div_euclid(86_400);
+            assert_eq!(returning, [(day0 + 1, None), (day0 + 3, Some(day0 + 1))]);
+            (
+                agora::store::deflection::all_rollups(conn).unwrap(),
+                agora::store::deflection::all_pairs(conn).unwrap(),
+                agora::store::deflection::all_intents(conn).unwrap(),
+                agora::store::deflection::all_sessions(conn).unwrap(),
+                agora::store::deflection::all_visitor_days(conn).unwrap(),
+            )
+        }));
+    }
+    assert!(!derived[0].3.is_empty() && !derived[0].4.is_empty(), "the scenario has sessions and days");
+    assert_eq!(derived[0], derived[1]);
+}
+
 #[test]
 fn bad_batches_are_refused_whole_with_every_problem_named() {
     let app = spawn_app();

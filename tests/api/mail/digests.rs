@@ -102,3 +102,58 @@ fn digest_off_and_unsubscribe_from_the_digest_stop_it() {
     wait_until_idle(&app);
     assert_eq!(sink.mails_to(&address("reader")).len(), 2);
 }
+
+#[test]
+fn a_digest_pass_goes_a_few_users_at_a_time_and_each_reader_gets_one_digest() {
+    use agora::service::mail::digest;
+    let sink = SmtpSink::start();
+    let app = spawn_mail_app(&sink);
+    let admin = app.admin();
+    app.create_category(&admin, "parking");
+    let asker = verified_user(&app, &sink, "asker");
+    let helper = verified_user(&app, &sink, "helper");
+    let q = app.ask(&asker, "parking", "How do I get a resident parking permit?", &[])["id"].as_i64().unwrap();
+    let readers = ["reader1", "reader2", "reader3"];
+    for name in readers {
+        let reader = verified_user(&app, &sink, name);
+        app.call("PUT", "/api/v1/me/notification-settings")
+            .json(&json!({"email": {}, "digest": "daily"}))
+            .bearer(&reader.access_token)
+            .send()
+            .assert_status(200);
+        app.post(&format!("/api/v1/questions/{q}/follow"), &json!({}))
+            .bearer(&reader.access_token)
+            .send()
+            .assert_status(204);
+    }
+    app.answer(&helper, q, "Apply online with proof of address; it takes five days.");
+    wait_until_idle(&app);
+
+    let mut conn = app.conn();
+    let mut cursor = digest::Cursor::default();
+    let (mut steps, mut enqueued) = (0, 0);
+    loop {
+        let step = digest::step(&mut conn, &app.state.ctx, &mut cursor, 2).expect("digest step");
+        steps += 1;
+        enqueued += step.enqueued;
+        assert!(steps < 10, "the pass ends");
+        if step.finished {
+            break;
+        }
+    }
+    // At least five users with an address (asker, helper, three readers),
+    // two a step.
+    assert!(steps >= 3, "{steps} steps");
+    assert_eq!(enqueued, readers.len());
+    assert_eq!(
+        digest::step(&mut conn, &app.state.ctx, &mut cursor, 2).unwrap(),
+        digest::Step { enqueued: 0, finished: true }
+    );
+    assert_eq!(run_digests(&app), 0, "everyone was looked at today");
+    for name in readers {
+        let mails = sink.wait_for(&address(name), 2);
+        assert_eq!(mails[1].header("Subject").unwrap(), "Your digest: 1 new item");
+    }
+    wait_until_idle(&app);
+    assert!(readers.iter().all(|name| sink.mails_to(&address(name)).len() == 2), "one digest each");
+}

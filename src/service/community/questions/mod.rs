@@ -209,7 +209,7 @@ pub fn insert(conn: &mut DbConn, r: &QuestionRecord<'_>) -> ApiResult<i64> {
     store::tags::set_for_question(conn, question.id, r.tag_ids)?;
     store::tags::adjust_counts(conn, r.tag_ids, 1)?;
     store::categories::adjust_count(conn, r.category_id, 1)?;
-    store::revisions::append(
+    store::revisions::insert_original(
         conn,
         &NewRevision {
             post_type: PostType::Question.as_str(),
