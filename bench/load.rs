@@ -9,10 +9,11 @@
 //! With `--baseline`, every size and backend is measured with that binary
 //! (an earlier commit's release build) and with this build's, each on its
 //! own freshly restored database and with its own mail sink and webhook
-//! receiver. Both servers run at once and the endpoints are measured
-//! alternately (before, after, next endpoint), so that drift over the run
-//! (PostgreSQL's autovacuum and checkpoints, the machine's other load)
-//! falls on both alike; the report gains a before-and-after table.
+//! receiver. Both servers run at once and each endpoint is measured
+//! before, after, after, before (each side's two runs averaged), so that
+//! drift over the run and the order itself (PostgreSQL's autovacuum and
+//! checkpoints, a server's leftover work, the machine's other load) fall on
+//! both alike; the report gains a before-and-after table.
 //!
 //! Mail and webhooks are on, as a council runs them: the server sends
 //! through an SMTP sink on loopback (the tests' `tests/api/mail/smtp.rs`;
@@ -117,6 +118,22 @@ struct Measured {
     errors: u64,
     /// The server's memory when the endpoint's run ended.
     memory: Memory,
+}
+
+impl Measured {
+    /// One endpoint's runs on one server as one: the mean rates and
+    /// percentiles, all the errors, the memory after the last.
+    fn mean(runs: &[Measured]) -> Measured {
+        let n = runs.len() as f64;
+        let mean = |f: fn(&Measured) -> f64| runs.iter().map(f).sum::<f64>() / n;
+        Measured {
+            requests_per_second: mean(|m| m.requests_per_second),
+            p50_ms: mean(|m| m.p50_ms),
+            p99_ms: mean(|m| m.p99_ms),
+            errors: runs.iter().map(|m| m.errors).sum(),
+            memory: runs.last().map(|m| m.memory).unwrap_or_default(),
+        }
+    }
 }
 
 /// Resident memory in MiB: all of it, the anonymous part (heap, stacks)
@@ -362,10 +379,20 @@ fn measure(options: &Options, material: &Material, n: usize, sides: &[Side]) -> 
         plans.push(plan.into_iter().filter(|(name, _)| options.measures(name)).collect::<Vec<_>>());
     }
     let mut results: Vec<Vec<(&'static str, Measured)>> = sides.iter().map(|_| Vec::new()).collect();
+    // Two sides are measured before, after, after, before (ABBA) and each
+    // side's two runs averaged: whatever the order itself does to a run
+    // (the other side's leftover work, PostgreSQL's WAL writer and
+    // autovacuum after a write burst) falls on both sides alike. Measured
+    // in the plain order, an A/A run gave the side measured second 0.85x
+    // the counted views of the first and 1.89x its question pages
+    // (bench/results/2026-12-07-load-pg-aa.md).
+    let order: Vec<usize> = if sides.len() == 2 { vec![0, 1, 1, 0] } else { (0..sides.len()).collect() };
     // `endpoint` indexes every side's plan in turn, not just the first.
     #[allow(clippy::needless_range_loop)]
     for endpoint in 0..plans[0].len() {
-        for (i, (side, server)) in sides.iter().zip(&servers).enumerate() {
+        let mut runs: Vec<Vec<Measured>> = sides.iter().map(|_| Vec::new()).collect();
+        for &i in &order {
+            let (side, server) = (&sides[i], &servers[i]);
             let (name, lua) = &plans[i][endpoint];
             let target = &side.target;
             let script = target.data_dir.join(format!("{}.lua", slug(name)));
@@ -378,9 +405,9 @@ fn measure(options: &Options, material: &Material, n: usize, sides: &[Side]) -> 
             measured.memory = Memory::of(server.child.id());
             // A server goes on working after its load stops (the page views
             // of its last second, their deflection events): let that end
-            // before the other side is measured. Without the pause the
-            // same binary measured second served 0.88x the counted views
-            // of the first (bench/results/2026-12-07-load-aa.md).
+            // before the next run. Without the pause the same binary
+            // measured second served 0.88x the counted views of the first
+            // (bench/results/2026-12-07-load-aa.md).
             std::thread::sleep(SETTLE);
             eprintln!(
                 "  {:>10} {:>6} {n:>8} {name:<28} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
@@ -391,7 +418,10 @@ fn measure(options: &Options, material: &Material, n: usize, sides: &[Side]) -> 
                 measured.p99_ms,
                 measured.errors
             );
-            results[i].push((name, measured));
+            runs[i].push(measured);
+        }
+        for (i, side_runs) in runs.iter().enumerate() {
+            results[i].push((plans[i][endpoint].0, Measured::mean(side_runs)));
         }
     }
     let peaks: Vec<f64> = servers.iter().map(Server::peak_rss_mib).collect();
@@ -434,7 +464,7 @@ fn report(options: &Options, runs: &[Run], communities: &[(usize, Community)], t
     let _ = writeln!(
         md,
         "`cargo bench --bench load -- --sizes {} {}{}{}--seconds {} --connections {} --threads {}`: release build, \
-         `wrk` over loopback with {} connections on {} threads, {} s per endpoint after a 2 s warm-up; server and \
+         `wrk` over loopback with {} connections on {} threads, {} s per endpoint after a 2 s warm-up{}; server and \
          load generator share this machine's {} cores. Took {:.0} s in all.\n",
         options.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
         if options.postgres.is_some() { "--postgres … " } else { "" },
@@ -446,6 +476,11 @@ fn report(options: &Options, runs: &[Run], communities: &[(usize, Community)], t
         options.connections,
         options.threads,
         options.seconds,
+        if options.baseline.is_some() {
+            " (with a baseline: before, after, after, before, each side's two runs averaged)"
+        } else {
+            ""
+        },
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         total.as_secs_f64(),
     );

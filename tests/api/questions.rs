@@ -417,3 +417,78 @@ fn every_searchable_write_enqueues_the_question() {
         .assert_status(403);
     assert_eq!(count(), 4);
 }
+
+/// Every part of a question page, and who sees what: pinned on both
+/// databases, so that a change to how the page is read (one statement on
+/// PostgreSQL was tried twice, bench/results/2026-12-07-profiles.md) must
+/// keep it whole.
+#[test]
+fn a_question_page_shows_each_part_to_the_readers_who_may_see_it() {
+    use agora::domain::Role;
+    let (app, _, rita) = setup();
+    app.set_reputation(rita.id, 150);
+    let staff = app.user_with_roles("staff_sam", &[Role::Staff, Role::Analyst]);
+    let moderator = app.user_with_roles("mod_mo", &[Role::Moderator]);
+    let bob = app.register("bob");
+    let q =
+        app.ask(&rita, "waste", "Bin day over the Christmas holidays?", &["holidays", "bins"])["id"].as_i64().unwrap();
+    let verified = app.answer(&bob, q, "Collections move one day later that week.")["id"].as_i64().unwrap();
+    let by_staff = app.answer(&staff, q, "The calendar on the council site has the dates.")["id"].as_i64().unwrap();
+    let hidden = app.answer(&bob, q, "An answer a moderator will hide.")["id"].as_i64().unwrap();
+    let deleted = app.answer(&bob, q, "An answer its author will delete.")["id"].as_i64().unwrap();
+    app.call("POST", &format!("/api/v1/answers/{verified}/verify"))
+        .bearer(&staff.access_token)
+        .send()
+        .assert_status(200);
+    app.call("POST", &format!("/api/v1/mod/posts/answer/{hidden}/hide"))
+        .bearer(&moderator.access_token)
+        .send()
+        .assert_status(204);
+    app.call("DELETE", &format!("/api/v1/answers/{deleted}")).bearer(&bob.access_token).send().assert_status(204);
+    let comment = |path: String, user: &super::helpers::TestUser, body: &str| {
+        app.post(&path, &json!({ "body": body })).bearer(&user.access_token).send().assert_status(201).json()
+    };
+    comment(format!("/api/v1/questions/{q}/comments"), &rita, "Thanks, both of you.");
+    comment(format!("/api/v1/answers/{verified}/comments"), &rita, "Does that include garden waste?");
+    let gone = comment(format!("/api/v1/questions/{q}/comments"), &rita, "A comment deleted again.");
+    app.call("DELETE", &format!("/api/v1/comments/{}", gone["id"]))
+        .bearer(&rita.access_token)
+        .send()
+        .assert_status(204);
+
+    let page = app.question(q);
+    assert_eq!(page["title"], "Bin day over the Christmas holidays?");
+    assert_eq!(page["tags"], json!(["bins", "holidays"]));
+    assert_eq!(page["category"]["slug"], "waste");
+    assert_eq!(page["author"]["username"], "rita");
+    assert_eq!(page["author"]["roles"], json!([]));
+    assert!(page["escalation"].is_null());
+    let answers = page["answers"].as_array().unwrap();
+    let mut shown: Vec<i64> = answers.iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    shown.sort_unstable();
+    assert_eq!(shown, vec![verified, by_staff], "neither the hidden nor the deleted answer");
+    let answer = |id: i64| answers.iter().find(|a| a["id"] == id).unwrap().clone();
+    let first = answer(verified);
+    assert_eq!(first["verified"]["verified_by"]["username"], "staff_sam");
+    assert_eq!(first["verified"]["verified_by"]["roles"], json!(["staff"]), "a private role is not shown");
+    assert_eq!(first["comments"][0]["body"], "Does that include garden waste?");
+    assert_eq!(first["comments"][0]["author"]["username"], "rita");
+    assert_eq!(answer(by_staff)["author"]["roles"], json!(["staff"]));
+    assert!(answer(by_staff)["verified"].is_null());
+    assert_eq!(page["comments"].as_array().unwrap().len(), 1, "the deleted comment is gone");
+    assert_eq!(page["comments"][0]["body"], "Thanks, both of you.");
+
+    let as_author = app.get(&format!("/api/v1/questions/{q}")).bearer(&bob.access_token).send().json();
+    let ids: Vec<i64> = as_author["answers"].as_array().unwrap().iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    assert!(ids.contains(&hidden) && !ids.contains(&deleted), "its author sees the hidden answer only: {ids:?}");
+    let as_moderator = app.get(&format!("/api/v1/questions/{q}")).bearer(&moderator.access_token).send().json();
+    let seen: Vec<(i64, bool, bool)> = as_moderator["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["id"].as_i64().unwrap(), a["hidden"] == true, a["deleted"] == true))
+        .filter(|(id, _, _)| [hidden, deleted].contains(id))
+        .collect();
+    assert_eq!(seen.len(), 2, "a moderator sees both: {seen:?}");
+    assert!(seen.contains(&(hidden, true, false)) && seen.contains(&(deleted, false, true)));
+}
