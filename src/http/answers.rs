@@ -32,7 +32,7 @@ pub async fn create(
     let answer = state
         .db(move |conn| {
             let id = answers::create(conn, &st.ctx, &caller, question_id, body)?;
-            answers::load_view(conn, Some(&caller), id)
+            answers::new_view(conn, id)
         })
         .await?;
     Ok(HttpResponse::Created()

@@ -60,6 +60,18 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Answer>> {
 }
 
 /// Every answer of a question with its author, in one query, oldest first.
+/// An answer with its author.
+pub fn find_row(conn: &mut DbConn, id: i64) -> QueryResult<Option<AnswerRow>> {
+    native!(conn, |c| {
+        answers::table
+            .inner_join(users::table)
+            .filter(answers::id.eq(id))
+            .select(AnswerRow::as_select())
+            .first(c)
+            .optional()
+    })
+}
+
 pub fn for_question(conn: &mut DbConn, question_id: i64, include_deleted: bool) -> QueryResult<Vec<AnswerRow>> {
     // One statement shape for both cases (a bound flag, not a boxed
     // query), so its prepared statement is cached.

@@ -36,6 +36,18 @@ fn answers_change_status_and_follow_the_rules() {
     assert_eq!(answer["author"]["username"], "helper");
     assert_eq!(answer["accepted"], false);
     assert!(answer["verified"].is_null());
+    assert_eq!(answer["my_vote"], 0);
+    // The 201 body is built from fewer reads than the page: it must be the
+    // answer exactly as its author then reads it there, and as the asker
+    // does, but for their own vote.
+    let read_by = |user: &TestUser| {
+        let page = app.get(&format!("/api/v1/questions/{}", s.question_id)).bearer(&user.access_token).send().json();
+        page["answers"][0].clone()
+    };
+    assert_eq!(read_by(&s.helper), answer);
+    let as_asker = read_by(&s.asker);
+    assert_eq!(as_asker["my_vote"], 0, "a signed-in reader who has not voted");
+    assert!(app.question(s.question_id)["answers"][0]["my_vote"].is_null(), "an anonymous reader");
     let page = app.question(s.question_id);
     assert_eq!((page["status"].as_str(), page["answer_count"].as_i64()), (Some("answered"), Some(1)));
 

@@ -396,6 +396,20 @@ fn acceptance(conn: &mut DbConn, question_id: i64) -> ApiResult<Acceptance> {
 }
 
 /// One answer as its question page shows it (after a create or an edit).
+/// The 201 body of an answer its author has just posted, read after the
+/// commit. Nothing has happened to it yet (no comments, votes,
+/// verification or acceptance), so only the row and its author's public
+/// roles are read: two statements where [`load_view`] runs six, of the 26
+/// a POST answer ran (bench/results/2026-12-07-profiles.md).
+pub fn new_view(conn: &mut DbConn, id: i64) -> ApiResult<AnswerView> {
+    let row = store::answers::find_row(conn, id)?.ok_or_else(|| ApiError::not_found("answer"))?;
+    let users = UserViews::load(conn, &[row.author.id])?;
+    let no_verifiers = Verifiers(HashMap::new());
+    // The caller (its author) has not voted on it: 0, as for any signed-in
+    // reader without a vote.
+    Ok(view(row, &users, &no_verifiers, None, Some(0), Vec::new()))
+}
+
 pub fn load_view(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult<AnswerView> {
     let (answer, question) = posts::visible_answer(conn, viewer, id)?;
     let author = store::users::refs(conn, &[answer.author_id])?.pop().ok_or_else(|| ApiError::not_found("user"))?;

@@ -280,7 +280,9 @@ fn load_detail(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult
         .into_iter()
         .map(|r| {
             let comments = comments_by_answer.remove(&Some(r.answer.id)).unwrap_or_default();
-            let my_vote = votes.answers.get(&r.answer.id).copied();
+            // A missing vote reads as 0 for a signed-in reader, as on the
+            // question and on the answer's own endpoints.
+            let my_vote = viewer.map(|_| votes.answers.get(&r.answer.id).copied().unwrap_or(0));
             answers::view(r, &users, &verifiers, accepted, my_vote, comments)
         })
         .collect();
