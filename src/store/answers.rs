@@ -59,7 +59,6 @@ pub fn find(conn: &mut DbConn, id: i64) -> QueryResult<Option<Answer>> {
     native!(conn, |c| answers::table.find(id).select(Answer::as_select()).first(c).optional())
 }
 
-/// Every answer of a question with its author, in one query, oldest first.
 /// An answer with its author.
 pub fn find_row(conn: &mut DbConn, id: i64) -> QueryResult<Option<AnswerRow>> {
     native!(conn, |c| {
@@ -72,6 +71,7 @@ pub fn find_row(conn: &mut DbConn, id: i64) -> QueryResult<Option<AnswerRow>> {
     })
 }
 
+/// Every answer of a question with its author, in one query, oldest first.
 pub fn for_question(conn: &mut DbConn, question_id: i64, include_deleted: bool) -> QueryResult<Vec<AnswerRow>> {
     // One statement shape for both cases (a bound flag, not a boxed
     // query), so its prepared statement is cached.

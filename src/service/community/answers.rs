@@ -395,7 +395,6 @@ fn acceptance(conn: &mut DbConn, question_id: i64) -> ApiResult<Acceptance> {
     Ok(Acceptance { question_id, accepted_answer_id: question.accepted_answer_id, status: question.status })
 }
 
-/// One answer as its question page shows it (after a create or an edit).
 /// The 201 body of an answer its author has just posted, read after the
 /// commit. Nothing has happened to it yet (no comments, votes,
 /// verification or acceptance), so only the row and its author's public
@@ -410,6 +409,7 @@ pub fn new_view(conn: &mut DbConn, id: i64) -> ApiResult<AnswerView> {
     Ok(view(row, &users, &no_verifiers, None, Some(0), Vec::new()))
 }
 
+/// One answer as its question page shows it (after an edit).
 pub fn load_view(conn: &mut DbConn, viewer: Option<&Caller>, id: i64) -> ApiResult<AnswerView> {
     let (answer, question) = posts::visible_answer(conn, viewer, id)?;
     let author = store::users::refs(conn, &[answer.author_id])?.pop().ok_or_else(|| ApiError::not_found("user"))?;
