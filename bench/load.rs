@@ -79,7 +79,9 @@ struct Options {
     label: Option<String>,
     /// Only these endpoints (`--endpoints "GET question,POST answer"`),
     /// and `/healthz` always, since every figure is a ratio to it: for
-    /// profiling one change without the whole run.
+    /// profiling one change without the whole run. Names are separated by
+    /// a comma without a space after it, since one name has a comma in it
+    /// ("similar, contact form (intent)").
     endpoints: Option<Vec<String>>,
 }
 
@@ -103,8 +105,21 @@ fn options() -> Options {
         baseline: value("--baseline").map(PathBuf::from),
         postgres_only: args.iter().any(|a| a == "--postgres-only"),
         label: value("--label"),
-        endpoints: value("--endpoints").map(|s| s.split(',').map(|n| n.trim().to_owned()).collect()),
+        endpoints: value("--endpoints").map(|s| endpoint_names(&s)),
     }
+}
+
+/// `--endpoints`' names: split at each comma not followed by a space.
+fn endpoint_names(list: &str) -> Vec<String> {
+    let mut names = vec![String::new()];
+    let mut chars = list.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ',' if chars.peek() != Some(&' ') => names.push(String::new()),
+            c => names.last_mut().expect("never empty").push(c),
+        }
+    }
+    names.into_iter().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect()
 }
 
 // ---------------------------------------------------------------- the load

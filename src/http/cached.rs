@@ -30,12 +30,17 @@ impl Slot {
 
     /// 200 with `value` as JSON, kept for the next caller.
     pub fn respond<T: Serialize>(self, state: &AppState, value: &T) -> ApiResult<HttpResponse> {
+        Ok(json_response(self.keep(state, value)?))
+    }
+
+    /// `value` as JSON, kept for the next caller.
+    pub fn keep<T: Serialize>(self, state: &AppState, value: &T) -> ApiResult<web::Bytes> {
         let body = web::Bytes::from(serde_json::to_vec(value).map_err(ApiError::internal)?);
         if let Some(key) = self.key {
             let weight = body.len();
             state.reads.insert(key, self.stamp, body.clone(), weight);
         }
-        Ok(json_response(body))
+        Ok(body)
     }
 }
 
@@ -59,6 +64,26 @@ pub fn lookup(state: &AppState, req: &HttpRequest, cacheable: bool) -> Lookup {
             Lookup::Miss(Slot { key: Some(key), stamp })
         }
     }
+}
+
+/// The cached JSON under `key`, a part of responses that is the same for
+/// every caller although the whole response is not (a contact form's
+/// suggestions, beside its own arm), or the slot to keep it through. Keys
+/// of parts never start with `/`, so they cannot meet a path.
+pub fn part(state: &AppState, key: String) -> Result<web::Bytes, Slot> {
+    debug_assert!(!key.starts_with('/'));
+    if !state.reads.enabled() {
+        return Err(Slot::bypass());
+    }
+    let stamp = state.reads.stamp();
+    let found = state.reads.get(&key);
+    state.metrics.record_read_cache(found.is_some());
+    found.ok_or(Slot { key: Some(key), stamp })
+}
+
+/// 200 with `body`, which is JSON.
+pub fn json(body: impl Into<web::Bytes>) -> HttpResponse {
+    json_response(body.into())
 }
 
 /// Drops what is cached for a path (a change the stamp does not see).

@@ -1,5 +1,7 @@
 //! GET /search and GET /questions/similar.
 
+use std::sync::Arc;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +12,7 @@ use crate::http::state::AppState;
 use crate::service::deflection;
 use crate::service::pagination;
 use crate::service::search::{self, SearchQuery, SearchSort, Searcher};
+use crate::service::settings::SiteSettings;
 
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
@@ -81,21 +84,11 @@ pub struct SimilarParams {
     intent_id: Option<String>,
 }
 
-/// Similar questions, and the hold-out arm when an intent was given.
-#[derive(Serialize)]
-struct SimilarResponse {
-    #[serde(flatten)]
-    page: pagination::Page<search::SimilarQuestion>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    arm: Option<&'static str>,
-    /// The server's signature on the intent and its arm, for the contact
-    /// form's events (`deflection::intents`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    intent_token: Option<String>,
-}
-
-/// The same for every caller, so served from the read cache unless an
-/// intent puts the caller in an arm of the hold-out test.
+/// Similar questions are the same for every caller, so served from the read
+/// cache. A contact form's request also carries its intent, which puts the
+/// caller in an arm of the hold-out test: that part is made afresh, and
+/// the suggestions beside it come from the cache all the same (keyed by
+/// draft and limit), since they do not depend on the intent.
 pub async fn similar(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -106,7 +99,42 @@ pub async fn similar(
         Lookup::Hit(response) => return Ok(response),
         Lookup::Miss(slot) => slot,
     };
-    let p = params.into_inner();
+    let mut params = params.into_inner();
+    let intent = params.intent_id.take();
+    let (text, limit) = draft_and_limit(params)?;
+    let rules = crate::http::state::current_rules(&state).await?;
+    let Some(intent) = intent else {
+        return slot.respond(&state, &suggestions(&state, rules, text, limit).await?);
+    };
+    if !deflection::valid_id(&intent) {
+        return Err(ApiError::validation("intent_id", "must be 1-128 visible ASCII characters"));
+    }
+    let percent = rules.deflection.holdout_percent;
+    let now = state.ctx.clock.now();
+    let bucket = deflection::arm_bucket(&state.ctx, &intent);
+    let assigned = intent.clone();
+    let arm = state.db(move |conn| deflection::arm_for(conn, &assigned, bucket, percent, now)).await?;
+    let intent_token = deflection::intents::issue(&state.ctx.cursors, &intent, arm, now);
+    let assignment = serde_json::to_vec(&Assignment { arm, intent_token }).map_err(ApiError::internal)?;
+    // The hold-out sees no suggestions: that is the experiment.
+    if arm == "holdout" {
+        let page: pagination::Page<search::SimilarQuestion> =
+            pagination::Page { items: Vec::new(), next_cursor: None, has_more: false };
+        let page = serde_json::to_vec(&page).map_err(ApiError::internal)?;
+        return Ok(cached::json(joined_objects(&page, &assignment)));
+    }
+    let page = match cached::part(&state, format!("similar\0{limit}\0{text}")) {
+        Ok(page) => page,
+        Err(slot) => {
+            let page = suggestions(&state, rules, text, limit).await?;
+            slot.keep(&state, &page)?
+        }
+    };
+    Ok(cached::json(joined_objects(&page, &assignment)))
+}
+
+/// The draft and how many suggestions, checked.
+fn draft_and_limit(p: SimilarParams) -> ApiResult<(String, usize)> {
     let text = p.text.unwrap_or_default();
     if text.trim().is_empty() {
         return Err(ApiError::validation("text", "is required"));
@@ -119,25 +147,38 @@ pub async fn similar(
         Some(n) if (1..=20).contains(&n) => n as usize,
         Some(_) => return Err(ApiError::validation("limit", "must be between 1 and 20")),
     };
-    let rules = crate::http::state::current_rules(&state).await?;
-    let (arm, intent_token) = match p.intent_id {
-        None => (None, None),
-        Some(intent) if deflection::valid_id(&intent) => {
-            let percent = rules.deflection.holdout_percent;
-            let now = state.ctx.clock.now();
-            let bucket = deflection::arm_bucket(&state.ctx, &intent);
-            let assigned = intent.clone();
-            let arm = state.db(move |conn| deflection::arm_for(conn, &assigned, bucket, percent, now)).await?;
-            (Some(arm), Some(deflection::intents::issue(&state.ctx.cursors, &intent, arm, now)))
-        }
-        Some(_) => return Err(ApiError::validation("intent_id", "must be 1-128 visible ASCII characters")),
-    };
-    // The hold-out sees no suggestions: that is the experiment.
-    let page = if arm == Some("holdout") {
-        pagination::Page { items: Vec::new(), next_cursor: None, has_more: false }
-    } else {
-        let st = state.clone();
-        web::block(move || search::similar(&st.search, &rules, &text, limit)).await??
-    };
-    slot.respond(&state, &SimilarResponse { page, arm, intent_token })
+    Ok((text, limit))
+}
+
+/// The questions most like the draft (the search runs on a blocking
+/// thread).
+async fn suggestions(
+    state: &web::Data<AppState>,
+    rules: Arc<SiteSettings>,
+    text: String,
+    limit: usize,
+) -> ApiResult<pagination::Page<search::SimilarQuestion>> {
+    let st = state.clone();
+    web::block(move || search::similar(&st.search, &rules, &text, limit)).await?
+}
+
+/// A contact form's arm and the server's signature on it, added to the
+/// suggestions' page.
+#[derive(Serialize)]
+struct Assignment {
+    arm: &'static str,
+    intent_token: String,
+}
+
+/// `{a…}` and `{b…}` as one object `{a…, b…}`: both are serde_json's
+/// objects, so each starts with `{` and ends with `}`.
+fn joined_objects(a: &[u8], b: &[u8]) -> Vec<u8> {
+    debug_assert!(a.starts_with(b"{") && a.ends_with(b"}") && b.starts_with(b"{") && b.ends_with(b"}"));
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    out.extend_from_slice(&a[..a.len() - 1]);
+    if a.len() > 2 && b.len() > 2 {
+        out.push(b',');
+    }
+    out.extend_from_slice(&b[1..]);
+    out
 }

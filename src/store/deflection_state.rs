@@ -180,6 +180,12 @@ pub fn load_intent(conn: &mut DbConn, intent: &str) -> QueryResult<Option<Intent
     di::table.find(intent).select(Intent::as_select()).first(conn).optional()
 }
 
+/// The arm recorded on an intent: `None` when there is no such intent,
+/// `Some(None)` when it has no arm.
+pub fn intent_arm(conn: &mut DbConn, intent: &str) -> QueryResult<Option<Option<String>>> {
+    di::table.find(intent).select(di::arm).first(conn).optional()
+}
+
 /// A visitor's intents that a submitted contact at `at` moves.
 pub fn intents_moved_by_contact(conn: &mut DbConn, visitor: &str, at: i64) -> QueryResult<Vec<Intent>> {
     let start = di::started_at

@@ -557,6 +557,17 @@ pub fn arm_for(
     holdout_percent: i32,
     now: NaiveDateTime,
 ) -> ApiResult<&'static str> {
+    // A contact form asks again with each draft its resident types: once
+    // the arm is assigned and the intent (if it exists yet) carries it, it
+    // is only read, without queueing for the writer. An intent made by an
+    // event racing the assignment may lack it: then the write below
+    // records it, as the first request's would have.
+    if let Some(arm) = events::arm_of(conn, intent_id)? {
+        let recorded = events::intent_arm(conn, intent_id)?;
+        if recorded.is_none_or(|on_intent| on_intent.as_deref() == Some(arm.as_str())) {
+            return Ok(if arm == "holdout" { "holdout" } else { "treatment" });
+        }
+    }
     write_transaction(conn, |conn| {
         let proposed = if (bucket as i32) < holdout_percent { "holdout" } else { "treatment" };
         let arm =

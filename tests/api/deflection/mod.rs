@@ -449,3 +449,65 @@ fn bad_batches_are_refused_whole_with_every_problem_named() {
     assert_eq!(summary["helpful_rate"], json!({"value": null, "low": null, "high": null, "n": 0}));
     assert_eq!(summary["self_service_score"], Value::Null);
 }
+
+/// A contact form's suggestions are those any caller gets for its draft,
+/// whether made for this request or kept from an earlier one with another
+/// intent; its arm and token are its own; a question asked since shows in
+/// the next request. And an intent that an event made without its arm
+/// (the event racing the arm's assignment) is given the arm by the next
+/// request, though that request only reads when nothing is missing.
+#[test]
+fn a_contact_forms_suggestions_are_its_drafts_and_its_arm_is_its_own() {
+    use agora::store::schema::deflection_intents as di;
+    use diesel::prelude::*;
+
+    let app = spawn_app();
+    let c = community(&app);
+    app.change_settings(&c.admin, |s| s["deflection"]["holdout_percent"] = json!(50));
+    let ids = |reply: &Value| -> Vec<i64> {
+        reply["items"].as_array().unwrap().iter().map(|q| q["question_id"].as_i64().unwrap()).collect()
+    };
+    let plain =
+        |text: &str| app.get(&format!("/api/v1/questions/similar?text={text}")).send().assert_status(200).json();
+    crate::helpers::eventually(std::time::Duration::from_secs(30), "the community indexed", || {
+        ids(&plain("bin%20collection%20day")).contains(&c.q1)
+    });
+    let expected = ids(&plain("bin%20collection%20day"));
+
+    let made = similar(&app, &script::exp_id(&app, 4));
+    let kept = similar(&app, &script::exp_id(&app, 5));
+    for reply in [&made, &kept] {
+        assert_eq!(ids(reply), expected, "{reply}");
+        assert_eq!(reply["arm"], "treatment");
+        let mut keys: Vec<&str> = reply.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["arm", "has_more", "intent_token", "items", "next_cursor"], "{reply}");
+    }
+    assert_ne!(made["intent_token"], kept["intent_token"], "each intent is signed for itself");
+
+    let newer =
+        app.ask(&c.staff, "waste", "Bin collection day moved after the bank holiday", &[])["id"].as_i64().unwrap();
+    let mut fresh_intents = (0..)
+        .map(|k| format!("fresh-{k}"))
+        .filter(|id| agora::service::deflection::arm_bucket(&app.state.ctx, id) >= 50);
+    crate::helpers::eventually(std::time::Duration::from_secs(30), "the new question suggested", || {
+        let reply = similar(&app, &fresh_intents.next().unwrap());
+        assert_eq!(reply["arm"], "treatment");
+        ids(&reply).contains(&newer)
+    });
+
+    // The arm is assigned before the intent's first event, which then
+    // makes the intent with it; the race leaves it without.
+    let intent = script::exp_id(&app, 7);
+    assert_eq!(similar(&app, &intent)["arm"], "treatment");
+    let now = app.clock.now_utc().to_rfc3339();
+    send(&app, &resident(vec![event("contact_intent_started", &now, "v-race", json!({"intent_id": intent}))]));
+    let arm_on_intent =
+        || app.with_conn(|conn| di::table.find(&intent).select(di::arm).first::<Option<String>>(conn).unwrap());
+    assert_eq!(arm_on_intent().as_deref(), Some("treatment"));
+    app.with_conn(|conn| {
+        diesel::update(di::table.find(&intent)).set(di::arm.eq(None::<String>)).execute(conn).unwrap();
+    });
+    assert_eq!(similar(&app, &intent)["arm"], "treatment");
+    assert_eq!(arm_on_intent().as_deref(), Some("treatment"), "the next request records the arm");
+}
