@@ -150,7 +150,7 @@ impl Metrics {
         let read_cache = Family::<CacheLabels, Counter>::default();
         registry.register(
             "read_cache_lookups",
-            "Cacheable reads served from the read cache (hit) or made afresh (miss)",
+            "Cacheable reads (and contact forms' suggestions) served from the read cache (hit) or made afresh (miss)",
             read_cache.clone(),
         );
         let database_up = Gauge::default();

@@ -102,13 +102,17 @@ pub async fn similar(
     let mut params = params.into_inner();
     let intent = params.intent_id.take();
     let (text, limit) = draft_and_limit(params)?;
-    let rules = crate::http::state::current_rules(&state).await?;
     let Some(intent) = intent else {
+        let rules = crate::http::state::current_rules(&state).await?;
         return slot.respond(&state, &suggestions(&state, rules, text, limit).await?);
     };
     if !deflection::valid_id(&intent) {
         return Err(ApiError::validation("intent_id", "must be 1-128 visible ASCII characters"));
     }
+    // Looked up (and so stamped) before the settings are read, as `lookup`
+    // is: the suggestions are made with their synonyms.
+    let cached_page = cached::part(&state, format!("similar\0{limit}\0{text}"));
+    let rules = crate::http::state::current_rules(&state).await?;
     let percent = rules.deflection.holdout_percent;
     let now = state.ctx.clock.now();
     let bucket = deflection::arm_bucket(&state.ctx, &intent);
@@ -123,7 +127,7 @@ pub async fn similar(
         let page = serde_json::to_vec(&page).map_err(ApiError::internal)?;
         return Ok(cached::json(joined_objects(&page, &assignment)));
     }
-    let page = match cached::part(&state, format!("similar\0{limit}\0{text}")) {
+    let page = match cached_page {
         Ok(page) => page,
         Err(slot) => {
             let page = suggestions(&state, rules, text, limit).await?;

@@ -474,8 +474,15 @@ fn a_contact_forms_suggestions_are_its_drafts_and_its_arm_is_its_own() {
     });
     let expected = ids(&plain("bin%20collection%20day"));
 
+    let cache_hits = || {
+        let text = app.get("/metrics").send().assert_status(200).text.clone();
+        let prefix = "agora_read_cache_lookups_total{outcome=\"hit\"} ";
+        text.lines().find_map(|l| l.strip_prefix(prefix)).map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
+    };
     let made = similar(&app, &script::exp_id(&app, 4));
+    let hits = cache_hits();
     let kept = similar(&app, &script::exp_id(&app, 5));
+    assert_eq!(cache_hits() - hits, 1.0, "the second intent's suggestions come from the read cache");
     for reply in [&made, &kept] {
         assert_eq!(ids(reply), expected, "{reply}");
         assert_eq!(reply["arm"], "treatment");
