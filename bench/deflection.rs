@@ -194,7 +194,7 @@ impl Journeys {
 }
 
 fn open(url: &str) -> PooledConn {
-    let options = PoolOptions { max_size: 1, connection_timeout: Duration::from_secs(60) };
+    let options = PoolOptions::new(1, Duration::from_secs(60));
     let (pool, _) = store::connect(url, &options).expect("database");
     let mut conn = pool.get().expect("connection");
     store::migrate(&mut conn).expect("migrations");

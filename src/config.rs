@@ -466,7 +466,7 @@ impl Settings {
     }
 
     pub fn pool_options(&self) -> PoolOptions {
-        PoolOptions { max_size: self.db_pool_size, connection_timeout: Duration::from_millis(self.db_timeout_ms) }
+        PoolOptions::new(self.db_pool_size, Duration::from_millis(self.db_timeout_ms))
     }
 }
 

@@ -121,8 +121,7 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let commit_every = std::time::Duration::from_millis(settings.index_commit_ms.max(10));
     // Background work (indexing, the gap log) has its own small pool, so it
     // never queues behind requests nor requests behind it.
-    let background_options = PoolOptions { max_size: 2, ..settings.pool_options() };
-    let (background, _) = store::connect(&settings.database_url(), &background_options)?;
+    let background = background_pool(&settings, 2)?;
     let search = Search::start(&settings.index_dir(), background, clock.clone(), commit_every)?;
     let reads = ReadCache::new(std::time::Duration::from_millis(settings.read_cache_ms), search.status.clone());
     let settings = Arc::new(settings);
@@ -131,12 +130,14 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     let webhooks = start_webhooks(&settings, clock.clone(), &secret)?;
     let escalations = start_escalations(&settings, clock.clone(), &secret)?;
     let views = start_views(&settings)?;
+    let readers = readers_pool(&settings, &database)?;
     Ok(AppState {
         reads,
         search,
         rate_limiter: RateLimiter::new(settings.rate_limits.clone())
             .shared(store::Backend::of_url(&settings.database_url()) == store::Backend::Postgres),
         pool: database.pool,
+        readers,
         queries: database.queries,
         ctx: Context::new(settings, clock, &secret),
         metrics: crate::metrics::Metrics::new(),
@@ -149,40 +150,72 @@ pub fn build_state(settings: Settings, database: Database, clock: Clock) -> Resu
     })
 }
 
+/// The pool of a node's hot reads (question pages, lists, profiles). On
+/// SQLite the reads run on this node's cores, so more connections than two
+/// per core only make them take turns on the cores, each with a colder page
+/// cache, and each connection that has served pages holds about 4 MiB: a
+/// pool of 4 served 1.17-1.4x the uncached question pages of a pool of 10
+/// on two cores with 20 MiB less heap (bench/results/2026-12-07-profiles.md).
+/// They need a pool of their own because a write request holds its pooled
+/// connection while it waits for the writer's turn (a request pool of 4
+/// made group commits smaller and answers slower). On PostgreSQL the reads
+/// run in the server, and the request pool serves them.
+fn readers_pool(settings: &Settings, database: &Database) -> Result<DbPool, StartupError> {
+    let url = settings.database_url();
+    if store::Backend::of_url(&url) == store::Backend::Postgres {
+        return Ok(database.pool.clone());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let options = PoolOptions::new(
+        (2 * cores).clamp(2, settings.db_pool_size.max(2)),
+        settings.pool_options().connection_timeout,
+    );
+    Ok(store::connect_counted(&url, &options, database.queries.clone())?)
+}
+
+/// A background worker's pool of `max_size` connections. Its work (a batch
+/// of questions to index, a mail, a delivery) reads its rows once, so its
+/// SQLite connections keep a small page cache: about 2 MiB of heap each
+/// that a larger one would hold for nothing.
+fn background_pool(settings: &Settings, max_size: u32) -> Result<DbPool, StartupError> {
+    let options = PoolOptions::new(max_size, settings.pool_options().connection_timeout)
+        .with_sqlite_page_cache_kib(BACKGROUND_PAGE_CACHE_KIB);
+    Ok(store::connect(&settings.database_url(), &options)?.0)
+}
+
+/// A background connection's SQLite page cache, in KiB: the root and
+/// inner pages of the few tables and indexes a worker reads.
+const BACKGROUND_PAGE_CACHE_KIB: u32 = 256;
+
 /// The mail sender, with its own two connections (like the indexer, it
 /// never waits behind requests) and its own context on the same clock.
 fn start_mail(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<MailSender, StartupError> {
     let transport = Transport::from_settings(settings)?;
-    let options = PoolOptions { max_size: 2, ..settings.pool_options() };
-    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    let pool = background_pool(settings, 2)?;
     Ok(MailSender::start(pool, Context::new(settings.clone(), clock, secret), transport))
 }
 
 /// The webhook sender, with a connection per endpoint it serves at once.
 fn start_webhooks(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<WebhookSender, StartupError> {
-    let options = PoolOptions { max_size: 5, ..settings.pool_options() };
-    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    let pool = background_pool(settings, 5)?;
     Ok(WebhookSender::start(pool, Context::new(settings.clone(), clock, secret)))
 }
 
 /// The Open311 worker, with its own connection.
 fn start_escalations(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<EscalationWorker, StartupError> {
-    let options = PoolOptions { max_size: 2, ..settings.pool_options() };
-    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    let pool = background_pool(settings, 2)?;
     Ok(EscalationWorker::start(pool, Context::new(settings.clone(), clock, secret)))
 }
 
 /// The page-view writer, with its own connection.
 fn start_views(settings: &Arc<Settings>) -> Result<ViewCounter, StartupError> {
-    let options = PoolOptions { max_size: 1, ..settings.pool_options() };
-    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    let pool = background_pool(settings, 1)?;
     Ok(ViewCounter::start(pool))
 }
 
 /// The daily retention pass, with its own connection.
 fn start_retention(settings: &Arc<Settings>, clock: Clock, secret: &[u8]) -> Result<Keeper, StartupError> {
-    let options = PoolOptions { max_size: 1, ..settings.pool_options() };
-    let (pool, _) = store::connect(&settings.database_url(), &options)?;
+    let pool = background_pool(settings, 1)?;
     Ok(Keeper::start(pool, Context::new(settings.clone(), clock, secret)))
 }
 

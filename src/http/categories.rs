@@ -12,7 +12,7 @@ use crate::service::community::categories::{self, CategoryUpdateForm, NewCategor
 use crate::service::pagination;
 
 pub async fn list(state: web::Data<AppState>, _caller: MaybeUser) -> ApiResult<HttpResponse> {
-    let page = state.db(categories::list).await?;
+    let page = state.read(categories::list).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -97,7 +97,7 @@ pub async fn tags(
     let limit = pagination::limit(limit)?;
     let st = state.clone();
     let page = state
-        .db(move |conn| categories::list_tags(conn, &st.ctx.cursors, prefix.as_deref(), cursor.as_deref(), limit))
+        .read(move |conn| categories::list_tags(conn, &st.ctx.cursors, prefix.as_deref(), cursor.as_deref(), limit))
         .await?;
     Ok(HttpResponse::Ok().json(page))
 }
@@ -120,7 +120,7 @@ pub async fn experts(
     let slug = path.into_inner();
     let st = state.clone();
     let page = state
-        .db(move |conn| {
+        .read(move |conn| {
             let rules = st.ctx.rules(conn)?;
             crate::service::reputation::experts::list(
                 conn,

@@ -336,7 +336,9 @@ async fn authenticate(state: web::Data<AppState>, token: String, scope: Scope) -
     let claims = state.ctx.tokens.verify(&token, state.ctx.clock.now_utc())?;
     let now = state.ctx.clock.now();
     let session_id = claims.sid.clone();
-    let caller = state.db(move |conn| accounts::authenticate(conn, &claims, now)).await?;
+    // A read: on the readers' pool, so that a signed-in resident's page
+    // does not wait behind writers for a request connection.
+    let caller = state.read(move |conn| accounts::authenticate(conn, &claims, now)).await?;
     Ok(AuthUser {
         id: caller.id,
         roles: caller.roles,

@@ -82,7 +82,7 @@ pub async fn list(
         limit: pagination::limit(p.limit)?,
     };
     let st = state.clone();
-    let page = state.db(move |conn| questions::list(conn, &st.ctx, query)).await?;
+    let page = state.read(move |conn| questions::list(conn, &st.ctx, query)).await?;
     slot.respond(&state, &page)
 }
 
@@ -169,14 +169,14 @@ pub async fn show(
         Lookup::Miss(slot) => slot,
     };
     let Some(visitor) = visitor.0 else {
-        let mut detail = state.db(move |conn| questions::detail(conn, viewer.as_ref(), id)).await?;
+        let mut detail = state.read(move |conn| questions::detail(conn, viewer.as_ref(), id)).await?;
         detail.view_count += state.views.pending(id);
         return slot.respond(&state, &detail);
     };
     let now = state.ctx.clock.now();
     let agent = user_agent(&req);
     let (view, mut detail) = state
-        .db(move |conn| {
+        .read(move |conn| {
             // The page first: a question this caller may not see is a 404
             // and no view.
             let detail = questions::detail(conn, viewer.as_ref(), id)?;

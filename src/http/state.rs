@@ -20,6 +20,9 @@ pub struct AppState {
     /// What services are given (clock, configuration, rules, keys).
     pub ctx: Context,
     pub pool: DbPool,
+    /// The pool of hot reads that never write ([`AppState::read`]): on
+    /// SQLite its own, smaller one; on PostgreSQL the same as `pool`.
+    pub readers: DbPool,
     pub queries: QueryCounter,
     pub search: Search,
     /// Serialized responses of hot reads that do not depend on the caller.
@@ -58,12 +61,30 @@ impl AppState {
         F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        web::block(move || {
-            let mut conn = pool.get()?;
-            work(&mut conn)
-        })
-        .await
-        .map_err(ApiError::from)?
+        on_blocking_pool(self.pool.clone(), work).await
     }
+
+    /// [`AppState::db`] for work that only reads: a page, a list, a
+    /// profile. It runs on the readers' pool, where no writer waiting for
+    /// its turn holds a connection.
+    pub async fn read<T, F>(&self, work: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        on_blocking_pool(self.readers.clone(), work).await
+    }
+}
+
+async fn on_blocking_pool<T, F>(pool: DbPool, work: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await
+    .map_err(ApiError::from)?
 }

@@ -12,7 +12,7 @@ use crate::service::reputation::experts;
 pub async fn show(state: web::Data<AppState>, _caller: MaybeUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
     let user_id = path.into_inner();
     let st = state.clone();
-    let profile = state.db(move |conn| accounts::public_profile(conn, &st.ctx, user_id)).await?;
+    let profile = state.read(move |conn| accounts::public_profile(conn, &st.ctx, user_id)).await?;
     Ok(HttpResponse::Ok().json(profile))
 }
 
@@ -45,7 +45,7 @@ pub async fn leaderboard(
     };
     let st = state.clone();
     let page = state
-        .db(move |conn| {
+        .read(move |conn| {
             experts::leaderboard(conn, &st.ctx.cursors, ranking, p.category.as_deref(), p.cursor.as_deref(), limit)
         })
         .await?;

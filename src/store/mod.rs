@@ -92,6 +92,20 @@ pub struct PoolOptions {
     pub max_size: u32,
     /// How long a request waits for a connection before it gets a 503.
     pub connection_timeout: Duration,
+    /// SQLite: each connection's page cache, in KiB.
+    pub sqlite_page_cache_kib: u32,
+}
+
+impl PoolOptions {
+    /// A pool of `max_size` connections with SQLite's default page cache.
+    pub fn new(max_size: u32, connection_timeout: Duration) -> PoolOptions {
+        PoolOptions { max_size, connection_timeout, sqlite_page_cache_kib: SQLITE_PAGE_CACHE_KIB }
+    }
+
+    /// The same pool with `kib` of page cache per SQLite connection.
+    pub fn with_sqlite_page_cache_kib(self, kib: u32) -> PoolOptions {
+        PoolOptions { sqlite_page_cache_kib: kib.max(1), ..self }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +127,8 @@ pub struct DbConnManager {
     /// SQLite's busy_timeout: how long a statement waits for another
     /// process's lock before failing (and the request getting a 503).
     busy_timeout: Duration,
+    /// SQLite: each connection's page cache, in KiB.
+    page_cache_kib: u32,
     /// SQLite: the database's writer queue and how long to wait in it.
     writer: WriterSlot,
 }
@@ -189,7 +205,7 @@ impl ManageConnection for DbConnManager {
             }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url)?;
-                apply_sqlite_pragmas(&mut conn, self.busy_timeout)?;
+                apply_sqlite_pragmas(&mut conn, self.busy_timeout, self.page_cache_kib)?;
                 self.queries.instrument(&mut conn, Some(self.writer.clone()));
                 Ok(DbConn::Sqlite(conn))
             }
@@ -218,8 +234,9 @@ impl ManageConnection for DbConnManager {
     }
 }
 
-/// Each SQLite connection's page cache, in KiB (SQLite's own default,
-/// made explicit): SQLite's memory is about the pool size times this. A
+/// Each SQLite connection's page cache, in KiB, unless its pool says
+/// otherwise (SQLite's own default, made explicit): SQLite's memory is
+/// about the connections' number times this. A
 /// process-wide `soft_heap_limit` would not bound it: SQLite enforces that
 /// only with memory statistics on, and they are compiled off (see
 /// .cargo/config.toml) so that every allocation skips a global mutex.
@@ -228,13 +245,17 @@ const SQLITE_PAGE_CACHE_KIB: u32 = 2048;
 /// WAL so readers never block the writer, a busy timeout so writers of
 /// other processes queue instead of failing at once (but not forever),
 /// foreign keys (off by default), and a bound on each page cache.
-fn apply_sqlite_pragmas(conn: &mut SqliteConnection, busy_timeout: Duration) -> Result<(), DieselError> {
+fn apply_sqlite_pragmas(
+    conn: &mut SqliteConnection,
+    busy_timeout: Duration,
+    page_cache_kib: u32,
+) -> Result<(), DieselError> {
     conn.batch_execute(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = NORMAL;
          PRAGMA busy_timeout = {};
          PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -{SQLITE_PAGE_CACHE_KIB};",
+         PRAGMA cache_size = -{page_cache_kib};",
         busy_timeout.as_millis()
     ))
 }
@@ -242,11 +263,20 @@ fn apply_sqlite_pragmas(conn: &mut SqliteConnection, busy_timeout: Duration) -> 
 /// Opens a pool on `url` (a `postgres://` URL or a SQLite file path).
 pub fn connect(url: &str, options: &PoolOptions) -> Result<(DbPool, QueryCounter), StoreSetupError> {
     let queries = QueryCounter::default();
+    let pool = connect_counted(url, options, queries.clone())?;
+    Ok((pool, queries))
+}
+
+/// Opens a pool on `url` whose statements count on `queries` (another
+/// pool's counter, so that a request's statements count alike whichever
+/// of its node's pools ran them).
+pub fn connect_counted(url: &str, options: &PoolOptions, queries: QueryCounter) -> Result<DbPool, StoreSetupError> {
     let manager = DbConnManager {
         url: url.to_owned(),
         backend: Backend::of_url(url),
-        queries: queries.clone(),
+        queries,
         busy_timeout: options.connection_timeout,
+        page_cache_kib: options.sqlite_page_cache_kib,
         writer: WriterSlot {
             queue: WriterQueue::of(url, options.connection_timeout),
             wait: options.connection_timeout,
@@ -263,7 +293,7 @@ pub fn connect(url: &str, options: &PoolOptions) -> Result<(DbPool, QueryCounter
         .min_idle(Some(0))
         .connection_timeout(options.connection_timeout)
         .build(manager)?;
-    Ok((pool, queries))
+    Ok(pool)
 }
 
 /// Runs the pending migrations of the connection's backend.

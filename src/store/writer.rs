@@ -24,7 +24,7 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, SqliteConnection};
 
-use super::{ConnInstrumentation, DbConn, apply_sqlite_pragmas};
+use super::{ConnInstrumentation, DbConn, SQLITE_PAGE_CACHE_KIB, apply_sqlite_pragmas};
 
 /// At most this many writers share one transaction, so that the first of
 /// them is not kept waiting behind an endless stream of later ones.
@@ -322,7 +322,7 @@ fn open_if_closed<'c>(slot: &'c mut Option<DbConn>, target: &SharedTarget) -> Re
     if slot.is_none() {
         let mut conn = SqliteConnection::establish(&target.url)
             .map_err(|e| DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, Box::new(e.to_string())))?;
-        apply_sqlite_pragmas(&mut conn, target.busy_timeout)?;
+        apply_sqlite_pragmas(&mut conn, target.busy_timeout, SQLITE_PAGE_CACHE_KIB)?;
         *slot = Some(DbConn::Sqlite(conn));
     }
     Ok(slot.as_mut().expect("just opened"))
@@ -435,7 +435,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("db.sqlite");
-        let options = PoolOptions { max_size: 16, connection_timeout: timeout };
+        let options = PoolOptions::new(16, timeout);
         let (pool, _) = connect(path.to_str().unwrap(), &options).unwrap();
         pool.get().unwrap().batch_execute("CREATE TABLE t (id INTEGER PRIMARY KEY)").unwrap();
         (pool, dir)

@@ -143,7 +143,7 @@ fn every_acknowledged_write_survives_kill_9_and_the_index_catches_up() {
 }
 
 fn connect(db: &TestDatabase) -> store::PooledConn {
-    let options = PoolOptions { max_size: 1, connection_timeout: Duration::from_secs(10) };
+    let options = PoolOptions::new(1, Duration::from_secs(10));
     let (pool, _) = store::connect(db.url(), &options).unwrap();
     pool.get().unwrap()
 }

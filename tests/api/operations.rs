@@ -253,25 +253,7 @@ fn a_sqlite_file_locked_by_another_process_gives_quick_503s_on_writes() {
     let answers = format!("/api/v1/questions/{}/answers", question["id"]);
     let answer = json!({"body": "Environmental health takes noise complaints online, day or night."});
 
-    let mut locker = Command::new("python3")
-        .arg("-c")
-        .arg(
-            "import sqlite3, sys\n\
-             db = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
-             db.execute('BEGIN EXCLUSIVE')\n\
-             print('locked', flush=True)\n\
-             sys.stdin.read()\n\
-             db.execute('ROLLBACK')\n",
-        )
-        .arg(db.url())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 with sqlite3 runs the locking process");
-    let mut first_line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(locker.stdout.as_mut().unwrap()), &mut first_line)
-        .unwrap();
-    assert_eq!(first_line.trim(), "locked");
+    let locker = SqliteLocker::lock(&db);
 
     // Several writers at once all fail within the timeout: none waits for
     // the ones queued before it to time out first.
@@ -291,12 +273,103 @@ fn a_sqlite_file_locked_by_another_process_gives_quick_503s_on_writes() {
     assert_eq!((status, problem["code"].as_str()), (503, Some("service_unavailable")), "{problem}");
     assert!(started.elapsed() < Duration::from_secs(3));
 
-    locker.stdin.take().unwrap().write_all(b"done").unwrap();
-    locker.wait().unwrap();
+    locker.release();
     let deadline = Instant::now() + Duration::from_secs(30);
     while node.call("GET", "/readyz", None, None).0 != 200 {
         assert!(Instant::now() < deadline, "the node did not become ready again");
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(node.call("POST", &answers, Some(&answer), Some(&admin)).0, 201);
+}
+
+/// Another process holding SQLite's write lock (`BEGIN EXCLUSIVE`, which in
+/// WAL mode still lets readers read), until released.
+struct SqliteLocker(std::process::Child);
+
+impl SqliteLocker {
+    fn lock(db: &TestDatabase) -> SqliteLocker {
+        let mut locker = Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sqlite3, sys\n\
+                 db = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+                 db.execute('BEGIN EXCLUSIVE')\n\
+                 print('locked', flush=True)\n\
+                 sys.stdin.read()\n\
+                 db.execute('ROLLBACK')\n",
+            )
+            .arg(db.url())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with sqlite3 runs the locking process");
+        let mut first_line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(locker.stdout.as_mut().unwrap()), &mut first_line)
+            .unwrap();
+        assert_eq!(first_line.trim(), "locked");
+        SqliteLocker(locker)
+    }
+
+    fn release(mut self) {
+        self.0.stdin.take().unwrap().write_all(b"done").unwrap();
+        self.0.wait().unwrap();
+    }
+}
+
+/// Writers waiting for SQLite's write lock hold every connection of the
+/// request pool (here 2) while they wait; residents' reads (a question
+/// page, the list, a profile) have a pool of their own and are served
+/// meanwhile, and the writers' answers land once the lock goes.
+#[test]
+fn question_pages_are_served_while_writers_hold_every_request_connection() {
+    if postgres_admin_url().is_some() {
+        return;
+    }
+    let (db, _) = TestDatabase::create();
+    let data_dir = db.scratch_dir().join("node");
+    let env = [("AGORA_DB_POOL_SIZE", "2"), ("AGORA_DB_TIMEOUT_MS", "15000"), ("AGORA_RATE_LIMITS", "off")];
+    let node = Node::start(&db, &data_dir, &env);
+    agora(
+        &db,
+        &data_dir,
+        &["user", "create", "--username", "root", "--email", "root@example.org", "--role", "admin"],
+        &format!("{PASSWORD}\n"),
+    );
+    let admin = node.login("root", PASSWORD);
+    let category = json!({"slug": "roads", "name": "Roads", "description": "Potholes, gritting, street lights"});
+    assert_eq!(node.call("POST", "/api/v1/categories", Some(&category), Some(&admin)).0, 201);
+    let question = json!({"title": "Which roads get gritted when it snows",
+        "body": "Our hill was not gritted last winter and the bus could not get up.", "category": "roads"});
+    let (status, question) = node.call("POST", "/api/v1/questions", Some(&question), Some(&admin));
+    assert_eq!(status, 201, "{question}");
+    let page = format!("/api/v1/questions/{}", question["id"]);
+    let answers = format!("{page}/answers");
+    let answer =
+        json!({"body": "The gritting routes are on the council's winter page, main roads and bus routes first."});
+
+    let locker = SqliteLocker::lock(&db);
+    let landed = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let (status, body) = node.call("POST", &answers, Some(&answer), Some(&admin));
+                assert_eq!(status, 201, "{body}");
+                landed.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        // The writers are in: both request connections are theirs.
+        std::thread::sleep(Duration::from_millis(500));
+        // Signed in, so that no read cache answers for the database.
+        for path in [page.as_str(), "/api/v1/questions", "/api/v1/categories"] {
+            let started = Instant::now();
+            let (status, body) = node.call("GET", path, None, Some(&admin));
+            assert_eq!(status, 200, "GET {path}: {body}");
+            assert!(started.elapsed() < Duration::from_secs(3), "GET {path} waited {:?}", started.elapsed());
+        }
+        assert_eq!(landed.load(Ordering::SeqCst), 0, "a writer got past the lock: the test held nothing");
+        locker.release();
+    });
+    assert_eq!(landed.load(Ordering::SeqCst), 4);
+    let (_, page) = node.call("GET", &page, None, Some(&admin));
+    assert_eq!(page["answers"].as_array().unwrap().len(), 4);
 }

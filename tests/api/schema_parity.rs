@@ -34,7 +34,7 @@ struct SqliteColumn {
 }
 
 fn options() -> PoolOptions {
-    PoolOptions { max_size: 1, connection_timeout: std::time::Duration::from_secs(10) }
+    PoolOptions::new(1, std::time::Duration::from_secs(10))
 }
 
 fn sqlite_columns() -> Columns {

@@ -456,7 +456,7 @@ fn a_database_of_the_previous_release_keeps_its_figures_and_gains_its_questions_
 
     // Back to the previous release's schema (areas dropped, the derived
     // state summed back over them), then migrated again at a start.
-    let options = agora::store::PoolOptions { max_size: 1, connection_timeout: std::time::Duration::from_secs(10) };
+    let options = agora::store::PoolOptions::new(1, std::time::Duration::from_secs(10));
     let (pool, _) = agora::store::connect(db.url(), &options).unwrap();
     let mut conn = pool.get().unwrap();
     // The Open311, webhook, trust and mail migrations came after the
