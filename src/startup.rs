@@ -166,10 +166,8 @@ fn readers_pool(settings: &Settings, database: &Database) -> Result<DbPool, Star
         return Ok(database.pool.clone());
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
-    let options = PoolOptions::new(
-        (2 * cores).clamp(2, settings.db_pool_size.max(2)),
-        settings.pool_options().connection_timeout,
-    );
+    let size = (2 * cores).min(settings.db_pool_size).max(1);
+    let options = PoolOptions::new(size, settings.pool_options().connection_timeout);
     Ok(store::connect_counted(&url, &options, database.queries.clone())?)
 }
 
