@@ -234,22 +234,11 @@ fn a_sqlite_file_locked_by_another_process_gives_quick_503s_on_writes() {
     if postgres_admin_url().is_some() {
         return;
     }
-    let (db, _) = TestDatabase::create();
-    let data_dir = db.scratch_dir().join("node");
-    let node = Node::start(&db, &data_dir, &[("AGORA_DB_TIMEOUT_MS", "1000"), ("AGORA_RATE_LIMITS", "off")]);
-    agora(
-        &db,
-        &data_dir,
-        &["user", "create", "--username", "root", "--email", "root@example.org", "--role", "admin"],
-        &format!("{PASSWORD}\n"),
-    );
-    let admin = node.login("root", PASSWORD);
     let category = json!({"slug": "noise", "name": "Noise", "description": "Neighbours, dogs, parties"});
-    assert_eq!(node.call("POST", "/api/v1/categories", Some(&category), Some(&admin)).0, 201);
     let question = json!({"title": "Who do I call about a barking dog at night",
         "body": "It goes on from midnight until three most nights.", "category": "noise"});
-    let (status, question) = node.call("POST", "/api/v1/questions", Some(&question), Some(&admin));
-    assert_eq!(status, 201, "{question}");
+    let env = [("AGORA_DB_TIMEOUT_MS", "1000"), ("AGORA_RATE_LIMITS", "off")];
+    let LoneNode { db, node, admin, question } = LoneNode::start(&env, &category, &question);
     let answers = format!("/api/v1/questions/{}/answers", question["id"]);
     let answer = json!({"body": "Environmental health takes noise complaints online, day or night."});
 
@@ -280,6 +269,36 @@ fn a_sqlite_file_locked_by_another_process_gives_quick_503s_on_writes() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(node.call("POST", &answers, Some(&answer), Some(&admin)).0, 201);
+}
+
+/// A server running as its own process on a new SQLite file (its writer
+/// queue and pools are its own, apart from the test's), with an admin,
+/// `root`, who has made `category` and asked `question` in it.
+struct LoneNode {
+    // Dropped in this order: the server stops before its file goes.
+    node: Node,
+    db: TestDatabase,
+    admin: String,
+    question: serde_json::Value,
+}
+
+impl LoneNode {
+    fn start(env: &[(&str, &str)], category: &serde_json::Value, question: &serde_json::Value) -> LoneNode {
+        let (db, _) = TestDatabase::create();
+        let data_dir = db.scratch_dir().join("node");
+        let node = Node::start(&db, &data_dir, env);
+        agora(
+            &db,
+            &data_dir,
+            &["user", "create", "--username", "root", "--email", "root@example.org", "--role", "admin"],
+            &format!("{PASSWORD}\n"),
+        );
+        let admin = node.login("root", PASSWORD);
+        assert_eq!(node.call("POST", "/api/v1/categories", Some(category), Some(&admin)).0, 201);
+        let (status, question) = node.call("POST", "/api/v1/questions", Some(question), Some(&admin));
+        assert_eq!(status, 201, "{question}");
+        LoneNode { node, db, admin, question }
+    }
 }
 
 /// Another process holding SQLite's write lock (`BEGIN EXCLUSIVE`, which in
@@ -325,23 +344,11 @@ fn question_pages_are_served_while_writers_hold_every_request_connection() {
     if postgres_admin_url().is_some() {
         return;
     }
-    let (db, _) = TestDatabase::create();
-    let data_dir = db.scratch_dir().join("node");
     let env = [("AGORA_DB_POOL_SIZE", "2"), ("AGORA_DB_TIMEOUT_MS", "15000"), ("AGORA_RATE_LIMITS", "off")];
-    let node = Node::start(&db, &data_dir, &env);
-    agora(
-        &db,
-        &data_dir,
-        &["user", "create", "--username", "root", "--email", "root@example.org", "--role", "admin"],
-        &format!("{PASSWORD}\n"),
-    );
-    let admin = node.login("root", PASSWORD);
     let category = json!({"slug": "roads", "name": "Roads", "description": "Potholes, gritting, street lights"});
-    assert_eq!(node.call("POST", "/api/v1/categories", Some(&category), Some(&admin)).0, 201);
     let question = json!({"title": "Which roads get gritted when it snows",
         "body": "Our hill was not gritted last winter and the bus could not get up.", "category": "roads"});
-    let (status, question) = node.call("POST", "/api/v1/questions", Some(&question), Some(&admin));
-    assert_eq!(status, 201, "{question}");
+    let LoneNode { db, node, admin, question } = LoneNode::start(&env, &category, &question);
     let page = format!("/api/v1/questions/{}", question["id"]);
     let answers = format!("{page}/answers");
     let answer =

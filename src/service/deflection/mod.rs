@@ -7,16 +7,19 @@ pub mod derive;
 pub mod formulas;
 pub mod gaps;
 pub mod intents;
+mod maintenance;
 pub mod pending;
 pub mod plausibility;
 pub mod reports;
 pub mod rollup;
+mod server_events;
+mod validate;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::NaiveDateTime;
+use serde::Serialize;
 
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -24,7 +27,13 @@ use crate::service::Caller;
 use crate::store::deflection::{self as events, QuestionFacts, StoredEvent};
 use crate::store::{DbConn, write_transaction};
 use diesel::QueryResult;
-use rollup::Deltas;
+
+pub use maintenance::{check_rollups, rebuild, rebuild_if_outdated};
+pub use server_events::{
+    ServerEvent, record_action, record_escalation, record_server_event, server_event_about, server_event_row,
+};
+pub use validate::{EventBatch, EventInput, valid_id};
+use validate::{Valid, validate};
 
 /// Most events one request may carry.
 pub const MAX_BATCH: usize = 100;
@@ -52,8 +61,6 @@ pub const CLIENT_TYPES: [&str; 12] = [
 pub const SERVER_TYPES: [&str; 6] =
     ["question_posted", "answer_posted", "answer_accepted", "answer_verified", "question_viewed", "question_escalated"];
 
-const CHANNELS: [&str; 4] = ["phone", "online_form", "in_person", "email"];
-
 static BOTS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     include_str!("bots.txt").lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
 });
@@ -73,170 +80,10 @@ pub fn is_bot(user_agent: Option<&str>) -> bool {
     }
 }
 
-/// One event as a frontend sends it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventInput {
-    pub event_id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub occurred_at: String,
-    pub visitor_id: String,
-    pub session_id: Option<String>,
-    pub question_id: Option<i64>,
-    pub answer_id: Option<i64>,
-    pub intent_id: Option<String>,
-    pub query: Option<String>,
-    pub result_ids: Option<Vec<i64>>,
-    pub rank: Option<i64>,
-    pub value: Option<String>,
-    pub channel: Option<String>,
-    pub category: Option<String>,
-    /// A ward or neighbourhood: contact-form events and searches only (the
-    /// others take their question's).
-    pub area: Option<String>,
-    /// `contact_*` events: the token `GET /questions/similar` gave for the
-    /// intent (`intents`); without a valid one the event does not count.
-    pub intent_token: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EventBatch {
-    pub events: Vec<EventInput>,
-}
-
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct IngestResult {
     pub accepted: usize,
     pub duplicates: usize,
-}
-
-fn visible_id(value: &str, max: usize) -> bool {
-    (1..=max).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
-}
-
-/// Visitor, session and intent ids: 1-128 visible ASCII characters.
-pub fn valid_id(value: &str) -> bool {
-    visible_id(value, 128)
-}
-
-/// A valid event, before the server decides whether it counts.
-struct Valid {
-    index: usize,
-    event_id: String,
-    kind: &'static str,
-    occurred_at: NaiveDateTime,
-    input: EventInput,
-}
-
-/// Checks one event; every problem is named `events[i].field`.
-fn validate(index: usize, input: EventInput, now: NaiveDateTime, errors: &mut Vec<FieldError>) -> Option<Valid> {
-    let before = errors.len();
-    let mut fail =
-        |field: &str, message: &str| errors.push(FieldError::new(format!("events[{index}].{field}"), message));
-    let event_id = uuid::Uuid::parse_str(&input.event_id).map(|u| u.hyphenated().to_string());
-    if event_id.is_err() {
-        fail("event_id", "must be a UUID");
-    }
-    let kind = CLIENT_TYPES.iter().copied().find(|t| *t == input.kind);
-    if kind.is_none() {
-        fail("type", "is not a known event type");
-    }
-    let occurred_at = DateTime::parse_from_rfc3339(&input.occurred_at).map(|t| t.with_timezone(&Utc).naive_utc());
-    match occurred_at {
-        Err(_) => fail("occurred_at", "must be an RFC 3339 time"),
-        Ok(t) if t > now + Duration::hours(24) => fail("occurred_at", "is more than 24 hours in the future"),
-        Ok(t) if t < now - Duration::days(30) => fail("occurred_at", "is more than 30 days in the past"),
-        Ok(_) => {}
-    }
-    if !visible_id(&input.visitor_id, 128) {
-        fail("visitor_id", "must be 1-128 visible ASCII characters");
-    } else if input.visitor_id.starts_with(crate::store::retention::PSEUDONYM_PREFIX) {
-        fail("visitor_id", "must not start with 'anon:' (it marks ids replaced under retention)");
-    }
-    if input.session_id.as_deref().is_some_and(|s| !visible_id(s, 128)) {
-        fail("session_id", "must be 1-128 visible ASCII characters");
-    }
-    if input.intent_id.as_deref().is_some_and(|s| !visible_id(s, 128)) {
-        fail("intent_id", "must be 1-128 visible ASCII characters");
-    }
-    for (field, id) in [("question_id", input.question_id), ("answer_id", input.answer_id)] {
-        if id.is_some_and(|id| id <= 0) {
-            fail(field, "must be a positive id");
-        }
-    }
-    if input.query.as_deref().is_some_and(|q| q.chars().count() > 500 || q.trim().is_empty()) {
-        fail("query", "must be 1-500 characters");
-    }
-    if input.result_ids.as_ref().is_some_and(|ids| ids.len() > 100) {
-        fail("result_ids", "at most 100 ids");
-    }
-    if input.rank.is_some_and(|r| !(1..=1000).contains(&r)) {
-        fail("rank", "must be 1-1000");
-    }
-    if input.category.as_deref().is_some_and(|c| crate::domain::post::parse_slug(c).is_err()) {
-        fail("category", "must be a category slug");
-    }
-    if input.channel.as_deref().is_some_and(|c| !CHANNELS.contains(&c)) {
-        fail("channel", "must be phone, online_form, in_person or email");
-    }
-    let area = input.area.as_deref().map(crate::domain::post::parse_area).transpose();
-    if let Err(message) = &area {
-        fail("area", message);
-    }
-    if let Some(kind) = kind {
-        check_type_fields(kind, &input, &mut fail);
-    }
-    let input = EventInput { area: area.ok().flatten(), ..input };
-    match (errors.len() == before, event_id, kind, occurred_at) {
-        (true, Ok(event_id), Some(kind), Ok(occurred_at)) => Some(Valid { index, event_id, kind, occurred_at, input }),
-        _ => None,
-    }
-}
-
-/// The fields each type needs (and the values it allows).
-fn check_type_fields(kind: &str, e: &EventInput, fail: &mut impl FnMut(&str, &str)) {
-    let needs_question = matches!(
-        kind,
-        "question_viewed"
-            | "accepted_answer_viewed"
-            | "helpful_vote"
-            | "would_have_contacted"
-            | "search_result_clicked"
-    );
-    if needs_question && e.question_id.is_none() {
-        fail("question_id", "is required for this type");
-    }
-    if kind.starts_with("contact_") && e.intent_id.is_none() {
-        fail("intent_id", "is required for contact events");
-    }
-    if e.intent_token.is_some() && !kind.starts_with("contact_") {
-        fail("intent_token", "is only for contact_* events");
-    }
-    if e.intent_token.as_ref().is_some_and(|t| t.len() > intents::MAX_TOKEN_CHARS) {
-        fail("intent_token", "must be at most 512 characters");
-    }
-    if kind == "search_performed" && e.query.is_none() {
-        fail("query", "is required for search_performed");
-    }
-    // An event about a question is counted in the question's area.
-    if e.area.is_some() && !(kind.starts_with("contact_") || kind == "search_performed") {
-        fail("area", "is only for contact_* and search_performed events (the others take their question's)");
-    }
-    let allowed: &[&str] = match kind {
-        "helpful_vote" => &["yes", "no"],
-        "would_have_contacted" => &["yes", "no", "unsure"],
-        _ => &[],
-    };
-    match (&e.value, allowed.is_empty()) {
-        (Some(v), false) if !allowed.contains(&v.as_str()) => {
-            fail("value", &format!("must be one of {}", allowed.join(", ")))
-        }
-        (None, false) => fail("value", "is required for this type"),
-        (Some(_), true) => fail("value", "is not used by this type"),
-        _ => {}
-    }
 }
 
 /// Who sent a batch, for deciding which events count.
@@ -255,7 +102,7 @@ fn address_key(ctx: &crate::service::Context, address: &str, at: NaiveDateTime) 
     ctx.pseudonyms.digest(&[b"address", address.as_bytes(), &day.to_be_bytes()])
 }
 
-fn is_staff(caller: &Caller) -> bool {
+pub(super) fn is_staff(caller: &Caller) -> bool {
     [Role::Staff, Role::Moderator, Role::Admin, Role::Analyst].iter().any(|r| caller.has_role(*r))
 }
 
@@ -453,101 +300,6 @@ pub fn exclusion_for(caller: Option<&Caller>, author_id: Option<i64>) -> Option<
     }
 }
 
-/// An event the server records itself (posts, acceptances, verifications,
-/// and views of GET /questions/{id} with `X-Visitor-Id`).
-pub struct ServerEvent<'a> {
-    pub kind: &'static str,
-    /// `X-Visitor-Id`, or `user:{id}` for signed-in actions without one.
-    pub visitor_id: String,
-    pub caller: Option<&'a Caller>,
-    pub user_agent: Option<&'a str>,
-    pub question_id: i64,
-    pub answer_id: Option<i64>,
-    pub at: NaiveDateTime,
-}
-
-/// Records a server-side event inside the caller's transaction.
-pub fn record_server_event(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<()> {
-    if let Some(row) = server_event_row(conn, event)? {
-        store_events(conn, vec![row])?;
-    }
-    Ok(())
-}
-
-/// The row a server-side event is stored as, classified now (whether it
-/// counts, its question's category, area and solved state); `None` when
-/// the question is gone. Reads only: a page view is classified when it is
-/// seen and stored with the next batch (`community::views`).
-pub fn server_event_row(conn: &mut DbConn, event: ServerEvent<'_>) -> ApiResult<Option<StoredEvent>> {
-    let Some(question) = events::question_facts(conn, event.question_id)? else {
-        return Ok(None);
-    };
-    // Only a view is judged by whose post it is (`server_event_about`).
-    let author = match event.answer_id {
-        _ if event.kind != "question_viewed" => None,
-        Some(answer) => events::answer_author(conn, answer)?,
-        None => Some(question.author_id),
-    };
-    Ok(Some(server_event_about(&question, author, event)))
-}
-
-/// The row of a server-side event about a question whose facts the caller
-/// has read already; `author` is the author of the post it is about (only
-/// a view's exclusion depends on it).
-pub fn server_event_about(question: &QuestionFacts, author: Option<i64>, event: ServerEvent<'_>) -> StoredEvent {
-    // Posting, accepting and verifying are the caller's own actions; only
-    // views are judged as a resident's.
-    let exclusion_reason = match event.kind {
-        "question_viewed" if is_bot(event.user_agent) => Some("bot"),
-        "question_viewed" => exclusion_for(event.caller, author),
-        _ => event.caller.filter(|c| is_staff(c)).map(|_| "staff"),
-    };
-    StoredEvent {
-        user_id: event.caller.map(|c| c.id),
-        question_id: Some(event.question_id),
-        answer_id: event.answer_id,
-        category: Some(question.category.clone()),
-        area: question.area.clone(),
-        question_solved: (event.kind == "question_viewed").then_some(question.solved),
-        source: "server".to_owned(),
-        excluded: exclusion_reason.is_some(),
-        exclusion_reason: exclusion_reason.map(str::to_owned),
-        ..StoredEvent::new(uuid::Uuid::new_v4().to_string(), event.kind, event.at, event.visitor_id)
-    }
-}
-
-/// Records a signed-in action (a post, an acceptance, a verification)
-/// inside the caller's transaction.
-pub fn record_action(
-    conn: &mut DbConn,
-    kind: &'static str,
-    caller: &Caller,
-    question_id: i64,
-    answer_id: Option<i64>,
-    at: NaiveDateTime,
-) -> ApiResult<()> {
-    let visitor_id = format!("user:{}", caller.id);
-    let event = ServerEvent { kind, visitor_id, caller: Some(caller), user_agent: None, question_id, answer_id, at };
-    record_server_event(conn, event)
-}
-
-/// Records that the asker's question became a council case (inside the
-/// escalation's transaction): a contact the community did not deflect.
-pub fn record_escalation(conn: &mut DbConn, question_id: i64, at: NaiveDateTime) -> ApiResult<()> {
-    let Some(question) = crate::store::questions::find(conn, question_id)? else { return Ok(()) };
-    let visitor_id = format!("user:{}", question.author_id);
-    let event = ServerEvent {
-        kind: "question_escalated",
-        visitor_id,
-        caller: None,
-        user_agent: None,
-        question_id,
-        answer_id: None,
-        at,
-    };
-    record_server_event(conn, event)
-}
-
 /// The hold-out arm of an intent: assigned once, by its bucket
 /// (`arm_bucket`), `holdout_percent` in a hundred to the hold-out.
 pub fn arm_for(
@@ -580,82 +332,6 @@ pub fn arm_for(
         }
         Ok(arm)
     })
-}
-
-/// Recomputes the derived state and rollups from the raw events, in the
-/// order they arrived, and the content-gap searches from the search-gap
-/// log; returns the events applied. For maintenance with writers stopped;
-/// the result equals what live ingestion built.
-pub fn rebuild(conn: &mut DbConn) -> QueryResult<u64> {
-    write_transaction(conn, events::clear_derived)?;
-    let mut after = 0;
-    let mut applied = 0;
-    loop {
-        let batch = events::counted_events_after(conn, after, 2_000)?;
-        let Some(last) = batch.last().map(|e| e.id) else { break };
-        write_transaction(conn, |conn| {
-            let mut pending = pending::Pending::default();
-            for event in &batch {
-                derive::apply(conn, &mut pending, event)?;
-            }
-            derive::flush(conn, pending)
-        })?;
-        applied += batch.len() as u64;
-        after = last;
-    }
-    gaps::replay_server_searches(conn)?;
-    write_transaction(conn, |conn| events::set_state_version(conn, STATE_VERSION))?;
-    Ok(applied)
-}
-
-/// Rebuilds the derived state when it was built by older rules, or a
-/// rebuild did not finish (`STATE_VERSION`); returns the events applied
-/// when it rebuilt. Run at start, before serving: on PostgreSQL one node at
-/// a time, and a node that waited finds the work done.
-pub fn rebuild_if_outdated(conn: &mut DbConn) -> QueryResult<Option<u64>> {
-    if events::state_version(conn)? >= STATE_VERSION {
-        return Ok(None);
-    }
-    events::lock_rebuild(conn, true)?;
-    let rebuilt = match events::state_version(conn) {
-        Ok(version) if version >= STATE_VERSION => Ok(None),
-        Ok(_) => rebuild(conn).map(Some),
-        Err(e) => Err(e),
-    };
-    events::lock_rebuild(conn, false)?;
-    rebuilt
-}
-
-/// Rollup cells that differ from the sum over the derived rows (empty when
-/// they agree): (cell, in the rollups, summed from the rows).
-pub fn check_rollups(conn: &mut DbConn) -> QueryResult<Vec<(String, i64, i64)>> {
-    let mut expected = Deltas::default();
-    for pair in events::all_pairs(conn)? {
-        expected.replace(vec![], rollup::pair_cells(&pair));
-    }
-    for intent in events::all_intents(conn)? {
-        expected.replace(vec![], rollup::intent_cells(&intent));
-    }
-    for session in events::all_sessions(conn)? {
-        expected.replace(vec![], rollup::session_cells(&session));
-    }
-    for day in events::all_visitor_days(conn)? {
-        expected.replace(vec![], rollup::visitor_day_cells(&day));
-    }
-    let expected: BTreeMap<_, _> = expected
-        .into_changes()
-        .map(|(c, n)| ((c.day, c.category, c.area, c.metric.to_owned(), c.gap, c.gap2), n))
-        .collect();
-    let actual: BTreeMap<_, _> =
-        events::all_rollups(conn)?.into_iter().map(|(d, c, a, m, g, g2, n)| ((d, c, a, m, g, g2), n)).collect();
-    let keys: std::collections::BTreeSet<_> = expected.keys().chain(actual.keys()).cloned().collect();
-    Ok(keys
-        .into_iter()
-        .filter_map(|key| {
-            let (a, e) = (actual.get(&key).copied().unwrap_or(0), expected.get(&key).copied().unwrap_or(0));
-            (a != e).then(|| (format!("{key:?}"), a, e))
-        })
-        .collect())
 }
 
 /// The advisory-lock key of a visitor.
