@@ -13,6 +13,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
+use super::cached_sql::cached_sql;
 use super::schema::{
     deflection_events as de, deflection_intents as di, deflection_pairs as dp, deflection_rollups as dr,
     deflection_search_gaps as dg, deflection_sessions as ds, deflection_visitor_days as dv, derived_state,
@@ -212,7 +213,7 @@ pub fn lock_visitors(conn: &mut DbConn, keys: &[i64]) -> QueryResult<()> {
         return Ok(());
     }
     for key in keys {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)").bind::<BigInt, _>(*key).execute(conn)?;
+        cached_sql::<MultiBackend>("SELECT pg_advisory_xact_lock(?)").bind::<BigInt, _>(*key).execute(conn)?;
     }
     Ok(())
 }
@@ -238,8 +239,7 @@ fn epoch_of(
         "SELECT {aggregate}(occurred_epoch) AS at FROM deflection_events
          WHERE visitor_id = ? AND type IN ({placeholders}) AND excluded = FALSE AND occurred_epoch {condition} ?"
     );
-    let mut query =
-        diesel::sql_query(portable_sql(conn, &sql)).into_boxed::<MultiBackend>().bind::<Text, _>(visitor.to_owned());
+    let mut query = cached_sql::<MultiBackend>(sql).bind::<Text, _>(visitor.to_owned());
     for kind in kinds {
         query = query.bind::<Text, _>((*kind).to_owned());
     }
@@ -320,24 +320,22 @@ pub struct GapSearch {
 
 /// Records a gap search, or adds its source to the one already recorded.
 pub fn add_gap_search(conn: &mut DbConn, row: &GapSearch) -> QueryResult<()> {
-    let sql = portable_sql(
-        conn,
+    cached_sql::<MultiBackend>(
         "INSERT INTO deflection_search_gaps (kind, category, area, day, query, searcher, by_server, by_frontend)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (kind, category, area, day, query, searcher) DO UPDATE
          SET by_server = deflection_search_gaps.by_server OR excluded.by_server,
              by_frontend = deflection_search_gaps.by_frontend OR excluded.by_frontend",
-    );
-    diesel::sql_query(sql)
-        .bind::<Text, _>(&row.kind)
-        .bind::<Text, _>(&row.category)
-        .bind::<Text, _>(&row.area)
-        .bind::<BigInt, _>(row.day)
-        .bind::<Text, _>(&row.query)
-        .bind::<Text, _>(&row.searcher)
-        .bind::<Bool, _>(row.by_server)
-        .bind::<Bool, _>(row.by_frontend)
-        .execute(conn)?;
+    )
+    .bind::<Text, _>(&row.kind)
+    .bind::<Text, _>(&row.category)
+    .bind::<Text, _>(&row.area)
+    .bind::<BigInt, _>(row.day)
+    .bind::<Text, _>(&row.query)
+    .bind::<Text, _>(&row.searcher)
+    .bind::<Bool, _>(row.by_server)
+    .bind::<Bool, _>(row.by_frontend)
+    .execute(conn)?;
     Ok(())
 }
 
@@ -396,10 +394,9 @@ pub fn clear_derived(conn: &mut DbConn) -> QueryResult<()> {
 
 /// The arm an intent was assigned, assigning `proposed` if it had none.
 pub fn assign_arm(conn: &mut DbConn, intent: &str, proposed: &str, now: NaiveDateTime) -> QueryResult<String> {
-    diesel::sql_query(portable_sql(
-        conn,
+    cached_sql::<MultiBackend>(
         "INSERT INTO experiment_arms (intent_id, arm, assigned_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    ))
+    )
     .bind::<Text, _>(intent)
     .bind::<Text, _>(proposed)
     .bind::<Timestamp, _>(now)

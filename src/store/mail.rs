@@ -289,15 +289,13 @@ pub fn set_preferences(
 /// Records the digest of `period` for the user; false when one was
 /// recorded already (the period's digest is sent once).
 pub fn record_digest(conn: &mut DbConn, user_id: i64, period: &str, now: NaiveDateTime) -> QueryResult<bool> {
-    let sql = super::portable_sql(
-        conn,
+    let n = super::cached_sql::cached_sql::<super::MultiBackend>(
         "INSERT INTO digests_sent (user_id, period, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-    );
-    let n = diesel::sql_query(sql)
-        .bind::<diesel::sql_types::BigInt, _>(user_id)
-        .bind::<diesel::sql_types::Text, _>(period)
-        .bind::<diesel::sql_types::Timestamp, _>(now)
-        .execute(conn)?;
+    )
+    .bind::<diesel::sql_types::BigInt, _>(user_id)
+    .bind::<diesel::sql_types::Text, _>(period)
+    .bind::<diesel::sql_types::Timestamp, _>(now)
+    .execute(conn)?;
     Ok(n == 1)
 }
 

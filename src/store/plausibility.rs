@@ -6,12 +6,13 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
+use super::cached_sql::cached_sql;
 use super::deflection::{Intent, Pair, Session, StoredEvent, VisitorDay};
 use super::schema::{
     deflection_events as de, deflection_intents as di, deflection_pairs as dp, deflection_sessions as ds,
     deflection_visitor_days as dv,
 };
-use super::{DbConn, MultiBackend, portable_sql};
+use super::{DbConn, MultiBackend};
 
 /// The event types that can confirm a deflection, which the plausibility
 /// limits watch.
@@ -44,8 +45,7 @@ pub fn visitor_day_units(conn: &mut DbConn, visitor: &str, from: i64, to: i64) -
            AND (intent_id IS NOT NULL OR question_id IS NOT NULL)",
         confirming_list()
     );
-    let rows: Vec<Unit> = diesel::sql_query(portable_sql(conn, &sql))
-        .into_boxed::<MultiBackend>()
+    let rows: Vec<Unit> = cached_sql::<MultiBackend>(sql)
         .bind::<Text, _>(visitor.to_owned())
         .bind::<BigInt, _>(from)
         .bind::<BigInt, _>(to)

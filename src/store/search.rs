@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
+use super::id_list::in_ids;
 use super::questions::Question;
 use super::schema::{answers, categories, question_tags, questions, search_gaps, search_outbox, tags};
+use super::{DbConn, native};
 
 /// A question with everything its index document needs.
 #[derive(Debug, Clone)]
@@ -28,29 +29,35 @@ pub fn load(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<IndexableQuestion
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(Question, String, String)> = questions::table
-        .inner_join(categories::table)
-        .filter(questions::id.eq_any(ids))
-        .filter(super::questions::listed())
-        .select((Question::as_select(), categories::slug, categories::name))
-        .load(conn)?;
+    let rows: Vec<(Question, String, String)> = native!(conn, |c| {
+        questions::table
+            .inner_join(categories::table)
+            .filter(in_ids(questions::id, ids))
+            .filter(super::questions::listed())
+            .select((Question::as_select(), categories::slug, categories::name))
+            .load(c)
+    })?;
     let mut tag_names: HashMap<i64, Vec<String>> = HashMap::new();
-    let tag_rows: Vec<(i64, String)> = question_tags::table
-        .inner_join(tags::table)
-        .filter(question_tags::question_id.eq_any(ids))
-        .select((question_tags::question_id, tags::name))
-        .load(conn)?;
+    let tag_rows: Vec<(i64, String)> = native!(conn, |c| {
+        question_tags::table
+            .inner_join(tags::table)
+            .filter(in_ids(question_tags::question_id, ids))
+            .select((question_tags::question_id, tags::name))
+            .load(c)
+    })?;
     for (question_id, name) in tag_rows {
         tag_names.entry(question_id).or_default().push(name);
     }
     let mut answer_bodies: HashMap<i64, Vec<String>> = HashMap::new();
-    let answer_rows: Vec<(i64, String)> = answers::table
-        .filter(answers::question_id.eq_any(ids))
-        .filter(answers::deleted_at.is_null())
-        .filter(answers::hidden_at.is_null())
-        .order(answers::id.asc())
-        .select((answers::question_id, answers::body))
-        .load(conn)?;
+    let answer_rows: Vec<(i64, String)> = native!(conn, |c| {
+        answers::table
+            .filter(in_ids(answers::question_id, ids))
+            .filter(answers::deleted_at.is_null())
+            .filter(answers::hidden_at.is_null())
+            .order(answers::id.asc())
+            .select((answers::question_id, answers::body))
+            .load(c)
+    })?;
     for (question_id, body) in answer_rows {
         answer_bodies.entry(question_id).or_default().push(body);
     }

@@ -4,6 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::id_list::in_ids;
 use super::schema::{question_tags, tags};
 use super::{DbConn, native};
 
@@ -83,12 +84,14 @@ pub fn names_for_questions(conn: &mut DbConn, question_ids: &[i64]) -> QueryResu
     if question_ids.is_empty() {
         return Ok(Vec::new());
     }
-    question_tags::table
-        .inner_join(tags::table)
-        .filter(question_tags::question_id.eq_any(question_ids))
-        .order((question_tags::question_id, tags::name))
-        .select((question_tags::question_id, tags::name))
-        .load(conn)
+    native!(conn, |c| {
+        question_tags::table
+            .inner_join(tags::table)
+            .filter(in_ids(question_tags::question_id, question_ids))
+            .order((question_tags::question_id, tags::name))
+            .select((question_tags::question_id, tags::name))
+            .load(c)
+    })
 }
 
 /// Replaces a question's tags.

@@ -3,6 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::id_list::in_ids;
 use super::schema::{user_roles, users};
 use super::{DbConn, native};
 use crate::domain::Role;
@@ -220,7 +221,7 @@ pub fn refs(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<UserRef>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    native!(conn, |c| users::table.filter(users::id.eq_any(ids)).select(UserRef::as_select()).load(c))
+    native!(conn, |c| users::table.filter(in_ids(users::id, ids)).select(UserRef::as_select()).load(c))
 }
 
 /// (user id, role) for the public roles (staff, moderator) of these users.
@@ -230,7 +231,7 @@ pub fn public_roles(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<(i64, Rol
     }
     let rows: Vec<(i64, String)> = native!(conn, |c| {
         user_roles::table
-            .filter(user_roles::user_id.eq_any(ids))
+            .filter(in_ids(user_roles::user_id, ids))
             .select((user_roles::user_id, user_roles::role))
             .load(c)
     })?;

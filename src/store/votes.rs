@@ -3,8 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
+use super::id_list::in_ids;
 use super::schema::votes;
+use super::{DbConn, native};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = votes)]
@@ -65,12 +66,14 @@ pub fn of_voter(conn: &mut DbConn, voter_id: i64, post_type: &str, post_ids: &[i
     if post_ids.is_empty() {
         return Ok(Vec::new());
     }
-    votes::table
-        .filter(votes::voter_id.eq(voter_id))
-        .filter(votes::post_type.eq(post_type))
-        .filter(votes::post_id.eq_any(post_ids))
-        .select((votes::post_id, votes::value))
-        .load(conn)
+    native!(conn, |c| {
+        votes::table
+            .filter(votes::voter_id.eq(voter_id))
+            .filter(votes::post_type.eq(post_type))
+            .filter(in_ids(votes::post_id, post_ids))
+            .select((votes::post_id, votes::value))
+            .load(c)
+    })
 }
 
 /// How many votes a post has had (withdrawn ones included).
