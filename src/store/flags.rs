@@ -3,8 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
+use super::id_list::in_ids;
 use super::schema::flags;
+use super::{DbConn, native};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = flags)]
@@ -79,11 +80,9 @@ pub fn for_targets(conn: &mut DbConn, targets: &[(String, i64)]) -> QueryResult<
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = targets.iter().map(|t| t.1).collect();
-    let rows: Vec<Flag> = flags::table
-        .filter(flags::target_id.eq_any(&ids))
-        .order(flags::id.asc())
-        .select(Flag::as_select())
-        .load(conn)?;
+    let rows: Vec<Flag> = native!(conn, |c| {
+        flags::table.filter(in_ids(flags::target_id, &ids)).order(flags::id.asc()).select(Flag::as_select()).load(c)
+    })?;
     Ok(rows.into_iter().filter(|f| targets.iter().any(|(t, id)| *t == f.target_type && *id == f.target_id)).collect())
 }
 

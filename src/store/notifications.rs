@@ -3,8 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
+use super::id_list::in_ids;
 use super::schema::{notifications, questions, users};
+use super::{DbConn, native};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = notifications)]
@@ -68,9 +69,9 @@ pub fn mark_read(conn: &mut DbConn, user_id: i64, ids: Option<&[i64]>, now: Naiv
     let unread =
         notifications::table.filter(notifications::user_id.eq(user_id)).filter(notifications::read_at.is_null());
     match ids {
-        Some(ids) => diesel::update(unread.filter(notifications::id.eq_any(ids)))
-            .set(notifications::read_at.eq(now))
-            .execute(conn),
+        Some(ids) => native!(conn, |c| {
+            diesel::update(unread.filter(in_ids(notifications::id, ids))).set(notifications::read_at.eq(now)).execute(c)
+        }),
         None => diesel::update(unread).set(notifications::read_at.eq(now)).execute(conn),
     }
 }

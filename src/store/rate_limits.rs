@@ -4,7 +4,8 @@
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Double, Text};
 
-use super::DbConn;
+use super::cached_sql::cached_sql;
+use super::{DbConn, MultiBackend};
 
 #[derive(QueryableByName)]
 struct Taken {
@@ -20,21 +21,24 @@ struct Taken {
 /// Returns (whether a token was taken, tokens left). The database's clock
 /// is the one clock every node shares.
 pub fn take(conn: &mut DbConn, bucket: &str, capacity: f64, rate: f64) -> QueryResult<(bool, f64)> {
-    let refill = "LEAST($2, b.tokens + EXTRACT(EPOCH FROM (clock_timestamp()::timestamp - b.updated_at)) * $3)";
+    // The refilled count, once per use: a placeholder is bound once, so the
+    // capacity and the rate are bound again for each (the statement's text
+    // is fixed, so it stays prepared: every rate-limited request runs it).
+    let refill = "LEAST(?, b.tokens + EXTRACT(EPOCH FROM (clock_timestamp()::timestamp - b.updated_at)) * ?)";
     let sql = format!(
         "INSERT INTO rate_limit_buckets AS b (bucket, tokens, allowed, updated_at)
-         VALUES ($1, $2 - 1, TRUE, clock_timestamp()::timestamp)
+         VALUES (?, ? - 1, TRUE, clock_timestamp()::timestamp)
          ON CONFLICT (bucket) DO UPDATE SET
              tokens = CASE WHEN {refill} >= 1 THEN {refill} - 1 ELSE {refill} END,
              allowed = {refill} >= 1,
              updated_at = clock_timestamp()::timestamp
          RETURNING tokens, allowed"
     );
-    let taken: Taken = diesel::sql_query(sql)
-        .bind::<Text, _>(bucket)
-        .bind::<Double, _>(capacity)
-        .bind::<Double, _>(rate)
-        .get_result(conn)?;
+    let mut query = cached_sql::<MultiBackend>(sql).bind::<Text, _>(bucket).bind::<Double, _>(capacity);
+    for _ in 0..4 {
+        query = query.bind::<Double, _>(capacity).bind::<Double, _>(rate);
+    }
+    let taken: Taken = query.get_result(conn)?;
     Ok((taken.allowed, taken.tokens))
 }
 
