@@ -1,9 +1,10 @@
 //! Hand-written SQL that stays prepared on its connection.
 //!
 //! diesel never caches `sql_query`: each run is parsed again (SQLite) or
-//! parsed and planned again (PostgreSQL). On the write path of deflection
-//! events that was about a tenth of the writer's time on SQLite
-//! (bench/results/2026-12-07-profiles.md). [`cached_sql`] is the same
+//! parsed and planned again (PostgreSQL). On SQLite's write path of
+//! deflection events, parsing was 8 % of the writer's time, 3 % of it a
+//! fixed-text statement run for every solved view (`epoch_of`;
+//! bench/results/2026-12-07-profiles.md). [`cached_sql`] is the same
 //! raw SQL with `?` placeholders, each bound value written in its
 //! backend's own placeholder (`?` or `$n`), and cached by its text like
 //! any diesel query: one prepared statement per distinct text, so it is
