@@ -28,7 +28,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use super::helpers::{PASSWORD, TestDatabase};
-use super::process::{Node, agora};
+use super::process::Node;
 
 const ROUNDS: usize = 10;
 const WORKERS: usize = 4;
@@ -61,13 +61,7 @@ fn every_acknowledged_write_survives_kill_9_and_the_index_catches_up() {
     let (db, _) = TestDatabase::create();
     let data_dir = db.scratch_dir().join("node");
     let node = Node::start(&db, &data_dir, &SERVER_ENV);
-    agora(
-        &db,
-        &data_dir,
-        &["user", "create", "--username", "root", "--email", "root@example.org", "--role", "admin"],
-        &format!("{PASSWORD}\n"),
-    );
-    let admin = node.login("root", PASSWORD);
+    let admin = node.create_admin(&db, &data_dir);
     let (status, _) =
         node.post("/api/v1/categories", &json!({"slug": "bins", "name": "Bins", "description": "Collections"}), &admin);
     assert_eq!(status, 201);

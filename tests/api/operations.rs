@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::helpers::{PASSWORD, TestApp, TestDatabase, postgres_admin_url, spawn_app_with};
-use super::process::{Node, agora};
+use super::helpers::{TestApp, TestDatabase, postgres_admin_url, spawn_app_with};
+use super::process::Node;
 
 fn metric_line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     text.lines().find(|line| line.starts_with(prefix))
@@ -287,13 +287,7 @@ impl LoneNode {
         let (db, _) = TestDatabase::create();
         let data_dir = db.scratch_dir().join("node");
         let node = Node::start(&db, &data_dir, env);
-        agora(
-            &db,
-            &data_dir,
-            &["user", "create", "--username", "root", "--email", "root@example.org", "--role", "admin"],
-            &format!("{PASSWORD}\n"),
-        );
-        let admin = node.login("root", PASSWORD);
+        let admin = node.create_admin(&db, &data_dir);
         assert_eq!(node.call("POST", "/api/v1/categories", Some(category), Some(&admin)).0, 201);
         let (status, question) = node.call("POST", "/api/v1/questions", Some(question), Some(&admin));
         assert_eq!(status, 201, "{question}");

@@ -123,6 +123,19 @@ impl Node {
         }
     }
 
+    /// Creates the admin `root` with `agora user create` (as an operator
+    /// does on a new install) and returns their access token.
+    pub fn create_admin(&self, db: &TestDatabase, data_dir: &Path) -> String {
+        let password = super::helpers::PASSWORD;
+        agora(
+            db,
+            data_dir,
+            &["user", "create", "--username", "root", "--email", "root@example.org", "--role", "admin"],
+            &format!("{password}\n"),
+        );
+        self.login("root", password)
+    }
+
     pub fn login(&self, login: &str, password: &str) -> String {
         let (status, session) = self.post("/api/v1/auth/login", &json!({"login": login, "password": password}), "none");
         assert_eq!(status, 200, "{session}");

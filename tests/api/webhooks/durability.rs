@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::receiver::{Receiver, verify};
 use super::{WEBHOOKS, create_endpoint, deliveries, fast_settings, path, wait_until, wait_until_idle};
-use crate::helpers::{PASSWORD, TestDatabase, postgres_admin_url, spawn_app_with, spawn_node};
-use crate::process::{Node, agora};
+use crate::helpers::{TestDatabase, postgres_admin_url, spawn_app_with, spawn_node};
+use crate::process::Node;
 
 #[test]
 fn deliveries_pending_when_the_process_is_killed_are_sent_after_the_restart() {
@@ -28,13 +28,7 @@ fn deliveries_pending_when_the_process_is_killed_are_sent_after_the_restart() {
         ("AGORA_WEBHOOK_RETRY_MS", retries.as_str()),
     ];
     let node = Node::start(&db, &data_dir, &slow);
-    agora(
-        &db,
-        &data_dir,
-        &["user", "create", "--username", "root", "--email", "root@example.org", "--role", "admin"],
-        &format!("{PASSWORD}\n"),
-    );
-    let token = node.login("root", PASSWORD);
+    let token = node.create_admin(&db, &data_dir);
     let category = json!({"slug": "bins", "name": "Bins", "description": "Collections"});
     let (status, body) = node.post("/api/v1/categories", &category, &token);
     assert_eq!(status, 201, "{body}");
