@@ -22,7 +22,7 @@ mod stemming;
 mod synonyms;
 
 pub use index::{IndexWriterHandle, OpenOutcome, SearchIndex};
-pub use similar::{EVERYDAY_COSINE, FEATURES, Features, WEIGHTS, blend};
+pub use similar::{EVERYDAY_ALIGNMENT, EVERYDAY_COSINE, FEATURES, Features, WEIGHTS, blend};
 pub use synonyms::Synonyms;
 
 use std::collections::BTreeMap;

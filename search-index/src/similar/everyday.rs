@@ -69,6 +69,59 @@ impl Everyday {
         }
         any.then_some(sum)
     }
+
+    /// A stem's vector: unit length times 127, as int8 (bytes).
+    pub(crate) fn row(&self, stem: &str) -> Option<&'static [u8]> {
+        let row = *self.rows.get(stem)? as usize;
+        Some(&self.vectors[row * self.dims..(row + 1) * self.dims])
+    }
+}
+
+/// The cosine of two rows.
+pub(crate) fn row_cosine(a: &[u8], b: &[u8]) -> f32 {
+    let dot: i32 = a.iter().zip(b).map(|(&x, &y)| i32::from(x as i8) * i32::from(y as i8)).sum();
+    dot as f32 / (127.0 * 127.0)
+}
+
+/// One of a short draft's typed words, as alignment reads it.
+pub(crate) struct DraftWord {
+    stem: String,
+    /// `None`: a word the table does not know ("Doha").
+    row: Option<&'static [u8]>,
+    idf: f32,
+}
+
+impl DraftWord {
+    pub fn new(stem: &str, idf: f32) -> DraftWord {
+        DraftWord { stem: stem.to_owned(), row: EVERYDAY.row(stem), idf }
+    }
+}
+
+/// How closely a text's words stand for each of the draft's, by meaning:
+/// each draft word's nearest word of the text (a shared word 1, another
+/// by its cosine above `floor`, rescaled to 0–1), weighted by the draft
+/// word's idf. A draft word the table does not know counts only when
+/// shared. Unlike the cosine of the two texts' summed vectors, one close
+/// word is not drowned by the text's others ("lorry" finds "truck" in a
+/// long body).
+pub(crate) fn alignment(draft: &[DraftWord], text: &FxHashMap<String, f32>, floor: f32) -> f32 {
+    let total: f32 = draft.iter().map(|d| d.idf).sum();
+    if total == 0.0 {
+        return 0.0;
+    }
+    let mut rows: Option<Vec<&[u8]>> = None;
+    let mut near = 0.0;
+    for word in draft {
+        if text.contains_key(&word.stem) {
+            near += word.idf;
+            continue;
+        }
+        let Some(row) = word.row else { continue };
+        let rows = rows.get_or_insert_with(|| text.keys().filter_map(|stem| EVERYDAY.row(stem)).collect());
+        let best = rows.iter().map(|other| row_cosine(row, other)).fold(0.0, f32::max);
+        near += word.idf * ((best - floor) / (1.0 - floor)).max(0.0);
+    }
+    near / total
 }
 
 pub(crate) fn dense_cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -95,6 +148,21 @@ mod tests {
         assert!(likeness("rubbish", "garbag") > likeness("rubbish", "pension") + 0.2);
         assert!(likeness("lamp post", "street light") > likeness("lamp post", "council tax") + 0.2);
         assert!(EVERYDAY.dense(&Vector::from_iter([("zzzqx".to_owned(), 1.0)])).is_none(), "unknown stems add nothing");
+    }
+
+    #[test]
+    fn alignment_finds_each_word_its_nearest_in_meaning() {
+        let text = |stems: &str| -> FxHashMap<String, f32> { stems.split(' ').map(|s| (s.to_owned(), 1.0)).collect() };
+        let draft = [DraftWord::new("lorri", 2.0), DraftWord::new("skip", 1.0)];
+        let bins = alignment(&draft, &text("bin collect miss truck street"), 0.3);
+        let tax = alignment(&draft, &text("council tax bill pay direct debit"), 0.3);
+        assert!(bins > tax + 0.3, "the lorry is the truck: {bins} against {tax}");
+        assert!(bins < 1.0, "only a shared word counts fully");
+        assert_eq!(alignment(&draft, &text("lorri skip"), 0.3), 1.0);
+        let unknown = [DraftWord::new("zzzqx", 1.0)];
+        assert_eq!(alignment(&unknown, &text("zzzqx"), 0.3), 1.0, "a word the table lacks counts when shared");
+        assert_eq!(alignment(&unknown, &text("truck"), 0.3), 0.0, "and only then");
+        assert_eq!(alignment(&[], &text("truck"), 0.3), 0.0);
     }
 
     #[test]

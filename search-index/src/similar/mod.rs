@@ -10,7 +10,8 @@
 //! 3. Re-ranking of a few dozen candidates (`features`) by a learned blend
 //!    of measures: BM25, word, trigram and word-pair cosines over title and
 //!    body, how much of the draft they cover, and for short drafts their
-//!    everyday meaning (`everyday`: word vectors shipped with the crate);
+//!    everyday meaning (`everyday`: word vectors shipped with the crate;
+//!    the texts' summed vectors, and each draft word's nearest in meaning);
 //!    more measures are computed for learning, those weighted 0 are not
 //!    computed in use.
 //! 4. Solved questions rank higher; closed duplicates give way to the
@@ -20,7 +21,7 @@ mod draft;
 mod everyday;
 mod features;
 
-pub use features::{EVERYDAY_COSINE, FEATURES, Features, WEIGHTS};
+pub use features::{EVERYDAY_ALIGNMENT, EVERYDAY_COSINE, FEATURES, Features, WEIGHTS};
 
 use std::collections::HashSet;
 
