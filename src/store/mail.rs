@@ -4,8 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::DbConn;
+use super::id_list::in_ids;
 use super::schema::{digests_sent, email_tokens, mail_outbox, mail_preferences, users};
+use super::{DbConn, native};
 
 /// A mail waiting (or claimed) to be sent.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -74,18 +75,23 @@ pub fn claim_due(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
-        .set((
-            mail_outbox::status.eq("sending"),
-            mail_outbox::lease_until.eq(lease_until),
-            mail_outbox::attempts.eq(mail_outbox::attempts + 1),
-        ))
-        .execute(conn)?;
-    mail_outbox::table
-        .filter(mail_outbox::id.eq_any(&ids))
-        .order(mail_outbox::id.asc())
-        .select(OutboxMail::as_select())
-        .load(conn)
+    // One statement text whatever the batch's size, so it stays prepared.
+    native!(conn, |c| {
+        diesel::update(mail_outbox::table.filter(in_ids(mail_outbox::id, &ids)))
+            .set((
+                mail_outbox::status.eq("sending"),
+                mail_outbox::lease_until.eq(lease_until),
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            ))
+            .execute(c)
+    })?;
+    native!(conn, |c| {
+        mail_outbox::table
+            .filter(in_ids(mail_outbox::id, &ids))
+            .order(mail_outbox::id.asc())
+            .select(OutboxMail::as_select())
+            .load(c)
+    })
 }
 
 /// Records that a mail left (or will never leave): its final status, and

@@ -55,10 +55,12 @@ pub fn adjust_counts(conn: &mut DbConn, tag_ids: &[i64], delta: i32) -> QueryRes
     if tag_ids.is_empty() {
         return Ok(());
     }
-    diesel::update(tags::table.filter(tags::id.eq_any(tag_ids)))
-        .set(tags::question_count.eq(tags::question_count + delta))
-        .execute(conn)
-        .map(|_| ())
+    native!(conn, |c| {
+        diesel::update(tags::table.filter(in_ids(tags::id, tag_ids)))
+            .set(tags::question_count.eq(tags::question_count + delta))
+            .execute(c)
+    })
+    .map(|_| ())
 }
 
 /// The tag ids of a question.

@@ -6,8 +6,9 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text, Timestamp};
 
-use super::DbConn;
+use super::id_list::in_ids;
 use super::schema::{webhook_attempts, webhook_deliveries, webhook_endpoints};
+use super::{DbConn, native};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = webhook_endpoints)]
@@ -245,14 +246,19 @@ pub fn claim_due(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids)))
-        .set((webhook_deliveries::status.eq("sending"), webhook_deliveries::lease_until.eq(lease_until)))
-        .execute(conn)?;
-    webhook_deliveries::table
-        .filter(webhook_deliveries::id.eq_any(&ids))
-        .order(webhook_deliveries::id.asc())
-        .select(Delivery::as_select())
-        .load(conn)
+    // One statement text whatever the batch's size, so it stays prepared.
+    native!(conn, |c| {
+        diesel::update(webhook_deliveries::table.filter(in_ids(webhook_deliveries::id, &ids)))
+            .set((webhook_deliveries::status.eq("sending"), webhook_deliveries::lease_until.eq(lease_until)))
+            .execute(c)
+    })?;
+    native!(conn, |c| {
+        webhook_deliveries::table
+            .filter(in_ids(webhook_deliveries::id, &ids))
+            .order(webhook_deliveries::id.asc())
+            .select(Delivery::as_select())
+            .load(c)
+    })
 }
 
 /// How an attempt (or the decision not to make one) left a delivery.
