@@ -78,7 +78,7 @@ impl Everyday {
 }
 
 /// The cosine of two rows.
-pub(crate) fn row_cosine(a: &[u8], b: &[u8]) -> f32 {
+fn row_cosine(a: &[u8], b: &[u8]) -> f32 {
     let dot: i32 = a.iter().zip(b).map(|(&x, &y)| i32::from(x as i8) * i32::from(y as i8)).sum();
     dot as f32 / (127.0 * 127.0)
 }

@@ -64,9 +64,10 @@ pub(crate) struct DraftShape {
 impl DraftShape {
     pub fn of(draft: &Draft, text: &str, words: &mut Words) -> DraftShape {
         let vector = draft.vector();
+        let short = draft.is_short();
         DraftShape {
-            everyday: if draft.is_short() { EVERYDAY.dense(&vector) } else { None },
-            everyday_words: if draft.is_short() {
+            everyday: if short { EVERYDAY.dense(&vector) } else { None },
+            everyday_words: if short {
                 draft.terms.iter().filter(|(_, t)| t.typed).map(|(stem, t)| DraftWord::new(stem, t.idf)).collect()
             } else {
                 Vec::new()
